@@ -1,0 +1,54 @@
+/* agg.h - in-memory cost aggregation between two flushes.
+ *
+ * Rows are keyed by (hour, customer, product, meter, rule, rules version,
+ * plan) and accumulate quantity, list cost, discount, cost and event count.
+ * The table owns copies of every key string, so the rules and events the
+ * keys came from may be freed at any time.  cs_agg_add() is all-or-nothing:
+ * on error no sum has changed.  Not thread-safe: one worker owns one table.
+ */
+#ifndef CS_AGG_H
+#define CS_AGG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decimal.h"
+
+typedef struct cs_agg_key {
+    int64_t hour_usec;
+    const char *customer;
+    const char *product;
+    const char *meter;
+    const char *rule_id;
+    const char *rules_version;
+    const char *plan;
+    const char *currency;
+    const char *unit;
+    cs_dec unit_price;
+    cs_dec discount_rate;
+} cs_agg_key;
+
+typedef struct cs_agg_row {
+    cs_agg_key key; /* strings owned by the table */
+    cs_dec quantity;
+    cs_dec list_cost;
+    cs_dec discount;
+    cs_dec cost;
+    int64_t events;
+} cs_agg_row;
+
+typedef struct cs_agg cs_agg;
+
+cs_agg *cs_agg_new(void);
+void cs_agg_free(cs_agg *agg); /* NULL allowed */
+
+/* Adds one priced event.  Returns 0, -ENOMEM, or -ERANGE if a sum would
+ * overflow (nothing is added then). */
+int cs_agg_add(cs_agg *agg, const cs_agg_key *key, cs_dec quantity, cs_dec list_cost,
+               cs_dec discount, cs_dec cost);
+
+size_t cs_agg_count(const cs_agg *agg);
+const cs_agg_row *cs_agg_row_at(const cs_agg *agg, size_t i); /* 0 <= i < count */
+void cs_agg_clear(cs_agg *agg);
+
+#endif

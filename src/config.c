@@ -1,0 +1,267 @@
+/* config.c - parsing the key = value configuration (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int set_str(char **dst, const char *v)
+{
+    char *s = strdup(v);
+    if (!s)
+        return -ENOMEM;
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+static void free_list(char **items, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free(items[i]);
+    *n = 0;
+}
+
+static int set_list(char **items, size_t *n, const char *v, const char *where, const char *key,
+                    cs_errlist *errs)
+{
+    char *copy = strdup(v), *save = NULL;
+    if (!copy)
+        return -ENOMEM;
+    free_list(items, n);
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        size_t l = strlen(tok);
+        while (l && tok[l - 1] == ' ')
+            tok[--l] = '\0';
+        if (!*tok)
+            continue;
+        if (*n >= CS_CONFIG_MAX_LIST) {
+            cs_errlist_addf(errs, "%s: %s: at most %d items", where, key, CS_CONFIG_MAX_LIST);
+            free(copy);
+            return -EINVAL;
+        }
+        items[(*n)++] = strdup(tok);
+    }
+    free(copy);
+    return 0;
+}
+
+static int set_int(int *dst, const char *v, long min, long max, const char *where,
+                   const char *key, cs_errlist *errs)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max) {
+        cs_errlist_addf(errs, "%s: %s: \"%s\" is not a whole number from %ld to %ld", where, key,
+                        v, min, max);
+        return -EINVAL;
+    }
+    *dst = (int)n;
+    return 0;
+}
+
+int cs_config_init(cs_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cs_errlist errs = {0};
+    int r = 0;
+    r |= set_list(cfg->topics, &cfg->ntopics, "usage-events", "defaults", "topics", &errs);
+    r |= set_str(&cfg->group, "costream");
+    r |= set_str(&cfg->postgres, "dbname=costream");
+    r |= set_str(&cfg->redis_host, "127.0.0.1");
+    r |= set_str(&cfg->redis_prefix, "costream:");
+    r |= set_str(&cfg->rules_path, "rules/example.json");
+    r |= set_list(cfg->label_order, &cfg->nlabel_order, "api_key,namespace,sandbox_id", "defaults",
+                  "labels.order", &errs);
+    r |= set_str(&cfg->start_offset, "earliest");
+    r |= set_str(&cfg->log_level, "info");
+    cfg->redis_port = 6379;
+    cfg->flush_interval_ms = 2000;
+    cfg->flush_max_events = 200000;
+    cfg->cache_size = 100000;
+    cfg->cache_ttl_ms = 30000;
+    cfg->max_message_bytes = 65536;
+    cs_errlist_free(&errs);
+    return r ? -ENOMEM : 0;
+}
+
+void cs_config_free(cs_config *cfg)
+{
+    if (!cfg)
+        return;
+    free_list(cfg->topics, &cfg->ntopics);
+    free_list(cfg->label_order, &cfg->nlabel_order);
+    free(cfg->group);
+    free(cfg->postgres);
+    free(cfg->redis_host);
+    free(cfg->redis_socket);
+    free(cfg->redis_password);
+    free(cfg->redis_prefix);
+    free(cfg->rules_path);
+    free(cfg->start_offset);
+    free(cfg->log_level);
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        free(cfg->kafka[i].key);
+        free(cfg->kafka[i].value);
+    }
+    free(cfg->kafka);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static int set_kafka(cs_config *cfg, const char *key, const char *value)
+{
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            return set_str(&cfg->kafka[i].value, value);
+    cs_config_kv *kv = realloc(cfg->kafka, (cfg->nkafka + 1) * sizeof(*kv));
+    if (!kv)
+        return -ENOMEM;
+    cfg->kafka = kv;
+    kv[cfg->nkafka].key = strdup(key);
+    kv[cfg->nkafka].value = strdup(value);
+    cfg->nkafka++;
+    return 0;
+}
+
+int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *where,
+                  cs_errlist *errs)
+{
+    int n;
+    if (strncmp(key, "kafka.", 6) == 0 && key[6])
+        return set_kafka(cfg, key + 6, v);
+    if (strcmp(key, "topics") == 0)
+        return set_list(cfg->topics, &cfg->ntopics, v, where, key, errs);
+    if (strcmp(key, "group") == 0)
+        return set_str(&cfg->group, v);
+    if (strcmp(key, "postgres") == 0)
+        return set_str(&cfg->postgres, v);
+    if (strcmp(key, "redis.host") == 0)
+        return set_str(&cfg->redis_host, v);
+    if (strcmp(key, "redis.port") == 0)
+        return set_int(&cfg->redis_port, v, 1, 65535, where, key, errs);
+    if (strcmp(key, "redis.socket") == 0)
+        return set_str(&cfg->redis_socket, v);
+    if (strcmp(key, "redis.password") == 0)
+        return set_str(&cfg->redis_password, v);
+    if (strcmp(key, "redis.db") == 0)
+        return set_int(&cfg->redis_db, v, 0, 1000, where, key, errs);
+    if (strcmp(key, "redis.prefix") == 0)
+        return set_str(&cfg->redis_prefix, v);
+    if (strcmp(key, "rules") == 0)
+        return set_str(&cfg->rules_path, v);
+    if (strcmp(key, "flush.interval_ms") == 0)
+        return set_int(&cfg->flush_interval_ms, v, 10, 3600000, where, key, errs);
+    if (strcmp(key, "flush.max_events") == 0)
+        return set_int(&cfg->flush_max_events, v, 1, 100000000, where, key, errs);
+    if (strcmp(key, "labels.order") == 0)
+        return set_list(cfg->label_order, &cfg->nlabel_order, v, where, key, errs);
+    if (strcmp(key, "labels.cache_size") == 0) {
+        int r = set_int(&n, v, 1, 100000000, where, key, errs);
+        if (r == 0)
+            cfg->cache_size = (size_t)n;
+        return r;
+    }
+    if (strcmp(key, "labels.cache_ttl_ms") == 0)
+        return set_int(&cfg->cache_ttl_ms, v, 0, 86400000, where, key, errs);
+    if (strcmp(key, "events.max_bytes") == 0) {
+        int r = set_int(&n, v, 64, 100000000, where, key, errs);
+        if (r == 0)
+            cfg->max_message_bytes = (size_t)n;
+        return r;
+    }
+    if (strcmp(key, "events.format") == 0) {
+        if (strcmp(v, "auto") == 0)
+            cfg->format = CS_EVENT_FORMAT_AUTO;
+        else if (strcmp(v, "json") == 0)
+            cfg->format = CS_EVENT_FORMAT_JSON;
+        else if (strcmp(v, "msgpack") == 0)
+            cfg->format = CS_EVENT_FORMAT_MSGPACK;
+        else {
+            cs_errlist_addf(errs, "%s: %s: \"%s\" is not one of auto, json, msgpack", where, key, v);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "start_offset") == 0) {
+        if (strcmp(v, "earliest") != 0 && strcmp(v, "latest") != 0) {
+            cs_errlist_addf(errs, "%s: %s: \"%s\" is not earliest or latest", where, key, v);
+            return -EINVAL;
+        }
+        return set_str(&cfg->start_offset, v);
+    }
+    if (strcmp(key, "log.level") == 0) {
+        if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") && strcmp(v, "error")) {
+            cs_errlist_addf(errs, "%s: %s: \"%s\" is not one of debug, info, warn, error", where,
+                            key, v);
+            return -EINVAL;
+        }
+        return set_str(&cfg->log_level, v);
+    }
+    cs_errlist_addf(errs, "%s: %s: unknown key", where, key);
+    return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t l = strlen(s);
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+        s[--l] = '\0';
+    return s;
+}
+
+int cs_config_load(cs_config *cfg, const char *path, cs_errlist *errs)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL, where[512];
+    size_t cap = 0;
+    int lineno = 0, ret = 0;
+
+    if (!f) {
+        int e = errno;
+        cs_errlist_addf(errs, "%s: cannot open: %s", path, strerror(e));
+        return -e;
+    }
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            cs_errlist_addf(errs, "%s: expected \"key = value\"", where);
+            ret = -EINVAL;
+            continue;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        } else {
+            char *hash = strstr(val, " #");
+            if (hash) {
+                *hash = '\0';
+                val = trim(val);
+            }
+        }
+        if (!*key) {
+            cs_errlist_addf(errs, "%s: missing key before '='", where);
+            ret = -EINVAL;
+            continue;
+        }
+        int r = cs_config_set(cfg, key, val, where, errs);
+        if (r < 0)
+            ret = r;
+    }
+    free(line);
+    fclose(f);
+    return ret;
+}

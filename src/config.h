@@ -1,0 +1,66 @@
+/* config.h - the worker's configuration file.
+ *
+ * A plain "key = value" file (docs/operations.md lists every key): '#'
+ * starts a comment, values may be double-quoted, lists are comma-separated.
+ * Keys starting with "kafka." are handed to librdkafka without the prefix,
+ * so any librdkafka property (security.protocol, sasl.*, ...) can be set.
+ * Every error names the file, the line and the key.  Values set later win,
+ * so command-line overrides (--set key=value) are applied after the file.
+ */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stddef.h>
+
+#include "event.h"
+#include "rules.h"
+
+#define CS_CONFIG_MAX_LIST 16
+
+typedef struct cs_config_kv {
+    char *key;
+    char *value;
+} cs_config_kv;
+
+typedef struct cs_config {
+    char *topics[CS_CONFIG_MAX_LIST];
+    size_t ntopics;
+    char *group;
+    char *postgres;        /* libpq conninfo string or URI */
+    char *redis_host;
+    int redis_port;
+    char *redis_socket;    /* unix socket path; wins over host/port */
+    char *redis_password;
+    int redis_db;
+    char *redis_prefix;    /* key prefix, "costream:" */
+    char *rules_path;
+    int flush_interval_ms;
+    int flush_max_events;
+    char *label_order[CS_CONFIG_MAX_LIST];
+    size_t nlabel_order;
+    size_t cache_size;
+    int cache_ttl_ms;
+    size_t max_message_bytes;
+    char *start_offset;    /* "earliest" or "latest", for partitions never consumed */
+    cs_event_format format;
+    char *log_level;
+    cs_config_kv *kafka;   /* passthrough librdkafka properties */
+    size_t nkafka;
+} cs_config;
+
+/* Fills cfg with the defaults.  Returns 0 or -ENOMEM. */
+int cs_config_init(cs_config *cfg);
+
+/* Frees what cfg owns; cfg may be zeroed or initialised. */
+void cs_config_free(cs_config *cfg);
+
+/* Applies one key.  where ("costream.conf:12" or "--set") prefixes errors.
+ * Returns 0 or -EINVAL with a message appended to errs. */
+int cs_config_set(cs_config *cfg, const char *key, const char *value, const char *where,
+                  cs_errlist *errs);
+
+/* Reads a file of key = value lines.  Returns 0, or a negative error with
+ * every problem in errs. */
+int cs_config_load(cs_config *cfg, const char *path, cs_errlist *errs);
+
+#endif

@@ -1,0 +1,242 @@
+/* decimal.c - exact fixed-point decimals (see decimal.h for the contract).
+ *
+ * Values are 128-bit integers counting 10^-12 units.  Parsing works on the
+ * digits of the text directly, so "0.1" is exactly 10^11 units and never
+ * passes through a double.  Multiplication splits both operands into integer
+ * and fractional parts so that no intermediate product can exceed 128 bits
+ * for any pair of operands whose exact product is in range.
+ */
+#include "decimal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SCALE_POW ((cs_u128)1000000000000ULL) /* 10^12 */
+
+/* 10^38 - 1: the largest magnitude, in raw units (38 digits). */
+static cs_u128 dec_max(void)
+{
+    cs_u128 v = 1;
+    for (int i = 0; i < 38; i++)
+        v *= 10;
+    return v - 1;
+}
+
+static cs_u128 pow10_u128(int n)
+{
+    cs_u128 v = 1;
+    while (n-- > 0)
+        v *= 10;
+    return v;
+}
+
+static cs_u128 dec_abs(cs_i128 v)
+{
+    return v < 0 ? (cs_u128)0 - (cs_u128)v : (cs_u128)v;
+}
+
+static int dec_from_mag(cs_u128 mag, bool neg, cs_dec *ret)
+{
+    if (mag > dec_max())
+        return -ERANGE;
+    ret->raw = neg ? -(cs_i128)mag : (cs_i128)mag;
+    return 0;
+}
+
+cs_dec cs_dec_from_int(int64_t v)
+{
+    return (cs_dec){(cs_i128)v * (cs_i128)SCALE_POW};
+}
+
+/* Appends one digit to mag; leading zeros add nothing.  Returns -ERANGE
+ * when more than 39 significant digits would be held. */
+static int append_digit(cs_u128 *mag, int *digits, int d)
+{
+    if (*mag == 0 && d == 0)
+        return 0;
+    if (++*digits > 39)
+        return -ERANGE;
+    *mag = *mag * 10 + (cs_u128)d;
+    return 0;
+}
+
+int cs_dec_parse(const char *s, size_t len, cs_dec *ret)
+{
+    size_t i = 0;
+    bool neg = false, any = false;
+    cs_u128 mag = 0;
+    int digits = 0, frac = 0, pending_zeros = 0, r;
+
+    if (!s || len == 0)
+        return -EINVAL;
+    if (s[i] == '-' || s[i] == '+') {
+        neg = s[i] == '-';
+        i++;
+    }
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        any = true;
+        if ((r = append_digit(&mag, &digits, s[i] - '0')) < 0)
+            return r;
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+            any = true;
+            if (s[i] == '0') {
+                pending_zeros++; /* trailing zeros never count */
+                continue;
+            }
+            for (; pending_zeros > 0; pending_zeros--, frac++)
+                if ((r = append_digit(&mag, &digits, 0)) < 0)
+                    return r;
+            if ((r = append_digit(&mag, &digits, s[i] - '0')) < 0)
+                return r;
+            if (++frac > 80)
+                return -EDOM;
+        }
+    }
+    if (!any)
+        return -EINVAL;
+    long exp = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '-' || s[i] == '+')) {
+            eneg = s[i] == '-';
+            i++;
+        }
+        if (i >= len || s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            if (exp < 100000)
+                exp = exp * 10 + (s[i] - '0');
+        if (eneg)
+            exp = -exp;
+    }
+    if (i != len)
+        return -EINVAL;
+    if (mag == 0) {
+        ret->raw = 0;
+        return 0;
+    }
+    /* value = mag * 10^(exp - frac); raw units = mag * 10^(12 + exp - frac) */
+    long shift = CS_DEC_SCALE + exp - frac;
+    if (shift < 0) {
+        if (shift < -39)
+            return -EDOM;
+        cs_u128 p = pow10_u128((int)-shift);
+        if (mag % p != 0)
+            return -EDOM;
+        mag /= p;
+    } else {
+        if (shift > 38)
+            return -ERANGE;
+        cs_u128 p = pow10_u128((int)shift);
+        if (mag > dec_max() / p)
+            return -ERANGE;
+        mag *= p;
+    }
+    return dec_from_mag(mag, neg, ret);
+}
+
+/* Divides mag by 10^n (0 < n <= 12), rounding half to even. */
+static cs_u128 div_round_half_even(cs_u128 mag, int n)
+{
+    cs_u128 p = pow10_u128(n);
+    cs_u128 q = mag / p, r = mag % p, half = p / 2;
+    if (r > half || (r == half && (q & 1)))
+        q++;
+    return q;
+}
+
+cs_dec cs_dec_round(cs_dec d, int places)
+{
+    if (places >= CS_DEC_SCALE || places < 0)
+        return d;
+    int n = CS_DEC_SCALE - places;
+    cs_u128 mag = div_round_half_even(dec_abs(d.raw), n) * pow10_u128(n);
+    return (cs_dec){d.raw < 0 ? -(cs_i128)mag : (cs_i128)mag};
+}
+
+int cs_dec_format(cs_dec d, int places, char *buf, size_t size)
+{
+    char tmp[CS_DEC_STRLEN];
+    char *p = tmp + sizeof(tmp);
+
+    if (places < 0 || places > CS_DEC_SCALE)
+        return -EINVAL;
+    cs_u128 mag = dec_abs(d.raw);
+    if (places < CS_DEC_SCALE)
+        mag = div_round_half_even(mag, CS_DEC_SCALE - places);
+    *--p = '\0';
+    for (int i = 0; i < places; i++) {
+        *--p = (char)('0' + (int)(mag % 10));
+        mag /= 10;
+    }
+    if (places > 0)
+        *--p = '.';
+    do {
+        *--p = (char)('0' + (int)(mag % 10));
+        mag /= 10;
+    } while (mag != 0);
+    /* a negative value that rounds to zero prints as zero, not "-0" */
+    bool allzero = true;
+    for (const char *q = p; *q; q++)
+        if (*q != '0' && *q != '.')
+            allzero = false;
+    if (d.raw < 0 && !allzero)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof(tmp) - 1 - p);
+    if (n + 1 > size)
+        return -ENOSPC;
+    memcpy(buf, p, n + 1);
+    return (int)n;
+}
+
+int cs_dec_add(cs_dec a, cs_dec b, cs_dec *ret)
+{
+    cs_i128 r;
+    if (__builtin_add_overflow(a.raw, b.raw, &r))
+        return -ERANGE;
+    if (dec_abs(r) > dec_max())
+        return -ERANGE;
+    ret->raw = r;
+    return 0;
+}
+
+int cs_dec_sub(cs_dec a, cs_dec b, cs_dec *ret)
+{
+    return cs_dec_add(a, (cs_dec){-b.raw}, ret);
+}
+
+int cs_dec_mul(cs_dec a, cs_dec b, cs_dec *ret)
+{
+    bool neg = (a.raw < 0) != (b.raw < 0);
+    cs_u128 A = dec_abs(a.raw), B = dec_abs(b.raw);
+    cs_u128 ah = A / SCALE_POW, al = A % SCALE_POW;
+    cs_u128 bh = B / SCALE_POW, bl = B % SCALE_POW;
+    cs_u128 t1, t2, t3, sum;
+
+    /* A*B/S = ah*bh*S + ah*bl + al*bh + al*bl/S */
+    if (__builtin_mul_overflow(ah, bh, &t1) ||
+        __builtin_mul_overflow(t1, SCALE_POW, &t1) ||
+        __builtin_mul_overflow(ah, bl, &t2) ||
+        __builtin_mul_overflow(al, bh, &t3))
+        return -ERANGE;
+    cs_u128 t4 = al * bl; /* < 10^24 */
+    cs_u128 q = t4 / SCALE_POW, r = t4 % SCALE_POW, half = SCALE_POW / 2;
+    if (__builtin_add_overflow(t1, t2, &sum) ||
+        __builtin_add_overflow(sum, t3, &sum) ||
+        __builtin_add_overflow(sum, q, &sum))
+        return -ERANGE;
+    if (r > half || (r == half && (sum & 1)))
+        sum++;
+    if (sum == 0)
+        neg = false;
+    return dec_from_mag(sum, neg, ret);
+}
+
+int cs_dec_cmp(cs_dec a, cs_dec b)
+{
+    return a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0;
+}

@@ -1,0 +1,531 @@
+/* event.c - decoding usage events (see event.h).
+ *
+ * Two front ends, one validator.  The JSON front end (jansson) and the
+ * MessagePack front end (msgpack-c) only find fields and report each as a
+ * raw value: absent, a string, the literal text of a number, or some other
+ * type.  finish_event() then applies every rule of the format once, so both
+ * encodings accept and reject exactly the same events with the same reasons.
+ *
+ * JSON numbers are never read as doubles: the quantity's literal text is
+ * located with jsonscan and parsed by the decimal module.  MessagePack
+ * floats are rejected for the same reason (a binary float is not an exact
+ * quantity); integers are exact and accepted.
+ */
+#include "event.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonscan.h"
+#include "timestamp.h"
+
+#define MAX_FIELD 256 /* bytes in id, source, subject, product, meter, labels */
+
+static const char *const reject_names[CS_REJECT__COUNT] = {
+    [CS_REJECT_NONE] = "none",
+    [CS_REJECT_EMPTY] = "empty",
+    [CS_REJECT_OVERSIZED] = "oversized",
+    [CS_REJECT_INVALID_UTF8] = "invalid_utf8",
+    [CS_REJECT_MALFORMED_JSON] = "malformed_json",
+    [CS_REJECT_MALFORMED_MSGPACK] = "malformed_msgpack",
+    [CS_REJECT_MISSING_FIELD] = "missing_field",
+    [CS_REJECT_WRONG_TYPE] = "wrong_type",
+    [CS_REJECT_INVALID_VALUE] = "invalid_value",
+    [CS_REJECT_INVALID_QUANTITY] = "invalid_quantity",
+    [CS_REJECT_INVALID_TIME] = "invalid_time",
+    [CS_REJECT_UNPRICED] = "unpriced",
+    [CS_REJECT_TOO_LARGE_FIELD] = "field_too_large",
+    [CS_REJECT_COST_OVERFLOW] = "cost_overflow",
+};
+
+const char *cs_reject_code_name(cs_reject_code code)
+{
+    if ((int)code < 0 || code >= CS_REJECT__COUNT)
+        return "unknown";
+    return reject_names[code];
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
+{
+    va_list ap;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return -EBADMSG;
+}
+
+int cs_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + n >= len) /* the sequence's last byte is at i + n */
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* ---- raw fields, common to both front ends ------------------------------ */
+
+typedef enum raw_kind { RAW_ABSENT = 0, RAW_STRING, RAW_NUMBER, RAW_OTHER } raw_kind;
+
+typedef struct rawval {
+    raw_kind kind;
+    const char *p;
+    size_t n;
+    const char *type_name; /* RAW_OTHER: what it was ("object", "binary float") */
+} rawval;
+
+typedef struct rawevent {
+    rawval specversion, id, source, type, subject, time;
+    bool have_data;
+    const char *data_type; /* non-NULL when data is present but not a map */
+    rawval product, meter, quantity;
+    char numbuf[48]; /* text of a MessagePack integer quantity */
+} rawevent;
+
+static const char *arena_put(cs_event *ev, const char *s, size_t n)
+{
+    if (n + 1 > sizeof(ev->arena) - ev->arena_used)
+        return NULL;
+    char *d = ev->arena + ev->arena_used;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    ev->arena_used += n + 1;
+    return d;
+}
+
+static int take_string(cs_event *ev, cs_event_error *err, const rawval *v, const char *field,
+                       bool required, const char **ret)
+{
+    *ret = NULL;
+    if (v->kind == RAW_ABSENT) {
+        if (required)
+            return fail(err, CS_REJECT_MISSING_FIELD, "%s: required field is missing", field);
+        return 0;
+    }
+    if (v->kind != RAW_STRING)
+        return fail(err, CS_REJECT_WRONG_TYPE, "%s: expected a string, got %s", field,
+                    v->kind == RAW_NUMBER ? "a number" : v->type_name);
+    if (v->n == 0) {
+        if (required)
+            return fail(err, CS_REJECT_INVALID_VALUE, "%s: must not be empty", field);
+        return 0;
+    }
+    if (v->n > MAX_FIELD)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "%s: %zu bytes, at most %d allowed", field,
+                    v->n, MAX_FIELD);
+    if (memchr(v->p, '\0', v->n))
+        return fail(err, CS_REJECT_INVALID_VALUE, "%s: contains a NUL character", field);
+    if (!cs_utf8_valid(v->p, v->n))
+        return fail(err, CS_REJECT_INVALID_UTF8, "%s: not valid UTF-8", field);
+    *ret = arena_put(ev, v->p, v->n);
+    if (!*ret)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "%s: event fields exceed %d bytes", field,
+                    CS_EVENT_ARENA);
+    return 0;
+}
+
+static int add_label(cs_event *ev, cs_event_error *err, const char *name, size_t nlen,
+                     const rawval *value)
+{
+    char field[80];
+    snprintf(field, sizeof(field), "data.labels.%.*s", (int)(nlen > 40 ? 40 : nlen), name);
+    if (ev->nlabels >= CS_EVENT_MAX_LABELS)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "data.labels: more than %d labels",
+                    CS_EVENT_MAX_LABELS);
+    if (nlen == 0 || nlen > MAX_FIELD || !cs_utf8_valid(name, nlen) || memchr(name, '\0', nlen))
+        return fail(err, CS_REJECT_INVALID_VALUE, "data.labels: invalid label name");
+    const char *val;
+    int r = take_string(ev, err, value, field, true, &val);
+    if (r < 0)
+        return r;
+    const char *nm = arena_put(ev, name, nlen);
+    if (!nm)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "data.labels: exceed %d bytes",
+                    CS_EVENT_ARENA);
+    ev->labels[ev->nlabels++] = (cs_label){nm, val};
+    return 0;
+}
+
+static int finish_event(cs_event *ev, cs_event_error *err, const rawevent *re)
+{
+    const char *spec, *tm;
+    int r;
+
+    if ((r = take_string(ev, err, &re->specversion, "specversion", true, &spec)) < 0)
+        return r;
+    if (strcmp(spec, "1.0") != 0)
+        return fail(err, CS_REJECT_INVALID_VALUE, "specversion: \"%.20s\" is not supported, expected \"1.0\"", spec);
+    if ((r = take_string(ev, err, &re->id, "id", true, &ev->id)) < 0 ||
+        (r = take_string(ev, err, &re->source, "source", true, &ev->source)) < 0 ||
+        (r = take_string(ev, err, &re->type, "type", true, &ev->type)) < 0 ||
+        (r = take_string(ev, err, &re->subject, "subject", false, &ev->subject)) < 0 ||
+        (r = take_string(ev, err, &re->time, "time", true, &tm)) < 0)
+        return r;
+    r = cs_timestamp_parse(tm, strlen(tm), &ev->time_usec);
+    if (r == -ERANGE)
+        return fail(err, CS_REJECT_INVALID_TIME, "time: \"%.40s\" is out of range (1970-9999)", tm);
+    if (r < 0)
+        return fail(err, CS_REJECT_INVALID_TIME, "time: \"%.40s\" is not an RFC 3339 date-time", tm);
+    if (!re->have_data)
+        return fail(err, CS_REJECT_MISSING_FIELD, "data: required field is missing");
+    if (re->data_type)
+        return fail(err, CS_REJECT_WRONG_TYPE, "data: expected an object, got %s", re->data_type);
+    if ((r = take_string(ev, err, &re->product, "data.product", true, &ev->product)) < 0 ||
+        (r = take_string(ev, err, &re->meter, "data.meter", true, &ev->meter)) < 0)
+        return r;
+
+    const rawval *q = &re->quantity;
+    if (q->kind == RAW_ABSENT)
+        return fail(err, CS_REJECT_MISSING_FIELD, "data.quantity: required field is missing");
+    if (q->kind == RAW_OTHER)
+        return fail(err, CS_REJECT_WRONG_TYPE,
+                    "data.quantity: expected a number or a decimal string, got %s", q->type_name);
+    r = cs_dec_parse(q->p, q->n, &ev->quantity);
+    int shown = (int)(q->n > 40 ? 40 : q->n);
+    if (q->kind == RAW_STRING && !cs_utf8_valid(q->p, q->n))
+        return fail(err, CS_REJECT_INVALID_UTF8, "data.quantity: not valid UTF-8");
+    if (r == -EDOM)
+        return fail(err, CS_REJECT_INVALID_QUANTITY,
+                    "data.quantity: \"%.*s\" has more than %d decimal places", shown, q->p,
+                    CS_DEC_SCALE);
+    if (r == -ERANGE)
+        return fail(err, CS_REJECT_INVALID_QUANTITY, "data.quantity: \"%.*s\" is out of range",
+                    shown, q->p);
+    if (r < 0)
+        return fail(err, CS_REJECT_INVALID_QUANTITY, "data.quantity: \"%.*s\" is not a decimal number",
+                    shown, q->p);
+    if (cs_dec_is_neg(ev->quantity))
+        return fail(err, CS_REJECT_INVALID_QUANTITY, "data.quantity: \"%.*s\" is negative",
+                    shown, q->p);
+    return 0;
+}
+
+/* ---- JSON front end ------------------------------------------------------ */
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static void json_raw(const json_t *obj, const char *key, rawval *ret)
+{
+    const json_t *v = json_object_get(obj, key);
+    memset(ret, 0, sizeof(*ret));
+    if (!v)
+        return;
+    if (json_is_string(v)) {
+        ret->kind = RAW_STRING;
+        ret->p = json_string_value(v);
+        ret->n = json_string_length(v);
+    } else if (json_is_number(v)) {
+        ret->kind = RAW_NUMBER; /* text is found by the caller */
+    } else {
+        ret->kind = RAW_OTHER;
+        ret->type_name = json_type_name(v);
+    }
+}
+
+static int decode_json(const char *buf, size_t len, cs_event *ev, cs_event_error *err)
+{
+    json_error_t jerr;
+    rawevent re;
+    int r;
+
+    if (!cs_utf8_valid(buf, len))
+        return fail(err, CS_REJECT_INVALID_UTF8, "message is not valid UTF-8");
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return fail(err, CS_REJECT_MALFORMED_JSON, "line %d column %d: %s", jerr.line,
+                    jerr.column, jerr.text);
+    memset(&re, 0, sizeof(re));
+    if (!json_is_object(root)) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "event: expected a JSON object, got %s",
+                 json_type_name(root));
+        goto out;
+    }
+    json_raw(root, "specversion", &re.specversion);
+    json_raw(root, "id", &re.id);
+    json_raw(root, "source", &re.source);
+    json_raw(root, "type", &re.type);
+    json_raw(root, "subject", &re.subject);
+    json_raw(root, "time", &re.time);
+    json_t *data = json_object_get(root, "data");
+    json_t *labels = NULL;
+    if (data) {
+        re.have_data = true;
+        if (!json_is_object(data)) {
+            re.data_type = json_type_name(data);
+        } else {
+            json_raw(data, "product", &re.product);
+            json_raw(data, "meter", &re.meter);
+            json_raw(data, "quantity", &re.quantity);
+            if (re.quantity.kind == RAW_NUMBER) {
+                static const cs_jsonscan_step path[] = {{"data", 0}, {"quantity", 0}};
+                size_t off, n;
+                if (cs_jsonscan_find(buf, len, path, 2, &off, &n) < 0) {
+                    r = fail(err, CS_REJECT_INVALID_QUANTITY,
+                             "data.quantity: exact decimal text could not be located");
+                    goto out;
+                }
+                re.quantity.p = buf + off;
+                re.quantity.n = n;
+            }
+            labels = json_object_get(data, "labels");
+        }
+    }
+    ev->nlabels = 0;
+    if ((r = finish_event(ev, err, &re)) < 0)
+        goto out;
+    if (labels && !json_is_object(labels)) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "data.labels: expected an object, got %s",
+                 json_type_name(labels));
+        goto out;
+    }
+    if (labels) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(labels, k, v) {
+            rawval rv = {0};
+            if (json_is_string(v)) {
+                rv.kind = RAW_STRING;
+                rv.p = json_string_value(v);
+                rv.n = json_string_length(v);
+            } else {
+                rv.kind = RAW_OTHER;
+                rv.type_name = json_type_name(v);
+            }
+            if ((r = add_label(ev, err, k, strlen(k), &rv)) < 0)
+                goto out;
+        }
+    }
+    r = 0;
+out:
+    json_decref(root);
+    return r;
+}
+
+/* ---- MessagePack front end ----------------------------------------------- */
+
+static const char *mp_type_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "a boolean";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return "a binary float (send an integer or a decimal string)";
+    case MSGPACK_OBJECT_ARRAY: return "an array";
+    case MSGPACK_OBJECT_MAP: return "a map";
+    case MSGPACK_OBJECT_BIN: return "binary data";
+    case MSGPACK_OBJECT_EXT: return "an extension type";
+    case MSGPACK_OBJECT_STR: return "a string";
+    default: return "an integer";
+    }
+}
+
+static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+    size_t klen = strlen(key);
+    const msgpack_object *found = NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == klen &&
+            memcmp(kv->key.via.str.ptr, key, klen) == 0)
+            found = &kv->val;
+    }
+    return found;
+}
+
+static void mp_raw(const msgpack_object *map, const char *key, rawval *ret, char *numbuf,
+                   size_t numsize)
+{
+    const msgpack_object *v = mp_get(map, key);
+    memset(ret, 0, sizeof(*ret));
+    if (!v)
+        return;
+    if (v->type == MSGPACK_OBJECT_STR) {
+        ret->kind = RAW_STRING;
+        ret->p = v->via.str.ptr;
+        ret->n = v->via.str.size;
+    } else if (numbuf && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        ret->kind = RAW_NUMBER;
+        ret->p = numbuf;
+        ret->n = (size_t)snprintf(numbuf, numsize, "%" PRIu64, v->via.u64);
+    } else if (numbuf && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        ret->kind = RAW_NUMBER;
+        ret->p = numbuf;
+        ret->n = (size_t)snprintf(numbuf, numsize, "%" PRId64, v->via.i64);
+    } else {
+        ret->kind = RAW_OTHER;
+        ret->type_name = mp_type_name(v);
+    }
+}
+
+static int decode_msgpack(const char *buf, size_t len, cs_event *ev, cs_event_error *err)
+{
+    msgpack_unpacked upk;
+    size_t off = 0;
+    rawevent re;
+    int r;
+
+    msgpack_unpacked_init(&upk);
+    msgpack_unpack_return ur = msgpack_unpack_next(&upk, buf, len, &off);
+    if (ur != MSGPACK_UNPACK_SUCCESS) {
+        r = fail(err, CS_REJECT_MALFORMED_MSGPACK, "%s",
+                 ur == MSGPACK_UNPACK_CONTINUE ? "message is truncated"
+                 : ur == MSGPACK_UNPACK_NOMEM_ERROR ? "message is too deeply nested or large"
+                 : "message is not valid MessagePack");
+        goto out;
+    }
+    if (off != len) {
+        r = fail(err, CS_REJECT_MALFORMED_MSGPACK, "%zu trailing bytes after the event map",
+                 len - off);
+        goto out;
+    }
+    const msgpack_object *root = &upk.data;
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "event: expected a map, got %s", mp_type_name(root));
+        goto out;
+    }
+    memset(&re, 0, sizeof(re));
+    mp_raw(root, "specversion", &re.specversion, NULL, 0);
+    mp_raw(root, "id", &re.id, NULL, 0);
+    mp_raw(root, "source", &re.source, NULL, 0);
+    mp_raw(root, "type", &re.type, NULL, 0);
+    mp_raw(root, "subject", &re.subject, NULL, 0);
+    mp_raw(root, "time", &re.time, NULL, 0);
+    const msgpack_object *data = mp_get(root, "data");
+    const msgpack_object *labels = NULL;
+    if (data) {
+        re.have_data = true;
+        if (data->type != MSGPACK_OBJECT_MAP) {
+            re.data_type = mp_type_name(data);
+        } else {
+            mp_raw(data, "product", &re.product, NULL, 0);
+            mp_raw(data, "meter", &re.meter, NULL, 0);
+            mp_raw(data, "quantity", &re.quantity, re.numbuf, sizeof(re.numbuf));
+            labels = mp_get(data, "labels");
+        }
+    }
+    ev->nlabels = 0;
+    if ((r = finish_event(ev, err, &re)) < 0)
+        goto out;
+    if (labels && labels->type != MSGPACK_OBJECT_MAP) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "data.labels: expected a map, got %s",
+                 mp_type_name(labels));
+        goto out;
+    }
+    if (labels) {
+        for (uint32_t i = 0; i < labels->via.map.size; i++) {
+            const msgpack_object_kv *kv = &labels->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR) {
+                r = fail(err, CS_REJECT_WRONG_TYPE, "data.labels: label names must be strings");
+                goto out;
+            }
+            rawval rv = {0};
+            if (kv->val.type == MSGPACK_OBJECT_STR) {
+                rv.kind = RAW_STRING;
+                rv.p = kv->val.via.str.ptr;
+                rv.n = kv->val.via.str.size;
+            } else {
+                rv.kind = RAW_OTHER;
+                rv.type_name = mp_type_name(&kv->val);
+            }
+            if ((r = add_label(ev, err, kv->key.via.str.ptr, kv->key.via.str.size, &rv)) < 0)
+                goto out;
+        }
+    }
+    r = 0;
+out:
+    msgpack_unpacked_destroy(&upk);
+    return r;
+}
+
+int cs_event_decode(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
+                    cs_event *ev, cs_event_error *err)
+{
+    const char *p = buf;
+
+    ev->arena_used = 0;
+    ev->nlabels = 0;
+    ev->subject = NULL;
+    err->code = CS_REJECT_NONE;
+    err->detail[0] = '\0';
+    if (len == 0)
+        return fail(err, CS_REJECT_EMPTY, "message has no payload");
+    if (max_bytes && len > max_bytes)
+        return fail(err, CS_REJECT_OVERSIZED, "message is %zu bytes, the limit is %zu", len,
+                    max_bytes);
+    if (fmt == CS_EVENT_FORMAT_AUTO) {
+        unsigned char c = (unsigned char)p[0];
+        size_t i = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+            i++;
+        if (i < len && p[i] == '{')
+            fmt = CS_EVENT_FORMAT_JSON;
+        else if ((c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf)
+            fmt = CS_EVENT_FORMAT_MSGPACK;
+        else if (!cs_utf8_valid(p, len))
+            return fail(err, CS_REJECT_INVALID_UTF8,
+                        "message is neither a MessagePack map nor valid UTF-8 JSON");
+        else
+            fmt = CS_EVENT_FORMAT_JSON; /* let the JSON parser say what is wrong */
+    }
+    if (fmt == CS_EVENT_FORMAT_JSON)
+        return decode_json(p, len, ev, err);
+    return decode_msgpack(p, len, ev, err);
+}
+
+const char *cs_event_label(const cs_event *ev, const char *name)
+{
+    for (size_t i = 0; i < ev->nlabels; i++)
+        if (strcmp(ev->labels[i].name, name) == 0)
+            return ev->labels[i].value;
+    return NULL;
+}

@@ -1,0 +1,212 @@
+/* labels.c - Redis lookups behind an LRU/TTL cache (see labels.h).
+ *
+ * hiredis's blocking API with connect and command timeouts: a lookup is a
+ * single GET or HGET, and on any I/O error the context is dropped and
+ * re-created on the next call.
+ */
+#include "labels.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cs_labels {
+    redisContext *rc;
+    char *host, *socket, *password, *prefix;
+    int port, db;
+    char **order;
+    size_t norder;
+    cs_cache *cache;
+    char err[256];
+};
+
+cs_labels *cs_labels_new(const cs_config *cfg)
+{
+    cs_labels *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->host = strdup(cfg->redis_host);
+    l->socket = cfg->redis_socket ? strdup(cfg->redis_socket) : NULL;
+    l->password = cfg->redis_password ? strdup(cfg->redis_password) : NULL;
+    l->prefix = strdup(cfg->redis_prefix);
+    l->port = cfg->redis_port;
+    l->db = cfg->redis_db;
+    l->order = calloc(cfg->nlabel_order + 1, sizeof(char *));
+    for (size_t i = 0; l->order && i < cfg->nlabel_order; i++)
+        l->order[l->norder++] = strdup(cfg->label_order[i]);
+    l->cache = cs_cache_new(cfg->cache_size, (int64_t)cfg->cache_ttl_ms * 1000);
+    if (!l->host || !l->prefix || !l->order || !l->cache) {
+        cs_labels_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void cs_labels_free(cs_labels *l)
+{
+    if (!l)
+        return;
+    if (l->rc)
+        redisFree(l->rc);
+    for (size_t i = 0; i < l->norder; i++)
+        free(l->order[i]);
+    free(l->order);
+    free(l->host);
+    free(l->socket);
+    free(l->password);
+    free(l->prefix);
+    cs_cache_free(l->cache);
+    free(l);
+}
+
+static void drop(cs_labels *l, const char *what)
+{
+    snprintf(l->err, sizeof(l->err), "redis: %s: %s", what,
+             l->rc && l->rc->errstr[0] ? l->rc->errstr : "error");
+    if (l->rc)
+        redisFree(l->rc);
+    l->rc = NULL;
+}
+
+static redisReply *command(cs_labels *l, const char *fmt, ...);
+
+static int connect_redis(cs_labels *l)
+{
+    struct timeval tv = {2, 0};
+    if (l->rc)
+        return 0;
+    l->rc = l->socket ? redisConnectUnixWithTimeout(l->socket, tv)
+                      : redisConnectWithTimeout(l->host, l->port, tv);
+    if (!l->rc || l->rc->err) {
+        drop(l, "connect");
+        return -EIO;
+    }
+    redisSetTimeout(l->rc, tv);
+    if (l->password) {
+        redisReply *r = command(l, "AUTH %s", l->password);
+        if (!r)
+            return -EIO;
+        freeReplyObject(r);
+    }
+    if (l->db) {
+        redisReply *r = command(l, "SELECT %d", l->db);
+        if (!r)
+            return -EIO;
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* Runs a command; NULL (connection dropped, l->err set) on failure or on an
+ * error reply. */
+static redisReply *command(cs_labels *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(l->rc, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        drop(l, "command");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(l->err, sizeof(l->err), "redis: %s", r->str);
+        freeReplyObject(r);
+        if (l->rc)
+            redisFree(l->rc);
+        l->rc = NULL;
+        return NULL;
+    }
+    return r;
+}
+
+/* Looks key up (GET, or HGET key field), through the cache.  Returns 1 and
+ * copies the value, 0 if absent, -EIO on failure. */
+static int lookup(cs_labels *l, const char *key, const char *field, int64_t now, char *out,
+                  size_t outsize)
+{
+    char ckey[1024];
+    const char *cached;
+    snprintf(ckey, sizeof(ckey), "%s%s%s", key, field ? "#" : "", field ? field : "");
+    if (cs_cache_get(l->cache, ckey, now, &cached)) {
+        if (!cached)
+            return 0;
+        snprintf(out, outsize, "%s", cached);
+        return 1;
+    }
+    if (connect_redis(l) < 0)
+        return -EIO;
+    redisReply *r = field ? command(l, "HGET %s %s", key, field) : command(l, "GET %s", key);
+    if (!r)
+        return -EIO;
+    int found = 0;
+    if (r->type == REDIS_REPLY_STRING && r->len > 0 && (size_t)r->len < outsize) {
+        memcpy(out, r->str, r->len);
+        out[r->len] = '\0';
+        found = 1;
+    }
+    freeReplyObject(r);
+    cs_cache_put(l->cache, ckey, found ? out : NULL, now);
+    return found;
+}
+
+int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer *ret,
+                      const char **ret_err)
+{
+    char key[1024];
+    int r;
+
+    ret->attributed = 1;
+    if (ev->subject) {
+        snprintf(ret->id, sizeof(ret->id), "%s", ev->subject);
+    } else {
+        r = 0;
+        for (size_t i = 0; i < l->norder && r == 0; i++) {
+            const char *v = cs_event_label(ev, l->order[i]);
+            if (!v)
+                continue;
+            snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, l->order[i], v);
+            r = lookup(l, key, NULL, now, ret->id, sizeof(ret->id));
+        }
+        if (r < 0)
+            goto fail;
+        if (r == 0) {
+            snprintf(ret->id, sizeof(ret->id), "%s", CS_UNATTRIBUTED);
+            snprintf(ret->plan, sizeof(ret->plan), "%s", CS_PLAN_NONE);
+            ret->attributed = 0;
+            return 0;
+        }
+    }
+    snprintf(key, sizeof(key), "%scustomer:%s", l->prefix, ret->id);
+    r = lookup(l, key, "plan", now, ret->plan, sizeof(ret->plan));
+    if (r < 0)
+        goto fail;
+    if (r == 0)
+        snprintf(ret->plan, sizeof(ret->plan), "%s", CS_PLAN_UNKNOWN);
+    return 0;
+fail:
+    *ret_err = l->err;
+    return -EIO;
+}
+
+int cs_labels_ping(cs_labels *l, const char **ret_err)
+{
+    if (connect_redis(l) < 0)
+        goto fail;
+    redisReply *r = command(l, "PING");
+    if (!r)
+        goto fail;
+    freeReplyObject(r);
+    return 0;
+fail:
+    *ret_err = l->err;
+    return -EIO;
+}
+
+cs_cache_stats cs_labels_cache_stats(const cs_labels *l)
+{
+    return cs_cache_get_stats(l->cache);
+}

@@ -1,0 +1,56 @@
+/* labels.h - resolving the customer of an event through Redis (adapter).
+ *
+ * Key layout (prefix configurable, "costream:" by default):
+ *   <prefix>label:<name>:<value>  STRING  customer id, e.g.
+ *                                 costream:label:api_key:ak_live_42 -> cus_042
+ *   <prefix>customer:<id>         HASH    plan (free|pro|enterprise),
+ *                                         name, cost_center
+ *
+ * An event's subject, when present, is the customer.  Otherwise each label
+ * in the configured order is looked up and the first mapping found wins.  An
+ * event that resolves to nobody belongs to CS_UNATTRIBUTED, so no cost is
+ * ever dropped.  A customer without a hash gets plan "unknown" (no discount
+ * unless the rules give one).  Lookups, including absences, are cached for
+ * the configured TTL, so a change in Redis takes effect within that time.
+ * Not thread-safe: one per worker.
+ */
+#ifndef CS_LABELS_H
+#define CS_LABELS_H
+
+#include <stdint.h>
+
+#include "cache.h"
+#include "config.h"
+#include "event.h"
+
+#define CS_UNATTRIBUTED "unattributed"
+#define CS_PLAN_UNKNOWN "unknown"
+#define CS_PLAN_NONE "none"
+#define CS_CUSTOMER_MAX 257
+
+typedef struct cs_labels cs_labels;
+
+typedef struct cs_customer {
+    char id[CS_CUSTOMER_MAX];
+    char plan[64];
+    int attributed; /* 0 for CS_UNATTRIBUTED */
+} cs_customer;
+
+/* Creates a resolver from cfg (redis.*, labels.*).  Connects lazily.
+ * Returns NULL on allocation failure. */
+cs_labels *cs_labels_new(const cs_config *cfg);
+void cs_labels_free(cs_labels *l); /* NULL allowed */
+
+/* Resolves ev's customer and plan at time now_usec.  Returns 0, or -EIO when
+ * Redis cannot be reached or answers with an error (the caller retries the
+ * same event later: attributing it without Redis would be wrong); *ret_err
+ * then points to a static description valid until the next call. */
+int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now_usec, cs_customer *ret,
+                      const char **ret_err);
+
+/* Checks the connection (PING), reconnecting if needed.  0 or -EIO. */
+int cs_labels_ping(cs_labels *l, const char **ret_err);
+
+cs_cache_stats cs_labels_cache_stats(const cs_labels *l);
+
+#endif

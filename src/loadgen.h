@@ -1,0 +1,46 @@
+/* loadgen.h - realistic usage traffic for any Kafka (`costream loadgen`).
+ *
+ * Customers cus_00001.. spread over the plan tiers (about 60 % free, 30 %
+ * pro, 10 % enterprise) use the four products of rules/example.json.  Events
+ * carry the customer as subject or only labels (api_key, namespace,
+ * sandbox_id) that Redis maps to it; a share can be unattributed (labels
+ * nobody maps) or malformed (one of several specific defects).  Quantities
+ * are written as decimal text or JSON numbers, never computed in floating
+ * point.  The generator can write the Redis commands that define its
+ * customers and labels, and the exact totals of what it produced.
+ */
+#ifndef CS_LOADGEN_H
+#define CS_LOADGEN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct cs_loadgen_opts {
+    const char *brokers;
+    const char *topic;
+    uint64_t count;          /* events to produce */
+    uint64_t rate;           /* per second; 0 = as fast as possible */
+    unsigned customers;
+    int msgpack;             /* 1 = MessagePack, 0 = JSON */
+    unsigned malformed_pm;   /* per mille of malformed messages */
+    unsigned unattributed_pm;/* per mille of events nobody can attribute */
+    uint64_t seed;
+    int64_t start_usec;      /* event times in [start, start + span) */
+    int64_t span_usec;
+    const char *totals_path; /* NULL: do not write */
+    const char *redis_path;  /* NULL: do not write */
+    const cs_config *kafka;  /* kafka.* passthrough, may be NULL */
+} cs_loadgen_opts;
+
+/* Writes the Redis commands (one per line, for `redis-cli`) that define the
+ * customers of opts.  0 or -errno. */
+int cs_loadgen_write_redis(const cs_loadgen_opts *opts, const char *path);
+
+/* Produces opts->count messages.  Returns 0, or a negative error with err
+ * filled.  Stops early when *stop is set. */
+int cs_loadgen_run(const cs_loadgen_opts *opts, volatile sig_atomic_t *stop, char *err,
+                   size_t errsize);
+
+#endif

@@ -1,0 +1,60 @@
+/* pricing.c - rule selection and the per-event cost formula (pricing.h). */
+#include "pricing.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *label_value(const cs_label *labels, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, name) == 0)
+            return labels[i].value;
+    return "";
+}
+
+static bool matcher_holds(const cs_matcher *m, const cs_label *labels, size_t n)
+{
+    const char *v = label_value(labels, n, m->label);
+    switch (m->op) {
+    case CS_MATCH_EQ: return strcmp(v, m->value) == 0;
+    case CS_MATCH_NE: return strcmp(v, m->value) != 0;
+    case CS_MATCH_RE: return regexec(&m->re, v, 0, NULL, 0) == 0;
+    case CS_MATCH_NRE: return regexec(&m->re, v, 0, NULL, 0) != 0;
+    }
+    return false;
+}
+
+const cs_rule *cs_pricing_match(const cs_rules *rs, const char *product, const char *meter,
+                                int64_t t, const cs_label *labels, size_t nlabels)
+{
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const cs_rule *r = &rs->rules[i];
+        if (t < r->from_usec || t >= r->until_usec || strcmp(r->meter, meter) != 0 ||
+            strcmp(r->product, product) != 0)
+            continue;
+        bool ok = true;
+        for (size_t m = 0; ok && m < r->nmatchers; m++)
+            ok = matcher_holds(&r->matchers[m], labels, nlabels);
+        if (ok)
+            return r;
+    }
+    return NULL;
+}
+
+int cs_pricing_price(const cs_rules *rs, const cs_rule *rule, const char *plan,
+                     cs_dec quantity, cs_price *ret)
+{
+    cs_price p = {.rule = rule};
+    int r;
+
+    p.discount_rate = cs_rules_plan_discount(rs, plan);
+    for (size_t i = 0; plan && i < rule->ndiscounts; i++)
+        if (strcmp(rule->discounts[i].plan, plan) == 0)
+            p.discount_rate = rule->discounts[i].discount;
+    if ((r = cs_dec_mul(quantity, rule->unit_price, &p.list_cost)) < 0 ||
+        (r = cs_dec_mul(p.list_cost, p.discount_rate, &p.discount)) < 0 ||
+        (r = cs_dec_sub(p.list_cost, p.discount, &p.cost)) < 0)
+        return r;
+    *ret = p;
+    return 0;
+}

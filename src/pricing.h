@@ -1,0 +1,42 @@
+/* pricing.h - choosing the rule for an event and computing its cost.
+ *
+ * cs_pricing_match() picks the first rule (file order) whose product and
+ * meter equal the event's, whose effective window contains the event time,
+ * and whose label matchers all hold (an absent label reads as "", as in
+ * Prometheus).  cs_pricing_price() computes, for one event:
+ *
+ *   list_cost = round12(quantity * unit_price)
+ *   discount  = round12(list_cost * discount_rate)
+ *   cost      = list_cost - discount
+ *
+ * where round12 is half-to-even at 12 decimals (cs_dec_mul), the discount
+ * rate is the rule's override for the plan or else the plan default.  Costs
+ * are thus exact per event and independent of how events are batched,
+ * which is what makes replays after a crash reproduce the same sums.
+ * Pure, thread-safe.
+ */
+#ifndef CS_PRICING_H
+#define CS_PRICING_H
+
+#include "decimal.h"
+#include "event.h"
+#include "rules.h"
+
+typedef struct cs_price {
+    const cs_rule *rule;
+    cs_dec discount_rate;
+    cs_dec list_cost;
+    cs_dec discount;
+    cs_dec cost;
+} cs_price;
+
+/* Returns the rule that prices the event, or NULL if none does. */
+const cs_rule *cs_pricing_match(const cs_rules *rules, const char *product, const char *meter,
+                                int64_t time_usec, const cs_label *labels, size_t nlabels);
+
+/* Prices quantity under rule for a customer on plan (may be NULL).  Returns
+ * 0 or -ERANGE when the cost would leave the decimal range. */
+int cs_pricing_price(const cs_rules *rules, const cs_rule *rule, const char *plan,
+                     cs_dec quantity, cs_price *ret);
+
+#endif

@@ -1,0 +1,510 @@
+/* rules.c - loading and validating pricing rules (see rules.h).
+ *
+ * jansson parses the document; the validator then walks it field by field,
+ * keeping the current JSON path so that each problem can be placed at a line
+ * and column with jsonscan (jansson keeps no positions).  Validation goes on
+ * after a problem so that one run of `costream rules check` lists them all.
+ * The constraints here are the ones schemas/rules.schema.json states; the
+ * unit tests load rules/example.json through both.
+ */
+#include "rules.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonscan.h"
+#include "timestamp.h"
+
+#define MAX_DEPTH 8
+
+void cs_errlist_addf(cs_errlist *l, const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **items = realloc(l->items, cap * sizeof(*items));
+        if (!items)
+            return;
+        l->items = items;
+        l->cap = cap;
+    }
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (s)
+        l->items[l->n++] = s;
+}
+
+void cs_errlist_free(cs_errlist *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
+}
+
+typedef struct ctx {
+    const char *text;
+    size_t len;
+    const char *name;
+    cs_errlist *errs;
+    cs_jsonscan_step path[MAX_DEPTH];
+    size_t depth;
+    int nerr;
+} ctx;
+
+static void push_key(ctx *c, const char *key)
+{
+    c->path[c->depth++] = (cs_jsonscan_step){key, 0};
+}
+
+static void push_index(ctx *c, size_t i)
+{
+    c->path[c->depth++] = (cs_jsonscan_step){NULL, i};
+}
+
+static void pop(ctx *c)
+{
+    c->depth--;
+}
+
+/* Reports a problem at the current path, or at the nearest enclosing value
+ * that exists in the text. */
+__attribute__((format(printf, 2, 3)))
+static void err_here(ctx *c, const char *fmt, ...)
+{
+    char msg[512], where[256] = "";
+    size_t off = 0, n, w = 0;
+    int line = 1, col = 1;
+    va_list ap;
+
+    for (size_t d = c->depth + 1; d-- > 0;) {
+        if (cs_jsonscan_find(c->text, c->len, c->path, d, &off, &n) == 0)
+            break;
+        off = 0;
+    }
+    cs_jsonscan_linecol(c->text, c->len, off, &line, &col);
+    for (size_t d = 0; d < c->depth && w < sizeof(where) - 1; d++) {
+        int k;
+        if (c->path[d].key)
+            k = snprintf(where + w, sizeof(where) - w, "%s%s", d ? "." : "", c->path[d].key);
+        else
+            k = snprintf(where + w, sizeof(where) - w, "[%zu]", c->path[d].index);
+        if (k < 0)
+            break;
+        w += (size_t)k;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cs_errlist_addf(c->errs, "%s:%d:%d: %s%s%s", c->name, line, col, where, *where ? ": " : "",
+                    msg);
+    c->nerr++;
+}
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Reads a required or optional string member; NULL when absent or wrong. */
+static const char *get_string(ctx *c, json_t *obj, const char *key, bool required)
+{
+    json_t *v = json_object_get(obj, key);
+    push_key(c, key);
+    const char *s = NULL;
+    if (!v) {
+        if (required)
+            err_here(c, "required field is missing");
+    } else if (!json_is_string(v) || json_string_length(v) == 0) {
+        err_here(c, "must be a non-empty string");
+    } else {
+        s = json_string_value(v);
+    }
+    pop(c);
+    return s;
+}
+
+/* Reads a decimal member given as a string or a JSON number, exactly. */
+static bool get_decimal(ctx *c, json_t *obj, const char *key, bool required, cs_dec *ret)
+{
+    json_t *v = json_object_get(obj, key);
+    bool ok = false;
+    push_key(c, key);
+    if (!v) {
+        if (required)
+            err_here(c, "required field is missing");
+    } else if (json_is_string(v)) {
+        if (cs_dec_parse(json_string_value(v), json_string_length(v), ret) == 0)
+            ok = true;
+        else
+            err_here(c, "\"%s\" is not a decimal with at most 12 decimal places",
+                     json_string_value(v));
+    } else if (json_is_number(v)) {
+        size_t off, n;
+        if (cs_jsonscan_find(c->text, c->len, c->path, c->depth, &off, &n) == 0 &&
+            cs_dec_parse(c->text + off, n, ret) == 0)
+            ok = true;
+        else
+            err_here(c, "not a decimal with at most 12 decimal places");
+    } else {
+        err_here(c, "must be a decimal string such as \"0.0025\"");
+    }
+    pop(c);
+    return ok;
+}
+
+static bool get_time(ctx *c, json_t *obj, const char *key, int64_t dflt, int64_t *ret)
+{
+    const char *s;
+    *ret = dflt;
+    if (!json_object_get(obj, key))
+        return true;
+    s = get_string(c, obj, key, true);
+    if (!s)
+        return false;
+    push_key(c, key);
+    bool ok = cs_timestamp_parse(s, strlen(s), ret) == 0;
+    if (!ok)
+        err_here(c, "\"%s\" is not an RFC 3339 date-time such as 2026-11-01T00:00:00Z", s);
+    pop(c);
+    return ok;
+}
+
+static bool check_fraction(ctx *c, cs_dec d)
+{
+    if (cs_dec_is_neg(d) || cs_dec_cmp(d, cs_dec_from_int(1)) > 0) {
+        err_here(c, "a discount is a fraction between 0 and 1");
+        return false;
+    }
+    return true;
+}
+
+/* Parses {"plan": {"discount": "0.1"}} (plans) or {"plan": "0.1"}
+ * (a rule's discounts). */
+static void parse_discounts(ctx *c, json_t *obj, const char *key, bool nested,
+                            cs_plan_discount **ret, size_t *ret_n)
+{
+    json_t *m = json_object_get(obj, key);
+    *ret = NULL;
+    *ret_n = 0;
+    if (!m)
+        return;
+    push_key(c, key);
+    if (!json_is_object(m)) {
+        err_here(c, "must be an object keyed by plan name");
+        pop(c);
+        return;
+    }
+    *ret = calloc(json_object_size(m) + 1, sizeof(**ret));
+    const char *plan;
+    json_t *v;
+    json_object_foreach(m, plan, v) {
+        cs_dec d;
+        bool ok;
+        if (nested) {
+            push_key(c, plan);
+            if (!json_is_object(v)) {
+                err_here(c, "must be an object such as {\"discount\": \"0.10\"}");
+                pop(c);
+                continue;
+            }
+            ok = get_decimal(c, v, "discount", true, &d);
+            if (ok) {
+                push_key(c, "discount");
+                ok = check_fraction(c, d);
+                pop(c);
+            }
+            pop(c);
+        } else {
+            ok = get_decimal(c, m, plan, true, &d);
+            if (ok) {
+                push_key(c, plan);
+                ok = check_fraction(c, d);
+                pop(c);
+            }
+        }
+        if (ok && *ret) {
+            (*ret)[*ret_n].plan = strdup(plan);
+            (*ret)[*ret_n].discount = d;
+            (*ret_n)++;
+        }
+    }
+    pop(c);
+}
+
+static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
+{
+    json_t *m = json_object_get(rule, "match");
+    if (!m)
+        return;
+    push_key(c, "match");
+    if (!json_is_array(m)) {
+        err_here(c, "must be an array of {\"label\", \"op\", \"value\"}");
+        pop(c);
+        return;
+    }
+    r->matchers = calloc(json_array_size(m) + 1, sizeof(*r->matchers));
+    size_t i;
+    json_t *v;
+    json_array_foreach(m, i, v) {
+        push_index(c, i);
+        if (!json_is_object(v)) {
+            err_here(c, "must be an object {\"label\", \"op\", \"value\"}");
+            pop(c);
+            continue;
+        }
+        const char *label = get_string(c, v, "label", true);
+        const char *op = get_string(c, v, "op", false);
+        const char *value = NULL;
+        json_t *jv = json_object_get(v, "value");
+        push_key(c, "value");
+        if (!jv)
+            err_here(c, "required field is missing");
+        else if (!json_is_string(jv))
+            err_here(c, "must be a string");
+        else
+            value = json_string_value(jv);
+        pop(c);
+        cs_match_op mop = CS_MATCH_EQ;
+        if (op) {
+            if (strcmp(op, "=") == 0)
+                mop = CS_MATCH_EQ;
+            else if (strcmp(op, "!=") == 0)
+                mop = CS_MATCH_NE;
+            else if (strcmp(op, "=~") == 0)
+                mop = CS_MATCH_RE;
+            else if (strcmp(op, "!~") == 0)
+                mop = CS_MATCH_NRE;
+            else {
+                push_key(c, "op");
+                err_here(c, "\"%s\" is not one of =, !=, =~, !~", op);
+                pop(c);
+                label = NULL;
+            }
+        }
+        if (label && value && r->matchers) {
+            cs_matcher *mt = &r->matchers[r->nmatchers];
+            if (mop == CS_MATCH_RE || mop == CS_MATCH_NRE) {
+                char *anchored = NULL;
+                if (asprintf(&anchored, "^(%s)$", value) < 0)
+                    anchored = NULL;
+                int rc = anchored ? regcomp(&mt->re, anchored, REG_EXTENDED | REG_NOSUB) : REG_ESPACE;
+                free(anchored);
+                if (rc != 0) {
+                    char buf[128];
+                    regerror(rc, NULL, buf, sizeof(buf));
+                    push_key(c, "value");
+                    err_here(c, "invalid regular expression: %s", buf);
+                    pop(c);
+                    pop(c);
+                    continue;
+                }
+            }
+            mt->label = strdup(label);
+            mt->value = strdup(value);
+            mt->op = mop;
+            r->nmatchers++;
+        }
+        pop(c);
+    }
+    pop(c);
+}
+
+static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx)
+{
+    if (!json_is_object(jr)) {
+        err_here(c, "a rule must be an object");
+        return;
+    }
+    const char *id = get_string(c, jr, "id", true);
+    r->id = xstrdup(id);
+    r->product = xstrdup(get_string(c, jr, "product", true));
+    r->meter = xstrdup(get_string(c, jr, "meter", true));
+    r->unit = xstrdup(get_string(c, jr, "unit", true));
+    r->description = xstrdup(get_string(c, jr, "description", false));
+    if (get_decimal(c, jr, "unit_price", true, &r->unit_price) &&
+        cs_dec_is_neg(r->unit_price)) {
+        push_key(c, "unit_price");
+        err_here(c, "must not be negative");
+        pop(c);
+    }
+    get_time(c, jr, "effective_from", INT64_MIN, &r->from_usec);
+    get_time(c, jr, "effective_until", INT64_MAX, &r->until_usec);
+    if (r->from_usec >= r->until_usec) {
+        push_key(c, "effective_until");
+        err_here(c, "must be later than effective_from");
+        pop(c);
+    }
+    parse_matchers(c, jr, r);
+    parse_discounts(c, jr, "discounts", false, &r->discounts, &r->ndiscounts);
+    for (size_t k = 0; id && k < idx; k++) {
+        if (all->rules[k].id && strcmp(all->rules[k].id, id) == 0) {
+            push_key(c, "id");
+            err_here(c, "duplicate rule id \"%s\" (also rules[%zu])", id, k);
+            pop(c);
+        }
+    }
+    static const char *const known[] = {"id", "product", "meter", "unit", "description",
+                                        "unit_price", "effective_from", "effective_until",
+                                        "match", "discounts", NULL};
+    const char *k;
+    json_t *v;
+    json_object_foreach(jr, k, v) {
+        bool ok = false;
+        for (size_t j = 0; known[j]; j++)
+            ok = ok || strcmp(k, known[j]) == 0;
+        if (!ok) {
+            push_key(c, k);
+            err_here(c, "unknown field");
+            pop(c);
+        }
+    }
+}
+
+int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **ret,
+                   cs_errlist *errs)
+{
+    json_error_t jerr;
+    ctx c = {.text = text, .len = len, .name = name, .errs = errs};
+    cs_rules *rs;
+
+    *ret = NULL;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        cs_errlist_addf(errs, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+        return -EINVAL;
+    }
+    rs = calloc(1, sizeof(*rs));
+    if (!rs) {
+        json_decref(root);
+        return -ENOMEM;
+    }
+    rs->source = strdup(name);
+    if (!json_is_object(root)) {
+        err_here(&c, "the rules file must be a JSON object");
+        goto out;
+    }
+    rs->version = xstrdup(get_string(&c, root, "version", true));
+    const char *cur = get_string(&c, root, "currency", true);
+    if (cur && (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' ||
+                cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z')) {
+        push_key(&c, "currency");
+        err_here(&c, "\"%s\" is not an ISO 4217 code such as USD", cur);
+        pop(&c);
+    }
+    rs->currency = xstrdup(cur);
+    parse_discounts(&c, root, "plans", true, &rs->plans, &rs->nplans);
+    json_t *rules = json_object_get(root, "rules");
+    push_key(&c, "rules");
+    if (!rules || !json_is_array(rules) || json_array_size(rules) == 0) {
+        err_here(&c, rules ? "must be a non-empty array of rules" : "required field is missing");
+    } else {
+        rs->rules = calloc(json_array_size(rules), sizeof(*rs->rules));
+        size_t i;
+        json_t *jr;
+        json_array_foreach(rules, i, jr) {
+            push_index(&c, i);
+            parse_rule(&c, jr, &rs->rules[i], rs, i);
+            rs->nrules = i + 1;
+            pop(&c);
+        }
+    }
+    pop(&c);
+out:
+    json_decref(root);
+    if (c.nerr > 0) {
+        cs_rules_free(rs);
+        return -EINVAL;
+    }
+    *ret = rs;
+    return 0;
+}
+
+int cs_rules_load(const char *path, cs_rules **ret, cs_errlist *errs)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    *ret = NULL;
+    if (!f) {
+        r = -errno;
+        cs_errlist_addf(errs, "%s: cannot open: %s", path, strerror(errno));
+        return r;
+    }
+    FILE *mem = open_memstream(&buf, &len);
+    char chunk[8192];
+    size_t n;
+    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    if (ferror(f)) {
+        r = -EIO;
+        cs_errlist_addf(errs, "%s: read error", path);
+        if (mem)
+            fclose(mem);
+        fclose(f);
+        free(buf);
+        return r;
+    }
+    fclose(f);
+    if (!mem)
+        return -ENOMEM;
+    fclose(mem);
+    r = cs_rules_parse(buf, len, path, ret, errs);
+    free(buf);
+    return r;
+}
+
+static void free_discounts(cs_plan_discount *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(d[i].plan);
+    free(d);
+}
+
+void cs_rules_free(cs_rules *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        cs_rule *r = &rs->rules[i];
+        for (size_t m = 0; m < r->nmatchers; m++) {
+            if (r->matchers[m].op == CS_MATCH_RE || r->matchers[m].op == CS_MATCH_NRE)
+                regfree(&r->matchers[m].re);
+            free(r->matchers[m].label);
+            free(r->matchers[m].value);
+        }
+        free(r->matchers);
+        free_discounts(r->discounts, r->ndiscounts);
+        free(r->id);
+        free(r->product);
+        free(r->meter);
+        free(r->unit);
+        free(r->description);
+    }
+    free(rs->rules);
+    free_discounts(rs->plans, rs->nplans);
+    free(rs->version);
+    free(rs->currency);
+    free(rs->source);
+    free(rs);
+}
+
+cs_dec cs_rules_plan_discount(const cs_rules *rs, const char *plan)
+{
+    for (size_t i = 0; plan && i < rs->nplans; i++)
+        if (strcmp(rs->plans[i].plan, plan) == 0)
+            return rs->plans[i].discount;
+    return cs_dec_zero();
+}

@@ -1,0 +1,89 @@
+/* rules.h - versioned pricing rules (docs/rules.md, schemas/rules.schema.json).
+ *
+ * A rules file names a version and a currency, the plan tiers with their
+ * default discounts, and an ordered list of rules.  A rule prices one
+ * product/meter pair at a unit price, optionally only for events whose labels
+ * match (=, !=, =~, !~; regexes are POSIX extended and fully anchored, as in
+ * Prometheus) and only for event times in [effective_from, effective_until).
+ * The first rule in file order that matches an event prices it.
+ *
+ * Loading validates everything and reports every problem as
+ * "file:line:column: message", positions taken from the JSON text.  A loaded
+ * cs_rules is immutable and may be read from several threads; it is freed
+ * with cs_rules_free() once no aggregate refers to its strings.
+ */
+#ifndef CS_RULES_H
+#define CS_RULES_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decimal.h"
+
+typedef enum cs_match_op { CS_MATCH_EQ, CS_MATCH_NE, CS_MATCH_RE, CS_MATCH_NRE } cs_match_op;
+
+typedef struct cs_matcher {
+    char *label;
+    char *value;
+    cs_match_op op;
+    regex_t re; /* compiled when op is =~ or !~ */
+} cs_matcher;
+
+typedef struct cs_plan_discount {
+    char *plan;
+    cs_dec discount; /* fraction in [0, 1]: 0.25 = 25 % off */
+} cs_plan_discount;
+
+typedef struct cs_rule {
+    char *id;
+    char *product;
+    char *meter;
+    char *unit;
+    char *description;
+    cs_dec unit_price;
+    int64_t from_usec;  /* inclusive; INT64_MIN when open */
+    int64_t until_usec; /* exclusive; INT64_MAX when open */
+    cs_matcher *matchers;
+    size_t nmatchers;
+    cs_plan_discount *discounts; /* overrides of the plan defaults */
+    size_t ndiscounts;
+} cs_rule;
+
+typedef struct cs_rules {
+    char *version;
+    char *currency;
+    char *source; /* file name it came from */
+    cs_plan_discount *plans;
+    size_t nplans;
+    cs_rule *rules;
+    size_t nrules;
+} cs_rules;
+
+/* A list of formatted error messages. */
+typedef struct cs_errlist {
+    char **items;
+    size_t n, cap;
+} cs_errlist;
+
+void cs_errlist_free(cs_errlist *l); /* frees the items; l itself is the caller's */
+void cs_errlist_addf(cs_errlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses rules from text; name is used in messages.  Returns 0 and a new
+ * cs_rules owned by the caller, or -EINVAL with every problem appended to
+ * errs (which the caller frees), or -ENOMEM. */
+int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **ret,
+                   cs_errlist *errs);
+
+/* Reads path and parses it.  -errno (and one message in errs) when the file
+ * cannot be read. */
+int cs_rules_load(const char *path, cs_rules **ret, cs_errlist *errs);
+
+/* Frees rules; NULL is allowed. */
+void cs_rules_free(cs_rules *rules);
+
+/* The default discount of plan (zero for an unknown plan). */
+cs_dec cs_rules_plan_discount(const cs_rules *rules, const char *plan);
+
+#endif

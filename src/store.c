@@ -1,0 +1,400 @@
+/* store.c - PostgreSQL persistence (see store.h).
+ *
+ * Aggregates go through COPY into a session-local staging table and one
+ * INSERT ... ON CONFLICT DO UPDATE that adds them to usage_cost, which costs
+ * two round trips per flush whatever the number of rows.  Rejected events are
+ * inserted with binary parameters (their raw bytes may be anything).
+ * Offsets are advanced last, by compare-and-set; any mismatch rolls the whole
+ * transaction back.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrations.h"
+#include "timestamp.h"
+
+struct cs_store {
+    char *conninfo;
+    PGconn *conn;
+    int staged; /* staging table exists in this session */
+};
+
+cs_store *cs_store_new(const char *conninfo)
+{
+    cs_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->conninfo = strdup(conninfo);
+    if (!s->conninfo) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void cs_store_free(cs_store *s)
+{
+    if (!s)
+        return;
+    if (s->conn)
+        PQfinish(s->conn);
+    free(s->conninfo);
+    free(s);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void set_err(char *err, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !size)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(err);
+    while (n && err[n - 1] == '\n')
+        err[--n] = '\0';
+}
+
+static void disconnect(cs_store *s)
+{
+    if (s->conn)
+        PQfinish(s->conn);
+    s->conn = NULL;
+    s->staged = 0;
+}
+
+int cs_store_connect(cs_store *s, char *err, size_t errsize)
+{
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+        return 0;
+    disconnect(s);
+    s->conn = PQconnectdb(s->conninfo);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        set_err(err, errsize, "postgres: connect: %s", PQerrorMessage(s->conn));
+        disconnect(s);
+        return -EIO;
+    }
+    PQclear(PQexec(s->conn, "SET client_min_messages = warning"));
+    return 0;
+}
+
+/* Runs sql expecting status; on failure fills err and returns -EIO.  A
+ * broken connection is dropped so that the next call reconnects. */
+static int exec_ok(cs_store *s, const char *sql, ExecStatusType want, char *err, size_t errsize)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    int ok = PQresultStatus(res) == want;
+    if (!ok) {
+        set_err(err, errsize, "postgres: %s", PQerrorMessage(s->conn));
+        if (PQstatus(s->conn) != CONNECTION_OK)
+            disconnect(s);
+    }
+    PQclear(res);
+    return ok ? 0 : -EIO;
+}
+
+static void rollback(cs_store *s)
+{
+    if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+        PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+int cs_store_migrate(cs_store *s, unsigned *ret_applied, char *err, size_t errsize)
+{
+    int r;
+    *ret_applied = 0;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    if ((r = exec_ok(s,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     " version text PRIMARY KEY,"
+                     " applied_at timestamptz NOT NULL DEFAULT now())",
+                     PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    for (unsigned i = 0; i < cs_migrations_count; i++) {
+        const cs_migration *m = &cs_migrations[i];
+        if ((r = exec_ok(s, "BEGIN", PGRES_COMMAND_OK, err, errsize)) < 0 ||
+            (r = exec_ok(s, "SELECT pg_advisory_xact_lock(7461228)", PGRES_TUPLES_OK, err,
+                         errsize)) < 0)
+            return r;
+        const char *params[1] = {m->version};
+        PGresult *res = PQexecParams(s->conn,
+                                     "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
+                                     NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            set_err(err, errsize, "postgres: %s", PQerrorMessage(s->conn));
+            PQclear(res);
+            rollback(s);
+            return -EIO;
+        }
+        int done = PQntuples(res) > 0;
+        PQclear(res);
+        if (done) {
+            rollback(s);
+            continue;
+        }
+        if ((r = exec_ok(s, m->sql, PGRES_COMMAND_OK, err, errsize)) < 0) {
+            char inner[512];
+            snprintf(inner, sizeof(inner), "%s", err);
+            set_err(err, errsize, "migration %s: %s", m->version, inner);
+            rollback(s);
+            return r;
+        }
+        res = PQexecParams(s->conn, "INSERT INTO schema_migrations (version) VALUES ($1)", 1,
+                           NULL, params, NULL, NULL, 0);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok || (r = exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0) {
+            set_err(err, errsize, "migration %s: %s", m->version, PQerrorMessage(s->conn));
+            rollback(s);
+            return -EIO;
+        }
+        (*ret_applied)++;
+    }
+    return 0;
+}
+
+int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
+                          const int32_t *partitions, size_t n, int64_t *ret_offsets, char *err,
+                          size_t errsize)
+{
+    int r;
+    for (size_t i = 0; i < n; i++)
+        ret_offsets[i] = -1;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    const char *params[2] = {group, topic};
+    PGresult *res = PQexecParams(s->conn,
+                                 "SELECT partition, next_offset FROM consumer_offsets"
+                                 " WHERE group_id = $1 AND topic = $2",
+                                 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "postgres: %s", PQerrorMessage(s->conn));
+        PQclear(res);
+        if (PQstatus(s->conn) != CONNECTION_OK)
+            disconnect(s);
+        return -EIO;
+    }
+    for (int row = 0; row < PQntuples(res); row++) {
+        int32_t p = (int32_t)strtol(PQgetvalue(res, row, 0), NULL, 10);
+        int64_t off = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (partitions[i] == p)
+                ret_offsets[i] = off;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Appends s to buf in COPY text format (backslash escapes), followed by
+ * the column separator sep. */
+static void copy_text(char **buf, size_t *len, size_t *cap, const char *s, char sep)
+{
+    for (;; s++) {
+        if (*len + 3 > *cap) {
+            size_t ncap = *cap * 2 + 64;
+            char *nb = realloc(*buf, ncap);
+            if (!nb)
+                return;
+            *buf = nb;
+            *cap = ncap;
+        }
+        if (!*s) {
+            (*buf)[(*len)++] = sep;
+            return;
+        }
+        switch (*s) {
+        case '\\': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = '\\'; break;
+        case '\t': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = 't'; break;
+        case '\n': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = 'n'; break;
+        case '\r': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = 'r'; break;
+        default: (*buf)[(*len)++] = *s;
+        }
+    }
+}
+
+static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
+{
+    int r;
+    if (!s->staged) {
+        if ((r = exec_ok(s,
+                         "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
+                         " hour timestamptz, customer text, product text, meter text,"
+                         " rule_id text, rules_version text, plan text, currency char(3),"
+                         " unit text, unit_price numeric, discount_rate numeric,"
+                         " quantity numeric, list_cost numeric, discount numeric,"
+                         " cost numeric, events bigint) ON COMMIT DELETE ROWS",
+                         PGRES_COMMAND_OK, err, errsize)) < 0)
+            return r;
+        s->staged = 1;
+    }
+    if ((r = exec_ok(s,
+                     "COPY cs_stage FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0)
+        return r;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    for (size_t i = 0; i < cs_agg_count(agg); i++) {
+        const cs_agg_row *row = cs_agg_row_at(agg, i);
+        char hour[CS_TIMESTAMP_STRLEN], num[6][CS_DEC_STRLEN], line[512];
+        cs_timestamp_format(row->key.hour_usec, hour, sizeof(hour));
+        cs_dec_format(row->key.unit_price, 12, num[0], sizeof(num[0]));
+        cs_dec_format(row->key.discount_rate, 12, num[1], sizeof(num[1]));
+        cs_dec_format(row->quantity, 12, num[2], sizeof(num[2]));
+        cs_dec_format(row->list_cost, 12, num[3], sizeof(num[3]));
+        cs_dec_format(row->discount, 12, num[4], sizeof(num[4]));
+        cs_dec_format(row->cost, 12, num[5], sizeof(num[5]));
+        const char *texts[] = {hour, row->key.customer, row->key.product, row->key.meter,
+                               row->key.rule_id, row->key.rules_version, row->key.plan,
+                               row->key.currency, row->key.unit};
+        for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+            copy_text(&buf, &len, &cap, texts[t], '\t');
+        }
+        snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\t%s\t%" PRId64 "\n", num[0], num[1],
+                 num[2], num[3], num[4], num[5], row->events);
+        size_t ll = strlen(line);
+        if (len + ll > cap) {
+            size_t ncap = (len + ll) * 2;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        memcpy(buf + len, line, ll);
+        len += ll;
+        if (len > (1 << 20) || i + 1 == cs_agg_count(agg)) {
+            if (PQputCopyData(s->conn, buf, (int)len) != 1)
+                break;
+            len = 0;
+        }
+    }
+    free(buf);
+    if (PQputCopyEnd(s->conn, NULL) != 1) {
+        set_err(err, errsize, "postgres: COPY: %s", PQerrorMessage(s->conn));
+        return -EIO;
+    }
+    PGresult *res;
+    int ok = 1;
+    while ((res = PQgetResult(s->conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            set_err(err, errsize, "postgres: COPY: %s", PQerrorMessage(s->conn));
+            ok = 0;
+        }
+        PQclear(res);
+    }
+    if (!ok)
+        return -EIO;
+    return exec_ok(s,
+                   "INSERT INTO usage_cost AS u (hour, customer, product, meter, rule_id,"
+                   " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
+                   " list_cost, discount, cost, events)"
+                   " SELECT hour, customer, product, meter, rule_id, rules_version, plan,"
+                   " currency, unit, unit_price, discount_rate, quantity, list_cost, discount,"
+                   " cost, events FROM cs_stage"
+                   " ON CONFLICT (hour, customer, product, meter, rule_id, rules_version, plan)"
+                   " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
+                   " list_cost = u.list_cost + EXCLUDED.list_cost,"
+                   " discount = u.discount + EXCLUDED.discount,"
+                   " cost = u.cost + EXCLUDED.cost,"
+                   " events = u.events + EXCLUDED.events, updated_at = now()",
+                   PGRES_COMMAND_OK, err, errsize);
+}
+
+static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < b->nrejects; i++) {
+        const cs_store_reject *rj = &b->rejects[i];
+        char part[16], off[24];
+        snprintf(part, sizeof(part), "%" PRId32, rj->partition);
+        snprintf(off, sizeof(off), "%" PRId64, rj->offset);
+        const char *values[8] = {b->group, rj->topic, part, off, rj->reason, rj->detail,
+                                 rj->raw, rj->key};
+        int lengths[8] = {0, 0, 0, 0, 0, 0, (int)rj->raw_len, (int)rj->key_len};
+        int formats[8] = {0, 0, 0, 0, 0, 0, 1, 1};
+        PGresult *res = PQexecParams(s->conn,
+                                     "INSERT INTO rejected_events (group_id, topic, partition,"
+                                     " \"offset\", reason, detail, raw, msg_key)"
+                                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                     8, NULL, values, lengths, formats, 0);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) {
+            set_err(err, errsize, "postgres: rejected_events: %s", PQerrorMessage(s->conn));
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+static int advance_offsets(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < b->noffsets; i++) {
+        const cs_store_offset *o = &b->offsets[i];
+        char part[16], next[24], exp[24];
+        snprintf(part, sizeof(part), "%" PRId32, o->partition);
+        snprintf(next, sizeof(next), "%" PRId64, o->next);
+        snprintf(exp, sizeof(exp), "%" PRId64, o->expected);
+        const char *values[5] = {b->group, o->topic, part, next, exp};
+        PGresult *res;
+        if (o->expected < 0)
+            res = PQexecParams(s->conn,
+                               "INSERT INTO consumer_offsets (group_id, topic, partition,"
+                               " next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                               4, NULL, values, NULL, NULL, 0);
+        else
+            res = PQexecParams(s->conn,
+                               "UPDATE consumer_offsets SET next_offset = $4, updated_at = now()"
+                               " WHERE group_id = $1 AND topic = $2 AND partition = $3"
+                               " AND next_offset = $5",
+                               5, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            set_err(err, errsize, "postgres: consumer_offsets: %s", PQerrorMessage(s->conn));
+            PQclear(res);
+            return -EIO;
+        }
+        int changed = strcmp(PQcmdTuples(res), "1") == 0;
+        PQclear(res);
+        if (!changed) {
+            set_err(err, errsize,
+                    "fenced: %s [%" PRId32 "] is no longer at offset %" PRId64
+                    " in the store (another worker owns it now)",
+                    o->topic, o->partition, o->expected);
+            return -ESTALE;
+        }
+    }
+    return 0;
+}
+
+int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    if ((r = exec_ok(s, "BEGIN", PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    /* Offsets first: a fenced worker learns it before doing the work, and
+     * the row locks serialise two workers racing for one partition. */
+    if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
+        (cs_agg_count(b->agg) > 0 && (r = stage_aggregates(s, b->agg, err, errsize)) < 0) ||
+        (r = insert_rejects(s, b, err, errsize)) < 0) {
+        rollback(s);
+        if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)
+            disconnect(s);
+        return r == -ESTALE ? r : -EIO;
+    }
+    if ((r = exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* store.h - the PostgreSQL store (adapter over libpq).
+ *
+ * One flush is one transaction: the aggregated cost rows (additive upserts),
+ * the rejected events, and the next offset of every partition the batch
+ * consumed.  Offsets advance only by compare-and-set on the value the worker
+ * last read or wrote, so a worker whose partitions were given to another
+ * (a stale, fenced worker) cannot commit: its flush fails with -ESTALE and
+ * changes nothing.  Either everything in a batch is stored or nothing is,
+ * which together with resuming from the stored offsets gives exactly-once
+ * aggregation.  Not thread-safe: one connection per worker.
+ */
+#ifndef CS_STORE_H
+#define CS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+
+typedef struct cs_store cs_store;
+
+typedef struct cs_store_offset {
+    const char *topic;
+    int32_t partition;
+    int64_t expected; /* value stored now, or -1 if no row exists yet */
+    int64_t next;     /* value to store */
+} cs_store_offset;
+
+typedef struct cs_store_reject {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *reason; /* cs_reject_code_name() */
+    const char *detail;
+    const void *raw;
+    size_t raw_len;
+    const void *key; /* may be NULL */
+    size_t key_len;
+} cs_store_reject;
+
+typedef struct cs_store_batch {
+    const char *group;
+    const cs_agg *agg;
+    const cs_store_reject *rejects;
+    size_t nrejects;
+    const cs_store_offset *offsets;
+    size_t noffsets;
+} cs_store_batch;
+
+/* Creates a store for conninfo (a libpq connection string or URI).  Does not
+ * connect yet.  NULL on allocation failure. */
+cs_store *cs_store_new(const char *conninfo);
+void cs_store_free(cs_store *s); /* NULL allowed; closes the connection */
+
+/* (Re)connects if needed.  0, or -EIO with the reason in err. */
+int cs_store_connect(cs_store *s, char *err, size_t errsize);
+
+/* Applies the embedded migrations not yet recorded in schema_migrations,
+ * each in its own transaction under an advisory lock, so concurrent or
+ * repeated runs are harmless.  *ret_applied counts the new ones. */
+int cs_store_migrate(cs_store *s, unsigned *ret_applied, char *err, size_t errsize);
+
+/* Reads the stored next offsets of partitions[0..n) of topic for group into
+ * ret_offsets (-1 where none is stored).  0 or -EIO. */
+int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
+                          const int32_t *partitions, size_t n, int64_t *ret_offsets, char *err,
+                          size_t errsize);
+
+/* Writes batch in one transaction.  Returns 0; -ESTALE if an offset was not
+ * at its expected value (nothing written; err names the partition); -EIO on
+ * a database or connection error (nothing written). */
+int cs_store_flush(cs_store *s, const cs_store_batch *batch, char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,567 @@
+/* worker.c - the consume/price/aggregate/flush loop (see worker.h).
+ *
+ * Exactly-once bookkeeping: for every assigned partition the worker keeps
+ * `expected`, the next offset stored in PostgreSQL, and `next`, the offset
+ * after the last message it has folded into memory.  A flush writes the
+ * aggregates, the rejects, and every `next` that moved, by compare-and-set
+ * on `expected`, in one transaction.  If the store says a partition moved on
+ * without us (fenced), everything in memory is dropped and the partitions
+ * restart from the stored offsets.  If the store or Redis is unreachable, the
+ * worker stops taking messages and retries; nothing is skipped and nothing
+ * is attributed without Redis.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agg.h"
+#include "consumer.h"
+#include "labels.h"
+#include "log.h"
+#include "pricing.h"
+#include "rules.h"
+#include "store.h"
+#include "timestamp.h"
+
+typedef struct part_state {
+    char *topic;
+    int32_t partition;
+    int64_t expected; /* stored next offset, or CS_OFFSET_NONE */
+    int64_t next;     /* after the last message folded in, or CS_OFFSET_NONE */
+    bool active;
+} part_state;
+
+typedef struct cs_worker {
+    const cs_config *cfg;
+    cs_rules *rules;
+    cs_labels *labels;
+    cs_store *store;
+    cs_consumer *consumer;
+    cs_agg *agg;
+    part_state *parts;
+    size_t nparts, capparts;
+    cs_store_reject *rejects;
+    size_t nrejects, caprejects;
+    size_t pending; /* messages folded in since the last flush */
+    int64_t last_flush;
+    cs_worker_counters n;
+    cs_event ev;
+} cs_worker;
+
+static int64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * CS_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CS_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static void fmt_i64(char *buf, size_t size, int64_t v)
+{
+    snprintf(buf, size, "#%" PRId64, v);
+}
+
+static part_state *find_part(cs_worker *w, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < w->nparts; i++)
+        if (w->parts[i].partition == partition && strcmp(w->parts[i].topic, topic) == 0)
+            return &w->parts[i];
+    return NULL;
+}
+
+static part_state *add_part(cs_worker *w, const char *topic, int32_t partition)
+{
+    part_state *p = find_part(w, topic, partition);
+    if (p)
+        return p;
+    if (w->nparts == w->capparts) {
+        size_t cap = w->capparts ? w->capparts * 2 : 64;
+        part_state *np = realloc(w->parts, cap * sizeof(*np));
+        if (!np)
+            return NULL;
+        w->parts = np;
+        w->capparts = cap;
+    }
+    p = &w->parts[w->nparts];
+    p->topic = strdup(topic);
+    if (!p->topic)
+        return NULL;
+    p->partition = partition;
+    p->expected = p->next = CS_OFFSET_NONE;
+    p->active = false;
+    w->nparts++;
+    return p;
+}
+
+static void drop_rejects(cs_worker *w)
+{
+    for (size_t i = 0; i < w->nrejects; i++) {
+        free((void *)w->rejects[i].detail);
+        free((void *)w->rejects[i].raw);
+        free((void *)w->rejects[i].key);
+    }
+    w->nrejects = 0;
+}
+
+/* Forgets everything not yet stored. */
+static void discard_memory(cs_worker *w)
+{
+    cs_agg_clear(w->agg);
+    drop_rejects(w);
+    w->pending = 0;
+    for (size_t i = 0; i < w->nparts; i++)
+        w->parts[i].next = w->parts[i].expected;
+}
+
+/* Writes what is in memory.  0, -ESTALE (fenced; memory discarded and the
+ * partitions restarted from the store), or -EIO (memory kept). */
+static int flush(cs_worker *w, const char *why)
+{
+    cs_store_offset *offs = calloc(w->nparts + 1, sizeof(*offs));
+    char err[768];
+    size_t noffs = 0;
+    int r;
+
+    if (!offs)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_state *p = &w->parts[i];
+        if (p->active && p->next >= 0 && p->next != p->expected)
+            offs[noffs++] = (cs_store_offset){p->topic, p->partition, p->expected, p->next};
+    }
+    if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0) {
+        free(offs);
+        w->last_flush = mono_usec();
+        return 0;
+    }
+    cs_store_batch b = {.group = w->cfg->group, .agg = w->agg, .rejects = w->rejects,
+                        .nrejects = w->nrejects, .offsets = offs, .noffsets = noffs};
+    int64_t t0 = mono_usec();
+    r = cs_store_flush(w->store, &b, err, sizeof(err));
+    int64_t dt = mono_usec() - t0;
+    if (r == 0) {
+        cs_tp *tps = calloc(noffs + 1, sizeof(*tps));
+        int64_t *next = calloc(noffs + 1, sizeof(*next));
+        for (size_t i = 0; i < noffs; i++) {
+            part_state *p = find_part(w, offs[i].topic, offs[i].partition);
+            p->expected = p->next;
+            if (tps && next) {
+                tps[i] = (cs_tp){p->topic, p->partition};
+                next[i] = p->next;
+            }
+        }
+        if (tps && next)
+            cs_consumer_commit_async(w->consumer, tps, next, noffs);
+        free(tps);
+        free(next);
+        char rows[24], rej[24], ms[24], msgs[24];
+        fmt_i64(rows, sizeof(rows), (int64_t)cs_agg_count(w->agg));
+        fmt_i64(rej, sizeof(rej), (int64_t)w->nrejects);
+        fmt_i64(ms, sizeof(ms), dt / 1000);
+        fmt_i64(msgs, sizeof(msgs), (int64_t)w->pending);
+        cs_log(CS_LOG_DEBUG, "flushed", "why", why, "rows", rows, "rejects", rej, "messages",
+               msgs, "duration_ms", ms, NULL);
+        w->n.flushes++;
+        cs_agg_clear(w->agg);
+        drop_rejects(w);
+        w->pending = 0;
+    } else if (r == -ESTALE) {
+        w->n.fenced++;
+        cs_log(CS_LOG_WARN, "flush fenced: discarding unflushed work and resuming from the store",
+               "error", err, NULL);
+        discard_memory(w);
+        cs_consumer_reassign(w->consumer);
+    } else {
+        w->n.store_errors++;
+        cs_log(CS_LOG_ERROR, "flush failed; will retry", "error", err, NULL);
+    }
+    w->last_flush = mono_usec();
+    free(offs);
+    return r;
+}
+
+static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_start)
+{
+    cs_worker *w = opaque;
+    char err[512];
+    int32_t *pids = calloc(n + 1, sizeof(*pids));
+    int r = 0;
+
+    if (!pids)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->nparts; i++)
+        w->parts[i].active = false;
+    /* one query per distinct topic */
+    for (size_t i = 0; i < n && r == 0; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            seen = seen || strcmp(parts[j].topic, parts[i].topic) == 0;
+        if (seen)
+            continue;
+        size_t m = 0;
+        size_t *idx = calloc(n, sizeof(*idx));
+        int64_t *offs = calloc(n, sizeof(*offs));
+        if (!idx || !offs) {
+            free(idx);
+            free(offs);
+            r = -ENOMEM;
+            break;
+        }
+        for (size_t j = i; j < n; j++)
+            if (strcmp(parts[j].topic, parts[i].topic) == 0) {
+                idx[m] = j;
+                pids[m++] = parts[j].partition;
+            }
+        r = cs_store_load_offsets(w->store, w->cfg->group, parts[i].topic, pids, m, offs, err,
+                                  sizeof(err));
+        for (size_t k = 0; r == 0 && k < m; k++)
+            ret_start[idx[k]] = offs[k];
+        free(idx);
+        free(offs);
+    }
+    free(pids);
+    if (r < 0) {
+        w->n.store_errors++;
+        cs_log(CS_LOG_ERROR, "cannot read stored offsets for the assignment; retrying", "error",
+               err, NULL);
+        return r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        part_state *p = add_part(w, parts[i].topic, parts[i].partition);
+        if (!p)
+            return -ENOMEM;
+        p->active = true;
+        p->expected = p->next = ret_start[i];
+        char part[24], off[24];
+        fmt_i64(part, sizeof(part), parts[i].partition);
+        fmt_i64(off, sizeof(off), ret_start[i]);
+        cs_log(CS_LOG_INFO, "partition assigned", "topic", parts[i].topic, "partition", part,
+               "stored_offset", off, NULL);
+    }
+    return 0;
+}
+
+static void on_revoke(void *opaque, const cs_tp *parts, size_t n)
+{
+    cs_worker *w = opaque;
+    int r = -EIO;
+    for (int attempt = 0; attempt < 3 && r == -EIO; attempt++) {
+        if (attempt)
+            sleep(1);
+        r = flush(w, "revoke");
+    }
+    if (r != 0) {
+        /* Not stored: the next owner reads the same stored offsets and
+         * redoes this work, so dropping it loses and doubles nothing. */
+        cs_log(CS_LOG_WARN, "could not flush before revocation; the next owner will redo it",
+               NULL);
+        discard_memory(w);
+    }
+    for (size_t i = 0; i < n; i++) {
+        part_state *p = find_part(w, parts[i].topic, parts[i].partition);
+        if (p)
+            p->active = false;
+    }
+    char cnt[24];
+    fmt_i64(cnt, sizeof(cnt), (int64_t)n);
+    cs_log(CS_LOG_INFO, "partitions revoked", "count", cnt, NULL);
+}
+
+static void on_error(void *opaque, const char *what, const char *reason)
+{
+    (void)opaque;
+    cs_log(CS_LOG_WARN, "kafka", "code", what, "reason", reason, NULL);
+}
+
+static int add_reject(cs_worker *w, const cs_message *m, cs_reject_code code, const char *detail)
+{
+    if (w->nrejects == w->caprejects) {
+        size_t cap = w->caprejects ? w->caprejects * 2 : 64;
+        cs_store_reject *nr = realloc(w->rejects, cap * sizeof(*nr));
+        if (!nr)
+            return -ENOMEM;
+        w->rejects = nr;
+        w->caprejects = cap;
+    }
+    part_state *p = find_part(w, m->topic, m->partition);
+    cs_store_reject *rj = &w->rejects[w->nrejects];
+    rj->topic = p->topic;
+    rj->partition = m->partition;
+    rj->offset = m->offset;
+    rj->reason = cs_reject_code_name(code);
+    rj->detail = strdup(detail);
+    rj->raw = malloc(m->len ? m->len : 1);
+    if (rj->raw && m->len)
+        memcpy((void *)rj->raw, m->payload, m->len);
+    rj->raw_len = m->len;
+    rj->key = NULL;
+    rj->key_len = 0;
+    if (m->key && m->key_len) {
+        rj->key = malloc(m->key_len);
+        if (rj->key)
+            memcpy((void *)rj->key, m->key, m->key_len);
+        rj->key_len = rj->key ? m->key_len : 0;
+    }
+    if (!rj->detail || !rj->raw) {
+        free((void *)rj->detail);
+        free((void *)rj->raw);
+        free((void *)rj->key);
+        return -ENOMEM;
+    }
+    w->nrejects++;
+    w->n.rejected[code]++;
+    return 0;
+}
+
+/* Folds one message in.  0 when done (accepted or rejected), -EAGAIN when
+ * Redis is unavailable (retry the same message later), -ENOMEM. */
+static int handle(cs_worker *w, const cs_message *m)
+{
+    cs_event_error err;
+    cs_event *ev = &w->ev;
+    part_state *p = find_part(w, m->topic, m->partition);
+    int r;
+
+    if (!p || !p->active || (p->next >= 0 && m->offset < p->next))
+        return 0; /* not ours any more, or already folded in */
+    r = cs_event_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, ev, &err);
+    if (r == 0) {
+        cs_customer cust;
+        const char *rerr;
+        if (cs_labels_resolve(w->labels, ev, now_usec(), &cust, &rerr) < 0) {
+            w->n.redis_errors++;
+            cs_log(CS_LOG_ERROR, "customer lookup failed; retrying the message", "error", rerr,
+                   "topic", m->topic, NULL);
+            return -EAGAIN;
+        }
+        const cs_rule *rule = cs_pricing_match(w->rules, ev->product, ev->meter, ev->time_usec,
+                                               ev->labels, ev->nlabels);
+        cs_price price;
+        if (!rule) {
+            char tbuf[CS_TIMESTAMP_STRLEN];
+            cs_timestamp_format(ev->time_usec, tbuf, sizeof(tbuf));
+            err.code = CS_REJECT_UNPRICED;
+            snprintf(err.detail, sizeof(err.detail),
+                     "no rule in rules version %s prices product \"%.64s\" meter \"%.64s\" at %s",
+                     w->rules->version, ev->product, ev->meter, tbuf);
+        } else if (cs_pricing_price(w->rules, rule, cust.plan, ev->quantity, &price) < 0) {
+            err.code = CS_REJECT_COST_OVERFLOW;
+            snprintf(err.detail, sizeof(err.detail), "data.quantity: cost exceeds 38 digits");
+        } else {
+            cs_agg_key key = {
+                .hour_usec = cs_timestamp_hour(ev->time_usec),
+                .customer = cust.id,
+                .product = ev->product,
+                .meter = ev->meter,
+                .rule_id = rule->id,
+                .rules_version = w->rules->version,
+                .plan = cust.plan,
+                .currency = w->rules->currency,
+                .unit = rule->unit,
+                .unit_price = rule->unit_price,
+                .discount_rate = price.discount_rate,
+            };
+            r = cs_agg_add(w->agg, &key, ev->quantity, price.list_cost, price.discount,
+                           price.cost);
+            if (r == -ENOMEM)
+                return r;
+            if (r == -ERANGE) {
+                err.code = CS_REJECT_COST_OVERFLOW;
+                snprintf(err.detail, sizeof(err.detail), "hourly sum would exceed 38 digits");
+            } else {
+                w->n.accepted++;
+                if (!cust.attributed)
+                    w->n.unattributed++;
+                err.code = CS_REJECT_NONE;
+            }
+        }
+    }
+    if (err.code != CS_REJECT_NONE && (r = add_reject(w, m, err.code, err.detail)) < 0)
+        return r;
+    if (p->next >= 0 && m->offset > p->next) {
+        char from[24], to[24];
+        fmt_i64(from, sizeof(from), p->next);
+        fmt_i64(to, sizeof(to), m->offset);
+        cs_log(CS_LOG_WARN, "offset gap: messages no longer in Kafka were skipped", "topic",
+               m->topic, "from", from, "to", to, NULL);
+    }
+    p->next = m->offset + 1;
+    w->pending++;
+    w->n.consumed++;
+    return 0;
+}
+
+static void reload_rules(cs_worker *w)
+{
+    cs_rules *nr;
+    cs_errlist errs = {0};
+    if (cs_rules_load(w->cfg->rules_path, &nr, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            cs_log(CS_LOG_ERROR, "rules reload rejected; keeping the current rules", "error",
+                   errs.items[i], "version", w->rules->version, NULL);
+        cs_errlist_free(&errs);
+        return;
+    }
+    /* Aggregate keys hold copies of rule strings, so the old rules can go
+     * now; rows priced by them keep their own rule id and version. */
+    cs_log(CS_LOG_INFO, "rules reloaded", "old_version", w->rules->version, "version",
+           nr->version, NULL);
+    cs_rules_free(w->rules);
+    w->rules = nr;
+}
+
+static void log_progress(cs_worker *w)
+{
+    char c[24], a[24], rj[24], u[24], f[24];
+    uint64_t rejected = 0;
+    for (int i = 0; i < CS_REJECT__COUNT; i++)
+        rejected += w->n.rejected[i];
+    fmt_i64(c, sizeof(c), (int64_t)w->n.consumed);
+    fmt_i64(a, sizeof(a), (int64_t)w->n.accepted);
+    fmt_i64(rj, sizeof(rj), (int64_t)rejected);
+    fmt_i64(u, sizeof(u), (int64_t)w->n.unattributed);
+    fmt_i64(f, sizeof(f), (int64_t)w->n.flushes);
+    cs_log(CS_LOG_INFO, "progress", "consumed", c, "accepted", a, "rejected", rj,
+           "unattributed", u, "flushes", f, NULL);
+}
+
+int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
+                  volatile sig_atomic_t *reload)
+{
+    cs_worker *w = calloc(1, sizeof(*w));
+    cs_errlist errs = {0};
+    char err[512];
+    int ret = 0;
+
+    if (!w)
+        return -ENOMEM;
+    w->cfg = cfg;
+    if ((ret = cs_rules_load(cfg->rules_path, &w->rules, &errs)) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            cs_log(CS_LOG_ERROR, "invalid rules", "error", errs.items[i], NULL);
+        cs_errlist_free(&errs);
+        goto out;
+    }
+    w->labels = cs_labels_new(cfg);
+    w->store = cs_store_new(cfg->postgres);
+    w->agg = cs_agg_new();
+    if (!w->labels || !w->store || !w->agg) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    cs_consumer_callbacks cb = {w, on_assign, on_revoke, on_error};
+    w->consumer = cs_consumer_new(cfg, &cb, err, sizeof(err));
+    if (!w->consumer) {
+        cs_log(CS_LOG_ERROR, "cannot create the Kafka consumer", "error", err, NULL);
+        ret = -EINVAL;
+        goto out;
+    }
+    cs_log(CS_LOG_INFO, "worker started", "group", cfg->group, "rules_version", w->rules->version,
+           NULL);
+    w->last_flush = mono_usec();
+    int64_t last_progress = mono_usec();
+    const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
+    cs_message held = {0}; /* a message waiting for Redis */
+    int64_t retry_store_at = 0;
+    bool store_failing = false;
+
+    while (!*stop) {
+        if (*reload) {
+            *reload = 0;
+            reload_rules(w);
+        }
+        int64_t now = mono_usec();
+        if (store_failing || held.handle) {
+            /* Take no new messages until the store / Redis is back. */
+            if (now < retry_store_at) {
+                usleep(100000);
+                continue;
+            }
+            if (store_failing) {
+                int r = flush(w, "retry");
+                store_failing = r == -EIO;
+                retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+                continue;
+            }
+            int r = handle(w, &held);
+            if (r == -EAGAIN) {
+                retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+                continue;
+            }
+            cs_consumer_release(&held);
+        } else {
+            cs_message m;
+            int r = cs_consumer_poll(w->consumer, 100, &m, err, sizeof(err));
+            if (r < 0) {
+                cs_log(CS_LOG_ERROR, "fatal Kafka error", "error", err, NULL);
+                ret = r;
+                break;
+            }
+            if (r == 1) {
+                r = handle(w, &m);
+                if (r == -EAGAIN) {
+                    held = m;
+                    retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+                    continue;
+                }
+                cs_consumer_release(&m);
+                if (r == -ENOMEM) {
+                    cs_log(CS_LOG_ERROR, "out of memory", NULL);
+                    ret = r;
+                    break;
+                }
+            }
+        }
+        now = mono_usec();
+        if (w->pending >= (size_t)cfg->flush_max_events || now - w->last_flush >= interval) {
+            if (flush(w, w->pending >= (size_t)cfg->flush_max_events ? "size" : "interval") ==
+                -EIO) {
+                store_failing = true;
+                retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+            }
+        }
+        if (now - last_progress >= 10 * CS_USEC_PER_SEC) {
+            log_progress(w);
+            last_progress = now;
+        }
+    }
+    cs_consumer_release(&held);
+    /* Shut down: store what we have, then leave the group. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int r = flush(w, "shutdown");
+        if (r != -EIO)
+            break;
+        sleep(1);
+    }
+    log_progress(w);
+    cs_consumer_free(w->consumer);
+    w->consumer = NULL;
+    cs_log(CS_LOG_INFO, "worker stopped", NULL);
+out:
+    if (w->consumer)
+        cs_consumer_free(w->consumer);
+    drop_rejects(w);
+    free(w->rejects);
+    for (size_t i = 0; i < w->nparts; i++)
+        free(w->parts[i].topic);
+    free(w->parts);
+    cs_agg_free(w->agg);
+    cs_store_free(w->store);
+    cs_labels_free(w->labels);
+    cs_rules_free(w->rules);
+    free(w);
+    return ret;
+}
