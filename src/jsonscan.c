@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #define BAD ((size_t)-1)
@@ -91,45 +92,89 @@ static int hexval(char c)
     return -1;
 }
 
-/* Does the JSON string token t[i..end) (with quotes) spell key?  Escapes of
- * ASCII characters are decoded; any other escape never matches. */
+static int hex4(const char *t, size_t i, size_t end)
+{
+    int v = 0;
+    if (i + 4 > end)
+        return -1;
+    for (size_t j = 0; j < 4; j++) {
+        int h = hexval(t[i + j]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Encodes code point cp as UTF-8 into out; returns the length. */
+static size_t utf8_put(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Does the JSON string token t[i..end) (with quotes) spell key?  Escapes,
+ * \u sequences and surrogate pairs included, are decoded to UTF-8 first. */
 static bool key_equals(const char *t, size_t i, size_t end, const char *key)
 {
     size_t k = 0, klen = strlen(key);
-    for (i++; i < end - 1; i++) {
-        char c = t[i];
-        if (c == '\\') {
+    end--; /* closing quote */
+    for (i++; i < end; i++) {
+        char buf[4];
+        size_t n = 1;
+        buf[0] = t[i];
+        if (t[i] == '\\') {
             char e = t[++i];
             switch (e) {
-            case '"': case '\\': case '/': c = e; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
+            case '"': case '\\': case '/': buf[0] = e; break;
+            case 'b': buf[0] = '\b'; break;
+            case 'f': buf[0] = '\f'; break;
+            case 'n': buf[0] = '\n'; break;
+            case 'r': buf[0] = '\r'; break;
+            case 't': buf[0] = '\t'; break;
             case 'u': {
-                if (i + 4 >= end)
+                int v = hex4(t, i + 1, end);
+                if (v < 0)
                     return false;
-                int v = 0;
-                for (int j = 1; j <= 4; j++) {
-                    int h = hexval(t[i + (size_t)j]);
-                    if (h < 0)
-                        return false;
-                    v = v * 16 + h;
-                }
-                if (v == 0 || v > 0x7f)
-                    return false;
-                c = (char)v;
                 i += 4;
+                uint32_t cp = (uint32_t)v;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    if (i + 2 >= end || t[i + 1] != '\\' || t[i + 2] != 'u')
+                        return false;
+                    int lo = hex4(t, i + 3, end);
+                    if (lo < 0xdc00 || lo > 0xdfff)
+                        return false;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + ((uint32_t)lo - 0xdc00);
+                    i += 6;
+                }
+                n = utf8_put(cp, buf);
                 break;
             }
             default:
                 return false;
             }
         }
-        if (k >= klen || key[k] != c)
+        if (k + n > klen || memcmp(key + k, buf, n) != 0)
             return false;
-        k++;
+        k += n;
     }
     return k == klen;
 }

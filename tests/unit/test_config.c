@@ -1,0 +1,89 @@
+/* Unit tests for src/config.c: keys, kafka.* passthrough, quoting, comments,
+ * and errors naming file, line and key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    snprintf(path, sizeof(path), "/tmp/cs-config-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq((int)write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+}
+
+START_TEST(loads)
+{
+    write_file("# comment\n"
+               "topics = a, b ,c\n"
+               "postgres = \"host=/tmp dbname=x\"\n"
+               "kafka.bootstrap.servers = 127.0.0.1:9092  # trailing comment\n"
+               "kafka.security.protocol = plaintext\n"
+               "flush.interval_ms = 500\n"
+               "labels.order = namespace,api_key\n"
+               "events.format = msgpack\n");
+    cs_config cfg;
+    cs_errlist errs = {0};
+    ck_assert_int_eq(cs_config_init(&cfg), 0);
+    ck_assert_int_eq(cs_config_load(&cfg, path, &errs), 0);
+    ck_assert_int_eq((int)cfg.ntopics, 3);
+    ck_assert_str_eq(cfg.topics[1], "b");
+    ck_assert_str_eq(cfg.postgres, "host=/tmp dbname=x");
+    ck_assert_int_eq((int)cfg.nkafka, 2);
+    ck_assert_str_eq(cfg.kafka[0].key, "bootstrap.servers");
+    ck_assert_str_eq(cfg.kafka[0].value, "127.0.0.1:9092");
+    ck_assert_int_eq(cfg.flush_interval_ms, 500);
+    ck_assert_str_eq(cfg.label_order[0], "namespace");
+    ck_assert_int_eq(cfg.format, CS_EVENT_FORMAT_MSGPACK);
+    ck_assert_str_eq(cfg.group, "costream"); /* default kept */
+    ck_assert_int_eq(cs_config_set(&cfg, "kafka.bootstrap.servers", "h:1", "--set", &errs), 0);
+    ck_assert_str_eq(cfg.kafka[0].value, "h:1");
+    cs_config_free(&cfg);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(errors)
+{
+    write_file("group = g\n"
+               "flush.interval_ms = soon\n"
+               "no equals sign\n"
+               "colour = blue\n"
+               "start_offset = middle\n");
+    cs_config cfg;
+    cs_errlist errs = {0};
+    cs_config_init(&cfg);
+    ck_assert_int_lt(cs_config_load(&cfg, path, &errs), 0);
+    ck_assert_int_eq((int)errs.n, 4);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:2: flush.interval_ms: \"soon\" is not a whole number", path);
+    ck_assert_msg(strstr(errs.items[0], want) == errs.items[0], "%s", errs.items[0]);
+    snprintf(want, sizeof(want), "%s:3: expected \"key = value\"", path);
+    ck_assert_str_eq(errs.items[1], want);
+    snprintf(want, sizeof(want), "%s:4: colour: unknown key", path);
+    ck_assert_str_eq(errs.items[2], want);
+    snprintf(want, sizeof(want), "%s:5: start_offset:", path);
+    ck_assert(strstr(errs.items[3], want) == errs.items[3]);
+    ck_assert_str_eq(cfg.group, "g");
+    cs_errlist_free(&errs);
+    cs_config_free(&cfg);
+    unlink(path);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, loads);
+    tcase_add_test(tc, errors);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,191 @@
+/* Unit tests for src/decimal.c: parsing, formatting, arithmetic, rounding
+ * and overflow, with a randomised cross-check of cs_dec_mul against a direct
+ * 128-bit computation for operands small enough to multiply exactly. */
+#include <errno.h>
+#include <string.h>
+
+#include "decimal.h"
+#include "unit.h"
+
+static cs_dec D(const char *s)
+{
+    cs_dec d;
+    int r = cs_dec_parse(s, strlen(s), &d);
+    ck_assert_msg(r == 0, "parse %s: %d", s, r);
+    return d;
+}
+
+static const char *F(cs_dec d, int places)
+{
+    static char buf[8][CS_DEC_STRLEN];
+    static int i;
+    char *b = buf[i++ % 8];
+    ck_assert_int_gt(cs_dec_format(d, places, b, CS_DEC_STRLEN), 0);
+    return b;
+}
+
+START_TEST(parse_exact)
+{
+    ck_assert(D("0.1").raw == (cs_i128)100000000000LL);
+    ck_assert(D("1").raw == (cs_i128)1000000000000LL);
+    ck_assert(D("-2.5").raw == -(cs_i128)2500000000000LL);
+    ck_assert(D("0.000000000001").raw == 1);
+    ck_assert(D("1e-12").raw == 1);
+    ck_assert(D("1.5E3").raw == (cs_i128)1500 * 1000000000000LL);
+    ck_assert(D("+7").raw == (cs_i128)7000000000000LL);
+    ck_assert(D("0.10000000000000000000000").raw == (cs_i128)100000000000LL);
+    ck_assert(D("00012.50").raw == (cs_i128)12500000000000LL);
+    ck_assert(D("100e-14").raw == 1);
+}
+END_TEST
+
+START_TEST(parse_errors)
+{
+    cs_dec d;
+    ck_assert_int_eq(cs_dec_parse("", strlen(""), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("NaN", strlen("NaN"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("+Inf", strlen("+Inf"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("1.2.3", strlen("1.2.3"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("1e", strlen("1e"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse(" 1", strlen(" 1"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("-", strlen("-"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("0x10", strlen("0x10"), &d), -EINVAL);
+    ck_assert_int_eq(cs_dec_parse("0.0000000000001", strlen("0.0000000000001"), &d), -EDOM);
+    ck_assert_int_eq(cs_dec_parse("1e-13", strlen("1e-13"), &d), -EDOM);
+    ck_assert_int_eq(cs_dec_parse("1e26", strlen("1e26"), &d), -ERANGE);
+    ck_assert_int_eq(cs_dec_parse("100000000000000000000000000", strlen("100000000000000000000000000"), &d), -ERANGE);
+    ck_assert_int_eq(cs_dec_parse("99999999999999999999999999.999999999999", strlen("99999999999999999999999999.999999999999"), &d), 0);
+    ck_assert_int_eq(cs_dec_parse("-99999999999999999999999999.9999999999999", strlen("-99999999999999999999999999.9999999999999"), &d), -EDOM);
+    ck_assert_int_eq(cs_dec_parse("9999999999999999999999999.999999999999", strlen("9999999999999999999999999.999999999999"), &d), 0);
+}
+END_TEST
+
+START_TEST(format_and_round)
+{
+    ck_assert_str_eq(F(D("1.5"), 12), "1.500000000000");
+    ck_assert_str_eq(F(D("1.5"), 0), "2");
+    ck_assert_str_eq(F(D("2.5"), 0), "2");       /* half to even */
+    ck_assert_str_eq(F(D("-2.5"), 0), "-2");
+    ck_assert_str_eq(F(D("0.125"), 2), "0.12");
+    ck_assert_str_eq(F(D("0.135"), 2), "0.14");
+    ck_assert_str_eq(F(D("0.1251"), 2), "0.13");
+    ck_assert_str_eq(F(D("-0.001"), 2), "0.00");  /* no negative zero */
+    ck_assert_str_eq(F(D("-0.006"), 2), "-0.01");
+    ck_assert_str_eq(F(cs_dec_round(D("2.675"), 2), 12), "2.680000000000");
+    char small[4];
+    ck_assert_int_eq(cs_dec_format(D("1234.5"), 2, small, sizeof(small)), -ENOSPC);
+}
+END_TEST
+
+START_TEST(arithmetic)
+{
+    cs_dec r;
+    ck_assert_int_eq(cs_dec_add(D("0.1"), D("0.2"), &r), 0);
+    ck_assert(cs_dec_cmp(r, D("0.3")) == 0); /* exact, unlike binary floats */
+    ck_assert_int_eq(cs_dec_sub(D("1"), D("1.000000000001"), &r), 0);
+    ck_assert(r.raw == -1);
+    ck_assert_int_eq(cs_dec_mul(D("3"), D("0.0000035"), &r), 0);
+    ck_assert_str_eq(F(r, 12), "0.000010500000");
+    ck_assert_int_eq(cs_dec_mul(D("-4"), D("0.25"), &r), 0);
+    ck_assert_str_eq(F(r, 12), "-1.000000000000");
+    /* rounding at the 12th decimal: half to even */
+    ck_assert_int_eq(cs_dec_mul(D("0.000000000001"), D("0.5"), &r), 0);
+    ck_assert(r.raw == 0);
+    ck_assert_int_eq(cs_dec_mul(D("0.000000000003"), D("0.5"), &r), 0);
+    ck_assert(r.raw == 2);
+    ck_assert_int_eq(cs_dec_mul(D("0.000000000005"), D("0.5"), &r), 0);
+    ck_assert(r.raw == 2);
+    ck_assert_int_eq(cs_dec_mul(D("0.000000000005"), D("0.50001"), &r), 0);
+    ck_assert(r.raw == 3);
+    ck_assert_int_eq(cs_dec_mul(D("-0.000000000003"), D("0.5"), &r), 0);
+    ck_assert(r.raw == -2);
+    /* large but in range: 10^13 * 10^12 = 10^25 */
+    ck_assert_int_eq(cs_dec_mul(D("10000000000000"), D("1000000000000"), &r), 0);
+    ck_assert_str_eq(F(r, 0), "10000000000000000000000000");
+    /* overflow */
+    ck_assert_int_eq(cs_dec_mul(D("100000000000000"), D("1000000000000"), &r), -ERANGE);
+    ck_assert_int_eq(cs_dec_add(D("9999999999999999999999999"), D("9999999999999999999999999"), &r), 0);
+    ck_assert_int_eq(cs_dec_add(D("99999999999999999999999999") , D("1"), &r), -ERANGE);
+}
+END_TEST
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Independent reference: for |a|,|b| < 2^62 the exact product fits in 128
+ * bits, so divide once and round half to even by hand. */
+static cs_i128 ref_mul(cs_i128 a, cs_i128 b)
+{
+    cs_i128 p = a * b, s = 1000000000000LL;
+    int neg = p < 0;
+    if (neg)
+        p = -p;
+    cs_i128 q = p / s, rem = p % s;
+    if (rem * 2 > s || (rem * 2 == s && (q % 2) == 1))
+        q++;
+    return neg ? -q : q;
+}
+
+START_TEST(mul_random_cross_check)
+{
+    uint64_t s = 0x1234567887654321ULL;
+    for (int i = 0; i < 200000; i++) {
+        int shift_a = (int)(rnd(&s) % 62), shift_b = (int)(rnd(&s) % 62);
+        cs_dec a = {(cs_i128)(rnd(&s) >> (2 + shift_a))};
+        cs_dec b = {(cs_i128)(rnd(&s) >> (2 + shift_b))};
+        if (rnd(&s) & 1)
+            a.raw = -a.raw;
+        if (rnd(&s) & 1)
+            b.raw = -b.raw;
+        cs_dec r;
+        cs_i128 want = ref_mul(a.raw, b.raw);
+        int rc = cs_dec_mul(a, b, &r);
+        cs_u128 mag = want < 0 ? (cs_u128)-want : (cs_u128)want;
+        cs_u128 max = 1;
+        for (int k = 0; k < 38; k++)
+            max *= 10;
+        if (mag >= max) {
+            ck_assert_int_eq(rc, -ERANGE);
+        } else {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_msg(r.raw == want, "case %d", i);
+        }
+    }
+}
+END_TEST
+
+START_TEST(format_parse_roundtrip)
+{
+    uint64_t s = 42;
+    for (int i = 0; i < 100000; i++) {
+        cs_dec d = {(cs_i128)(rnd(&s) >> (rnd(&s) % 60))};
+        if (rnd(&s) & 1)
+            d.raw = -d.raw * (cs_i128)(rnd(&s) % 1000000);
+        char buf[CS_DEC_STRLEN];
+        int n = cs_dec_format(d, 12, buf, sizeof(buf));
+        cs_dec back;
+        ck_assert_int_eq(cs_dec_parse(buf, (size_t)n, &back), 0);
+        ck_assert(back.raw == d.raw);
+    }
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("decimal");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, parse_exact);
+    tcase_add_test(tc, parse_errors);
+    tcase_add_test(tc, format_and_round);
+    tcase_add_test(tc, arithmetic);
+    tcase_add_test(tc, mul_random_cross_check);
+    tcase_add_test(tc, format_parse_roundtrip);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,68 @@
+/* Unit tests for src/timestamp.c; expected epoch values were computed with
+ * GNU date (date -u -d ... +%s) and are stated in seconds. */
+#include <errno.h>
+#include <string.h>
+
+#include "timestamp.h"
+#include "unit.h"
+
+static int64_t P(const char *s)
+{
+    int64_t t;
+    int r = cs_timestamp_parse(s, strlen(s), &t);
+    ck_assert_msg(r == 0, "%s: %d", s, r);
+    return t;
+}
+
+START_TEST(parses)
+{
+    ck_assert(P("1970-01-01T00:00:00Z") == 0);
+    ck_assert(P("2026-11-03T10:15:00Z") == INT64_C(1793700900) * CS_USEC_PER_SEC);
+    ck_assert(P("2024-02-29T23:59:59Z") == INT64_C(1709251199) * CS_USEC_PER_SEC);
+    ck_assert(P("2026-11-03T12:15:00+02:00") == P("2026-11-03T10:15:00Z"));
+    ck_assert(P("2026-11-03T05:15:00-05:00") == P("2026-11-03T10:15:00Z"));
+    ck_assert(P("2026-11-03T10:15:00.5Z") == P("2026-11-03T10:15:00Z") + 500000);
+    ck_assert(P("2026-11-03T10:15:00.123456789Z") == P("2026-11-03T10:15:00Z") + 123456);
+}
+END_TEST
+
+START_TEST(rejects)
+{
+    const char *bad[] = {"", "2026-11-03", "2026-11-03T10:15:00", "2026-13-01T00:00:00Z",
+                         "2026-02-29T00:00:00Z", "2026-11-03T24:00:00Z", "2026-11-03T10:15:00.Z",
+                         "2026-11-03T10:15:00Zjunk", "yesterday", "2026-11-03T10:15:00+2:00",
+                         "2026-11-03T10:15:00.1234567891Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t t;
+        ck_assert_msg(cs_timestamp_parse(bad[i], strlen(bad[i]), &t) < 0, "%s", bad[i]);
+    }
+    int64_t t;
+    ck_assert_int_eq(cs_timestamp_parse("1969-12-31T23:59:59Z", 20, &t), -ERANGE);
+}
+END_TEST
+
+START_TEST(format_roundtrip_and_hour)
+{
+    char buf[CS_TIMESTAMP_STRLEN];
+    int64_t t = P("2026-11-03T10:15:42.250000Z");
+    cs_timestamp_format(t, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "2026-11-03T10:15:42.250000Z");
+    cs_timestamp_format(cs_timestamp_hour(t), buf, sizeof(buf));
+    ck_assert_str_eq(buf, "2026-11-03T10:00:00Z");
+    for (int64_t s = 0; s < INT64_C(4102444800); s += 86399 * 7 + 13) {
+        cs_timestamp_format(s * CS_USEC_PER_SEC, buf, sizeof(buf));
+        ck_assert(P(buf) == s * CS_USEC_PER_SEC);
+    }
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("timestamp");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, parses);
+    tcase_add_test(tc, rejects);
+    tcase_add_test(tc, format_roundtrip_and_hour);
+    suite_add_tcase(s, tc);
+    return s;
+}
