@@ -1,0 +1,140 @@
+"""Shared helpers for costream's integration tests.
+
+Every test gets its own throwaway PostgreSQL, Redis and Kafka (librdkafka's
+mock cluster) from scripts/services, on loopback, removed afterwards.  The
+tests talk to them with real clients: psql, redis-cli, kafka-python.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COSTREAM = os.environ.get("COSTREAM", os.path.join(ROOT, "build", "src", "costream"))
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.25)
+    fail("timed out after %ds waiting for %s" % (timeout, what))
+
+
+class Services:
+    """PostgreSQL + Redis + Kafka for one test."""
+
+    def __init__(self, topics):
+        self.dir = tempfile.mkdtemp(prefix="costream-it-")
+        subprocess.run([os.path.join(ROOT, "scripts", "services"), "start", self.dir] + topics,
+                       check=True, env=dict(os.environ, COSTREAM=COSTREAM))
+        self.env = {}
+        with open(os.path.join(self.dir, "env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                self.env[k] = v
+        self.bootstrap = self.env["KAFKA_BOOTSTRAP"]
+        self.workers = []
+
+    def conninfo(self):
+        return "host=%s port=%s dbname=costream user=costream" % (self.env["PGHOST"], self.env["PGPORT"])
+
+    def psql(self, sql):
+        out = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-At", "-F", "|", "-d", self.conninfo(), "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [line.split("|") for line in out.splitlines() if line]
+
+    def redis(self, *args):
+        return subprocess.run(["redis-cli", "-p", self.env["REDIS_PORT"]] + list(args),
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def write_config(self, name, rules_path, extra=None):
+        path = os.path.join(self.dir, name)
+        lines = {
+            "kafka.bootstrap.servers": self.bootstrap,
+            "kafka.session.timeout.ms": "6000",
+            "kafka.heartbeat.interval.ms": "500",
+            "kafka.topic.metadata.refresh.interval.ms": "1000",
+            "postgres": self.conninfo(),
+            "redis.port": self.env["REDIS_PORT"],
+            "rules": rules_path,
+            "flush.interval_ms": "300",
+            "labels.cache_ttl_ms": "1000",
+        }
+        lines.update(extra or {})
+        with open(path, "w") as f:
+            for k, v in lines.items():
+                f.write("%s = %s\n" % (k, v))
+        return path
+
+    def costream(self, *args, check_rc=True):
+        p = subprocess.run([COSTREAM] + list(args), capture_output=True, text=True)
+        if check_rc and p.returncode != 0:
+            fail("costream %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def start_worker(self, config, name):
+        log = open(os.path.join(self.dir, name + ".log"), "a")
+        p = subprocess.Popen([COSTREAM, "run", "-c", config], stdout=log, stderr=subprocess.STDOUT)
+        p.log_path = log.name
+        self.workers.append(p)
+        return p
+
+    def stop_worker(self, p, sig=signal.SIGTERM, timeout=30):
+        p.send_signal(sig)
+        try:
+            return p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            fail("worker did not stop within %ds after signal %d" % (timeout, sig))
+
+    def stored_offsets(self, group, topic):
+        rows = self.psql("SELECT partition, next_offset FROM consumer_offsets WHERE group_id = '%s' AND topic = '%s'" % (group, topic))
+        return {int(p): int(o) for p, o in rows}
+
+    def close(self, keep_logs=False):
+        for p in self.workers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if os.environ.get("COSTREAM_KEEP_LOGS") or keep_logs:
+            for p in self.workers:
+                print("---- %s" % p.log_path)
+                with open(p.log_path) as f:
+                    sys.stdout.write(f.read()[-4000:])
+        subprocess.run([os.path.join(ROOT, "scripts", "services"), "stop", self.dir], check=False)
+
+
+def producer(bootstrap):
+    from kafka import KafkaProducer
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                         api_version=(2, 5, 0), max_in_flight_requests_per_connection=1)
+
+
+def end_offsets(bootstrap, topic):
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=bootstrap, api_version=(2, 5, 0))
+    parts = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic)]
+    ends = c.end_offsets(parts)
+    c.close()
+    return {tp.partition: off for tp, off in ends.items()}
+
+
+def dump(obj):
+    return json.dumps(obj, separators=(",", ":")).encode()
