@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""The JSON Schemas in schemas/ agree with what costream accepts: the shipped
+rules validate against rules.schema.json and `costream rules check` accepts
+them; a broken copy fails both; events the load generator makes validate
+against usage-event.schema.json and a broken one does not."""
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COSTREAM = os.environ["COSTREAM"]
+
+
+def load(p):
+    with open(os.path.join(ROOT, p)) as f:
+        return json.load(f)
+
+
+rules_schema = load("schemas/rules.schema.json")
+event_schema = load("schemas/usage-event.schema.json")
+example = load("rules/example.json")
+jsonschema.Draft202012Validator.check_schema(rules_schema)
+jsonschema.Draft202012Validator.check_schema(event_schema)
+jsonschema.validate(example, rules_schema)
+assert subprocess.run([COSTREAM, "rules", "check", os.path.join(ROOT, "rules/example.json")]).returncode == 0
+
+broken = copy.deepcopy(example)
+broken["rules"][0]["unit_price"] = "one cent"
+broken["rules"][1]["match"][0]["op"] = "~"
+try:
+    jsonschema.validate(broken, rules_schema)
+    sys.exit("schema accepted a broken rules file")
+except jsonschema.ValidationError:
+    pass
+with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+    json.dump(broken, f, indent=2)
+p = subprocess.run([COSTREAM, "rules", "check", f.name], capture_output=True, text=True)
+os.unlink(f.name)
+assert p.returncode == 1, p
+assert "rules[0].unit_price" in p.stderr and "rules[1].match[0].op" in p.stderr, p.stderr
+
+event = {"specversion": "1.0", "id": "e1", "source": "//p", "type": "usage", "subject": "cus_1",
+         "time": "2026-11-03T10:15:00Z",
+         "data": {"product": "api-gateway", "meter": "requests", "quantity": "12.5", "labels": {"region": "eu"}}}
+jsonschema.validate(event, event_schema)
+event["data"]["quantity"] = 3
+jsonschema.validate(event, event_schema)
+for bad in ("NaN", "-1", "1,5"):
+    event["data"]["quantity"] = bad
+    try:
+        jsonschema.validate(event, event_schema)
+        sys.exit("schema accepted quantity %r" % bad)
+    except jsonschema.ValidationError:
+        pass
+print("schemas: ok")
