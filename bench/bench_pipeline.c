@@ -106,7 +106,7 @@ int main(int argc, char **argv)
                               .rule_id = r->id, .rules_version = rs->version, .plan = "pro",
                               .currency = rs->currency, .unit = r->unit,
                               .unit_price = r->unit_price, .discount_rate = p.discount_rate};
-            if (cs_agg_add(agg, &key, ev.quantity, p.list_cost, p.discount, p.cost) < 0)
+            if (cs_agg_add(agg, &key, ev.quantity, p.list_cost, p.discount, p.cost, NULL) < 0)
                 return 1;
         }
         double dt = now() - t0;

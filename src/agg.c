@@ -164,7 +164,7 @@ static int append_row(cs_agg *agg, const cs_agg_key *key, uint64_t h, size_t *re
 }
 
 int cs_agg_add(cs_agg *agg, const cs_agg_key *key, cs_dec quantity, cs_dec list_cost,
-               cs_dec discount, cs_dec cost)
+               cs_dec discount, cs_dec cost, size_t *ret_row)
 {
     uint64_t h = key_hash(key);
     size_t row_i = SIZE_MAX;
@@ -201,5 +201,30 @@ int cs_agg_add(cs_agg *agg, const cs_agg_key *key, cs_dec quantity, cs_dec list_
     row->discount = d;
     row->cost = c;
     row->events++;
+    if (ret_row)
+        *ret_row = row_i;
+    return 0;
+}
+
+int cs_agg_adjust(cs_agg *agg, size_t row_i, int sign, cs_dec quantity, cs_dec list_cost,
+                  cs_dec discount, cs_dec cost)
+{
+    cs_agg_row *row = &agg->rows[row_i];
+    cs_dec q, l, d, c;
+    if (sign < 0) {
+        quantity.raw = -quantity.raw;
+        list_cost.raw = -list_cost.raw;
+        discount.raw = -discount.raw;
+        cost.raw = -cost.raw;
+    }
+    if (cs_dec_add(row->quantity, quantity, &q) < 0 ||
+        cs_dec_add(row->list_cost, list_cost, &l) < 0 ||
+        cs_dec_add(row->discount, discount, &d) < 0 || cs_dec_add(row->cost, cost, &c) < 0)
+        return -ERANGE;
+    row->quantity = q;
+    row->list_cost = l;
+    row->discount = d;
+    row->cost = c;
+    row->events += sign < 0 ? -1 : 1;
     return 0;
 }

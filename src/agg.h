@@ -42,10 +42,16 @@ typedef struct cs_agg cs_agg;
 cs_agg *cs_agg_new(void);
 void cs_agg_free(cs_agg *agg); /* NULL allowed */
 
-/* Adds one priced event.  Returns 0, -ENOMEM, or -ERANGE if a sum would
- * overflow (nothing is added then). */
+/* Adds one priced event; *ret_row (may be NULL) receives the row it went
+ * to.  Returns 0, -ENOMEM, or -ERANGE if a sum would overflow (nothing is
+ * added then). */
 int cs_agg_add(cs_agg *agg, const cs_agg_key *key, cs_dec quantity, cs_dec list_cost,
-               cs_dec discount, cs_dec cost);
+               cs_dec discount, cs_dec cost, size_t *ret_row);
+
+/* Takes one event back out of row (sign -1) or puts it back in (sign +1),
+ * for de-duplication.  Returns 0 or -ERANGE (nothing changed then). */
+int cs_agg_adjust(cs_agg *agg, size_t row, int sign, cs_dec quantity, cs_dec list_cost,
+                  cs_dec discount, cs_dec cost);
 
 size_t cs_agg_count(const cs_agg *agg);
 const cs_agg_row *cs_agg_row_at(const cs_agg *agg, size_t i); /* 0 <= i < count */

@@ -80,6 +80,8 @@ int cs_config_init(cs_config *cfg)
     r |= set_str(&cfg->start_offset, "earliest");
     r |= set_str(&cfg->log_level, "info");
     cfg->redis_port = 6379;
+    cfg->dedup = 1;
+    cfg->dedup_window_hours = 168;
     cfg->flush_interval_ms = 2000;
     cfg->flush_max_events = 200000;
     cfg->cache_size = 100000;
@@ -193,6 +195,16 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         }
         return set_str(&cfg->start_offset, v);
     }
+    if (strcmp(key, "dedup") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            cs_errlist_addf(errs, "%s: %s: \"%s\" is not on or off", where, key, v);
+            return -EINVAL;
+        }
+        cfg->dedup = strcmp(v, "on") == 0;
+        return 0;
+    }
+    if (strcmp(key, "dedup.window_hours") == 0)
+        return set_int(&cfg->dedup_window_hours, v, 1, 87600, where, key, errs);
     if (strcmp(key, "log.level") == 0) {
         if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") && strcmp(v, "error")) {
             cs_errlist_addf(errs, "%s: %s: \"%s\" is not one of debug, info, warn, error", where,

@@ -44,6 +44,8 @@ typedef struct cs_config {
     char *start_offset;    /* "earliest" or "latest", for partitions never consumed */
     cs_event_format format;
     char *log_level;
+    int dedup;              /* 1: count each (source, id) once per group */
+    int dedup_window_hours; /* how long ids are remembered */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
 } cs_config;

@@ -259,7 +259,7 @@ static void encode_msgpack(const gen_event *e, msgpack_sbuffer *sb)
 }
 
 static int write_totals(const cs_loadgen_opts *o, const cs_agg *agg, uint64_t produced,
-                        const uint64_t *defects, char *err, size_t errsize)
+                        uint64_t duplicates, const uint64_t *defects, char *err, size_t errsize)
 {
     FILE *f = fopen(o->totals_path, "w");
     if (!f) {
@@ -269,8 +269,8 @@ static int write_totals(const cs_loadgen_opts *o, const cs_agg *agg, uint64_t pr
     uint64_t rejected = 0;
     for (int d = 0; d < NDEFECTS; d++)
         rejected += defects[d];
-    fprintf(f, "{\"produced\": %" PRIu64 ", \"accepted\": %" PRIu64 ", \"rejected\": {", produced,
-            produced - rejected);
+    fprintf(f, "{\"produced\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"accepted\": %" PRIu64
+               ", \"rejected\": {", produced, duplicates, produced - duplicates - rejected);
     /* several defects share a reason: sum per reason name */
     int first = 1;
     for (int d = 0; d < NDEFECTS; d++) {
@@ -310,7 +310,10 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
 {
     char e[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    uint64_t rs = o->seed, defects[NDEFECTS] = {0}, produced = 0;
+    uint64_t rs = o->seed, defects[NDEFECTS] = {0}, produced = 0, duplicates = 0;
+    char last[2048];
+    size_t last_len = 0;
+    char last_key[64] = "";
     int ret = 0;
 
     if (rd_kafka_conf_set(conf, "bootstrap.servers", o->brokers, e, sizeof(e)) ||
@@ -353,11 +356,14 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
         } else {
             len = encode_json(&ev, buf, sizeof(buf));
         }
+        /* now and then, send an earlier valid event again before this one */
+        int again = last_len && next_rand(&rs) % 1000 < o->duplicate_pm;
         for (;;) {
+            const char *k = again ? last_key : customer;
             rd_kafka_resp_err_t re = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_KEY(customer, strlen(customer)),
-                RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
+                rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_KEY(k, strlen(k)),
+                RD_KAFKA_V_VALUE(again ? (void *)last : (void *)payload, again ? last_len : len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             if (re == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(rk, 50);
                 continue;
@@ -367,9 +373,17 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
                 ret = -EIO;
                 goto out;
             }
-            break;
+            produced++;
+            if (!again)
+                break;
+            duplicates++;
+            again = 0;
         }
-        produced++;
+        if (ev.defect < 0 && len <= sizeof(last)) {
+            memcpy(last, payload, len);
+            last_len = len;
+            snprintf(last_key, sizeof(last_key), "%s", customer);
+        }
         if (ev.defect >= 0) {
             defects[ev.defect]++;
         } else if (totals) {
@@ -378,7 +392,7 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
             cs_agg_key k = {.customer = customer, .product = ev.product, .meter = ev.meter,
                             .rule_id = "", .rules_version = "", .plan = "", .currency = "",
                             .unit = ""};
-            cs_agg_add(totals, &k, q, cs_dec_zero(), cs_dec_zero(), cs_dec_zero());
+            cs_agg_add(totals, &k, q, cs_dec_zero(), cs_dec_zero(), cs_dec_zero(), NULL);
         }
         rd_kafka_poll(rk, 0);
         if (o->rate) {
@@ -398,7 +412,7 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
         goto out;
     }
     if (o->totals_path && totals)
-        ret = write_totals(o, totals, produced, defects, err, errsize);
+        ret = write_totals(o, totals, produced, duplicates, defects, err, errsize);
 out:
     msgpack_sbuffer_destroy(&sb);
     cs_agg_free(totals);

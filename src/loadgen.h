@@ -4,7 +4,8 @@
  * pro, 10 % enterprise) use the four products of rules/example.json.  Events
  * carry the customer as subject or only labels (api_key, namespace,
  * sandbox_id) that Redis maps to it; a share can be unattributed (labels
- * nobody maps) or malformed (one of several specific defects).  Quantities
+ * nobody maps), malformed (one of several specific defects), or sent again
+ * (a duplicate with the same CloudEvents id, as a producer retry would).  Quantities
  * are written as decimal text or JSON numbers, never computed in floating
  * point.  The generator can write the Redis commands that define its
  * customers and labels, and the exact totals of what it produced.
@@ -26,6 +27,7 @@ typedef struct cs_loadgen_opts {
     int msgpack;             /* 1 = MessagePack, 0 = JSON */
     unsigned malformed_pm;   /* per mille of malformed messages */
     unsigned unattributed_pm;/* per mille of events nobody can attribute */
+    unsigned duplicate_pm;   /* per mille of valid events sent a second time */
     uint64_t seed;
     int64_t start_usec;      /* event times in [start, start + span) */
     int64_t span_usec;

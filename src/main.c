@@ -240,6 +240,7 @@ static int cmd_loadgen(int argc, char **argv)
         {"format", required_argument, NULL, 'F'},
         {"malformed-permille", required_argument, NULL, 'm'},
         {"unattributed-permille", required_argument, NULL, 'u'},
+        {"duplicate-permille", required_argument, NULL, 'd'},
         {"seed", required_argument, NULL, 'S'},
         {"start", required_argument, NULL, 's'},
         {"span-hours", required_argument, NULL, 'h'},
@@ -275,6 +276,7 @@ static int cmd_loadgen(int argc, char **argv)
             break;
         case 'm': bad |= parse_u64("--malformed-permille", optarg, &v); o.malformed_pm = (unsigned)v; break;
         case 'u': bad |= parse_u64("--unattributed-permille", optarg, &v); o.unattributed_pm = (unsigned)v; break;
+        case 'd': bad |= parse_u64("--duplicate-permille", optarg, &v); o.duplicate_pm = (unsigned)v; break;
         case 'S': bad |= parse_u64("--seed", optarg, &o.seed); break;
         case 's': start = optarg; break;
         case 'h': bad |= parse_u64("--span-hours", optarg, &span_hours); break;

@@ -195,21 +195,21 @@ int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
 }
 
 /* Appends s to buf in COPY text format (backslash escapes), followed by
- * the column separator sep. */
-static void copy_text(char **buf, size_t *len, size_t *cap, const char *s, char sep)
+ * the column separator sep.  Returns 0 or -ENOMEM. */
+static int copy_text(char **buf, size_t *len, size_t *cap, const char *s, char sep)
 {
     for (;; s++) {
         if (*len + 3 > *cap) {
             size_t ncap = *cap * 2 + 64;
             char *nb = realloc(*buf, ncap);
             if (!nb)
-                return;
+                return -ENOMEM;
             *buf = nb;
             *cap = ncap;
         }
         if (!*s) {
             (*buf)[(*len)++] = sep;
-            return;
+            return 0;
         }
         switch (*s) {
         case '\\': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = '\\'; break;
@@ -219,6 +219,69 @@ static void copy_text(char **buf, size_t *len, size_t *cap, const char *s, char 
         default: (*buf)[(*len)++] = *s;
         }
     }
+}
+
+/* Sends rows of columns to a COPY ... FROM STDIN in progress and ends it.
+ * row(i, cols) fills the ncols column texts of row i, or returns 0 to skip
+ * it.  Returns 0, -ENOMEM or -EIO. */
+typedef int (*row_fn)(const void *ctx, size_t i, const char **cols, char (*scratch)[CS_DEC_STRLEN]);
+
+static int copy_rows(cs_store *s, size_t nrows, size_t ncols, row_fn row, const void *ctx,
+                     char *err, size_t errsize)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    const char *cols[24];
+    char scratch[24][CS_DEC_STRLEN];
+    int r = buf ? 0 : -ENOMEM;
+
+    for (size_t i = 0; r == 0 && i < nrows; i++) {
+        if (!row(ctx, i, cols, scratch))
+            continue;
+        for (size_t c = 0; r == 0 && c < ncols; c++)
+            r = copy_text(&buf, &len, &cap, cols[c], c + 1 < ncols ? '\t' : '\n');
+        if (r == 0 && len > (1 << 20)) {
+            if (PQputCopyData(s->conn, buf, (int)len) != 1)
+                r = -EIO;
+            len = 0;
+        }
+    }
+    if (r == 0 && len > 0 && PQputCopyData(s->conn, buf, (int)len) != 1)
+        r = -EIO;
+    free(buf);
+    /* end the COPY in every case, so the connection is usable for ROLLBACK */
+    if (PQputCopyEnd(s->conn, r == 0 ? NULL : "costream: aborted") != 1 && r == 0)
+        r = -EIO;
+    PGresult *res;
+    while ((res = PQgetResult(s->conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0)
+            r = -EIO;
+        PQclear(res);
+    }
+    if (r == -EIO)
+        set_err(err, errsize, "postgres: COPY: %s", PQerrorMessage(s->conn));
+    return r;
+}
+
+static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_DEC_STRLEN])
+{
+    const cs_agg_row *row = cs_agg_row_at(ctx, i);
+    if (row->events == 0)
+        return 0; /* every event of it was a duplicate */
+    cs_timestamp_format(row->key.hour_usec, num[0], CS_DEC_STRLEN);
+    cs_dec_format(row->key.unit_price, 12, num[1], CS_DEC_STRLEN);
+    cs_dec_format(row->key.discount_rate, 12, num[2], CS_DEC_STRLEN);
+    cs_dec_format(row->quantity, 12, num[3], CS_DEC_STRLEN);
+    cs_dec_format(row->list_cost, 12, num[4], CS_DEC_STRLEN);
+    cs_dec_format(row->discount, 12, num[5], CS_DEC_STRLEN);
+    cs_dec_format(row->cost, 12, num[6], CS_DEC_STRLEN);
+    snprintf(num[7], CS_DEC_STRLEN, "%" PRId64, row->events);
+    const char *c[] = {num[0], row->key.customer, row->key.product, row->key.meter,
+                       row->key.rule_id, row->key.rules_version, row->key.plan,
+                       row->key.currency, row->key.unit, num[1], num[2], num[3], num[4],
+                       num[5], num[6], num[7]};
+    memcpy(cols, c, sizeof(c));
+    return 1;
 }
 
 static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
@@ -236,66 +299,9 @@ static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t er
             return r;
         s->staged = 1;
     }
-    if ((r = exec_ok(s,
-                     "COPY cs_stage FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0)
+    if ((r = exec_ok(s, "COPY cs_stage FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0 ||
+        (r = copy_rows(s, cs_agg_count(agg), 16, agg_row, agg, err, errsize)) < 0)
         return r;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return -ENOMEM;
-    for (size_t i = 0; i < cs_agg_count(agg); i++) {
-        const cs_agg_row *row = cs_agg_row_at(agg, i);
-        char hour[CS_TIMESTAMP_STRLEN], num[6][CS_DEC_STRLEN], line[512];
-        cs_timestamp_format(row->key.hour_usec, hour, sizeof(hour));
-        cs_dec_format(row->key.unit_price, 12, num[0], sizeof(num[0]));
-        cs_dec_format(row->key.discount_rate, 12, num[1], sizeof(num[1]));
-        cs_dec_format(row->quantity, 12, num[2], sizeof(num[2]));
-        cs_dec_format(row->list_cost, 12, num[3], sizeof(num[3]));
-        cs_dec_format(row->discount, 12, num[4], sizeof(num[4]));
-        cs_dec_format(row->cost, 12, num[5], sizeof(num[5]));
-        const char *texts[] = {hour, row->key.customer, row->key.product, row->key.meter,
-                               row->key.rule_id, row->key.rules_version, row->key.plan,
-                               row->key.currency, row->key.unit};
-        for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
-            copy_text(&buf, &len, &cap, texts[t], '\t');
-        }
-        snprintf(line, sizeof(line), "%s\t%s\t%s\t%s\t%s\t%s\t%" PRId64 "\n", num[0], num[1],
-                 num[2], num[3], num[4], num[5], row->events);
-        size_t ll = strlen(line);
-        if (len + ll > cap) {
-            size_t ncap = (len + ll) * 2;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        memcpy(buf + len, line, ll);
-        len += ll;
-        if (len > (1 << 20) || i + 1 == cs_agg_count(agg)) {
-            if (PQputCopyData(s->conn, buf, (int)len) != 1)
-                break;
-            len = 0;
-        }
-    }
-    free(buf);
-    if (PQputCopyEnd(s->conn, NULL) != 1) {
-        set_err(err, errsize, "postgres: COPY: %s", PQerrorMessage(s->conn));
-        return -EIO;
-    }
-    PGresult *res;
-    int ok = 1;
-    while ((res = PQgetResult(s->conn))) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            set_err(err, errsize, "postgres: COPY: %s", PQerrorMessage(s->conn));
-            ok = 0;
-        }
-        PQclear(res);
-    }
-    if (!ok)
-        return -EIO;
     return exec_ok(s,
                    "INSERT INTO usage_cost AS u (hour, customer, product, meter, rule_id,"
                    " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
@@ -310,6 +316,82 @@ static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t er
                    " cost = u.cost + EXCLUDED.cost,"
                    " events = u.events + EXCLUDED.events, updated_at = now()",
                    PGRES_COMMAND_OK, err, errsize);
+}
+
+static int id_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_DEC_STRLEN])
+{
+    const cs_store_batch *b = ctx;
+    snprintf(num[0], CS_DEC_STRLEN, "%zu", i);
+    cols[0] = num[0];
+    cols[1] = b->ids[i].source;
+    cols[2] = b->ids[i].id;
+    return 1;
+}
+
+/* Records the batch's event ids; tells the caller which are duplicates. */
+static int dedup_ids(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    if ((r = exec_ok(s,
+                     "CREATE TEMP TABLE IF NOT EXISTS cs_ids (ord integer, source text, id text)"
+                     " ON COMMIT DELETE ROWS",
+                     PGRES_COMMAND_OK, err, errsize)) < 0 ||
+        (r = exec_ok(s, "COPY cs_ids FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0)
+        return r;
+    if ((r = copy_rows(s, b->nids, 3, id_row, b, err, errsize)) < 0)
+        return r;
+    PGresult *res;
+    const char *params[1] = {b->group};
+    res = PQexecParams(s->conn,
+                       "WITH firsts AS (SELECT DISTINCT ON (source, id) ord, source, id FROM cs_ids"
+                       "                ORDER BY source, id, ord),"
+                       " fresh AS (INSERT INTO event_ids (group_id, source, id)"
+                       "           SELECT $1, source, id FROM firsts ON CONFLICT DO NOTHING"
+                       "           RETURNING source, id)"
+                       " SELECT f.ord FROM firsts f JOIN fresh USING (source, id)",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "postgres: event_ids: %s", PQerrorMessage(s->conn));
+        PQclear(res);
+        return -EIO;
+    }
+    unsigned char *accepted = calloc(b->nids + 1, 1);
+    if (!accepted) {
+        PQclear(res);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        size_t ord = strtoul(PQgetvalue(res, i, 0), NULL, 10);
+        if (ord < b->nids)
+            accepted[ord] = 1;
+    }
+    PQclear(res);
+    b->on_dedup(b->opaque, accepted, b->nids);
+    free(accepted);
+    return 0;
+}
+
+int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
+                             long *ret_deleted, char *err, size_t errsize)
+{
+    char hours[16];
+    int r;
+    *ret_deleted = 0;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    snprintf(hours, sizeof(hours), "%d", window_hours);
+    const char *params[2] = {group, hours};
+    PGresult *res = PQexecParams(s->conn,
+                                 "DELETE FROM event_ids WHERE group_id = $1"
+                                 " AND seen_at < now() - make_interval(hours => $2::int)",
+                                 2, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (ok)
+        *ret_deleted = strtol(PQcmdTuples(res), NULL, 10);
+    else
+        set_err(err, errsize, "postgres: event_ids: %s", PQerrorMessage(s->conn));
+    PQclear(res);
+    return ok ? 0 : -EIO;
 }
 
 static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
@@ -387,6 +469,7 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
     /* Offsets first: a fenced worker learns it before doing the work, and
      * the row locks serialise two workers racing for one partition. */
     if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
+        (b->nids > 0 && b->on_dedup && (r = dedup_ids(s, b, err, errsize)) < 0) ||
         (cs_agg_count(b->agg) > 0 && (r = stage_aggregates(s, b->agg, err, errsize)) < 0) ||
         (r = insert_rejects(s, b, err, errsize)) < 0) {
         rollback(s);

@@ -1,7 +1,8 @@
 /* store.h - the PostgreSQL store (adapter over libpq).
  *
  * One flush is one transaction: the aggregated cost rows (additive upserts),
- * the rejected events, and the next offset of every partition the batch
+ * the rejected events, the ids of the events counted (so that a duplicate is
+ * never counted twice), and the next offset of every partition the batch
  * consumed.  Offsets advance only by compare-and-set on the value the worker
  * last read or wrote, so a worker whose partitions were given to another
  * (a stale, fenced worker) cannot commit: its flush fails with -ESTALE and
@@ -38,9 +39,25 @@ typedef struct cs_store_reject {
     size_t key_len;
 } cs_store_reject;
 
+typedef struct cs_store_event_id {
+    const char *source;
+    const char *id;
+} cs_store_event_id;
+
+/* Called inside the flush transaction, before the aggregates are written,
+ * with accepted[i] = 1 if ids[i] was never counted by this group and is its
+ * first occurrence in the batch, 0 if it is a duplicate.  The callee brings
+ * the aggregates in line.  It may be called again for the same batch if an
+ * earlier attempt failed, so it must be idempotent. */
+typedef void (*cs_store_dedup_fn)(void *opaque, const unsigned char *accepted, size_t n);
+
 typedef struct cs_store_batch {
     const char *group;
-    const cs_agg *agg;
+    const cs_agg *agg;  /* rows with events == 0 are skipped */
+    const cs_store_event_id *ids; /* one per aggregated event, in order */
+    size_t nids;
+    cs_store_dedup_fn on_dedup;
+    void *opaque;
     const cs_store_reject *rejects;
     size_t nrejects;
     const cs_store_offset *offsets;
@@ -70,5 +87,10 @@ int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
  * at its expected value (nothing written; err names the partition); -EIO on
  * a database or connection error (nothing written). */
 int cs_store_flush(cs_store *s, const cs_store_batch *batch, char *err, size_t errsize);
+
+/* Deletes the group's remembered event ids first seen more than
+ * window_hours ago, in its own transaction.  *ret_deleted counts them. */
+int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
+                             long *ret_deleted, char *err, size_t errsize);
 
 #endif

@@ -38,6 +38,14 @@ typedef struct part_state {
     bool active;
 } part_state;
 
+/* One aggregated event of the current batch, kept for de-duplication. */
+typedef struct batch_event {
+    char *key;    /* source NUL id NUL, one allocation */
+    size_t row;   /* aggregation row it was added to */
+    cs_dec quantity, list_cost, discount, cost;
+    bool dup;     /* currently taken back out of its row */
+} batch_event;
+
 typedef struct cs_worker {
     const cs_config *cfg;
     cs_rules *rules;
@@ -49,6 +57,9 @@ typedef struct cs_worker {
     size_t nparts, capparts;
     cs_store_reject *rejects;
     size_t nrejects, caprejects;
+    batch_event *events; /* aggregated events of the batch (when dedup is on) */
+    cs_store_event_id *ids;
+    size_t nevents, capevents;
     size_t pending; /* messages folded in since the last flush */
     int64_t last_flush;
     cs_worker_counters n;
@@ -116,11 +127,62 @@ static void drop_rejects(cs_worker *w)
     w->nrejects = 0;
 }
 
+static void drop_events(cs_worker *w)
+{
+    for (size_t i = 0; i < w->nevents; i++)
+        free(w->events[i].key);
+    w->nevents = 0;
+}
+
+static int add_event(cs_worker *w, const cs_event *ev, size_t row, const cs_price *p)
+{
+    if (w->nevents == w->capevents) {
+        size_t cap = w->capevents ? w->capevents * 2 : 1024;
+        batch_event *ne = realloc(w->events, cap * sizeof(*ne));
+        if (!ne)
+            return -ENOMEM;
+        w->events = ne;
+        cs_store_event_id *ni = realloc(w->ids, cap * sizeof(*ni));
+        if (!ni)
+            return -ENOMEM;
+        w->ids = ni;
+        w->capevents = cap;
+    }
+    size_t ls = strlen(ev->source), li = strlen(ev->id);
+    char *key = malloc(ls + li + 2);
+    if (!key)
+        return -ENOMEM;
+    memcpy(key, ev->source, ls + 1);
+    memcpy(key + ls + 1, ev->id, li + 1);
+    w->events[w->nevents] = (batch_event){key, row, ev->quantity, p->list_cost, p->discount,
+                                          p->cost, false};
+    w->ids[w->nevents] = (cs_store_event_id){key, key + ls + 1};
+    w->nevents++;
+    return 0;
+}
+
+/* The store's verdict on the batch's event ids: take duplicates out of their
+ * rows, and put back any that an earlier, failed attempt took out. */
+static void on_dedup(void *opaque, const unsigned char *accepted, size_t n)
+{
+    cs_worker *w = opaque;
+    for (size_t i = 0; i < n && i < w->nevents; i++) {
+        batch_event *e = &w->events[i];
+        bool dup = !accepted[i];
+        if (dup == e->dup)
+            continue;
+        if (cs_agg_adjust(w->agg, e->row, dup ? -1 : 1, e->quantity, e->list_cost, e->discount,
+                          e->cost) == 0)
+            e->dup = dup;
+    }
+}
+
 /* Forgets everything not yet stored. */
 static void discard_memory(cs_worker *w)
 {
     cs_agg_clear(w->agg);
     drop_rejects(w);
+    drop_events(w);
     w->pending = 0;
     for (size_t i = 0; i < w->nparts; i++)
         w->parts[i].next = w->parts[i].expected;
@@ -147,8 +209,10 @@ static int flush(cs_worker *w, const char *why)
         w->last_flush = mono_usec();
         return 0;
     }
-    cs_store_batch b = {.group = w->cfg->group, .agg = w->agg, .rejects = w->rejects,
-                        .nrejects = w->nrejects, .offsets = offs, .noffsets = noffs};
+    cs_store_batch b = {.group = w->cfg->group, .agg = w->agg, .ids = w->ids,
+                        .nids = w->nevents, .on_dedup = on_dedup, .opaque = w,
+                        .rejects = w->rejects, .nrejects = w->nrejects, .offsets = offs,
+                        .noffsets = noffs};
     int64_t t0 = mono_usec();
     r = cs_store_flush(w->store, &b, err, sizeof(err));
     int64_t dt = mono_usec() - t0;
@@ -175,8 +239,14 @@ static int flush(cs_worker *w, const char *why)
         cs_log(CS_LOG_DEBUG, "flushed", "why", why, "rows", rows, "rejects", rej, "messages",
                msgs, "duration_ms", ms, NULL);
         w->n.flushes++;
+        for (size_t i = 0; i < w->nevents; i++)
+            if (w->events[i].dup) {
+                w->n.duplicates++;
+                w->n.accepted--;
+            }
         cs_agg_clear(w->agg);
         drop_rejects(w);
+        drop_events(w);
         w->pending = 0;
     } else if (r == -ESTALE) {
         w->n.fenced++;
@@ -374,8 +444,11 @@ static int handle(cs_worker *w, const cs_message *m)
                 .unit_price = rule->unit_price,
                 .discount_rate = price.discount_rate,
             };
+            size_t row;
             r = cs_agg_add(w->agg, &key, ev->quantity, price.list_cost, price.discount,
-                           price.cost);
+                           price.cost, &row);
+            if (r == 0 && w->cfg->dedup)
+                r = add_event(w, ev, row, &price);
             if (r == -ENOMEM)
                 return r;
             if (r == -ERANGE) {
@@ -423,9 +496,24 @@ static void reload_rules(cs_worker *w)
     w->rules = nr;
 }
 
+/* Forgets event ids older than the de-duplication window. */
+static void prune_event_ids(cs_worker *w)
+{
+    char err[512], n[24];
+    long deleted;
+    if (cs_store_prune_event_ids(w->store, w->cfg->group, w->cfg->dedup_window_hours, &deleted,
+                                 err, sizeof(err)) < 0) {
+        w->n.store_errors++;
+        cs_log(CS_LOG_WARN, "could not prune old event ids; will retry", "error", err, NULL);
+        return;
+    }
+    fmt_i64(n, sizeof(n), deleted);
+    cs_log(CS_LOG_DEBUG, "pruned old event ids", "deleted", n, NULL);
+}
+
 static void log_progress(cs_worker *w)
 {
-    char c[24], a[24], rj[24], u[24], f[24];
+    char c[24], a[24], rj[24], u[24], f[24], d[24];
     uint64_t rejected = 0;
     for (int i = 0; i < CS_REJECT__COUNT; i++)
         rejected += w->n.rejected[i];
@@ -434,8 +522,9 @@ static void log_progress(cs_worker *w)
     fmt_i64(rj, sizeof(rj), (int64_t)rejected);
     fmt_i64(u, sizeof(u), (int64_t)w->n.unattributed);
     fmt_i64(f, sizeof(f), (int64_t)w->n.flushes);
-    cs_log(CS_LOG_INFO, "progress", "consumed", c, "accepted", a, "rejected", rj,
-           "unattributed", u, "flushes", f, NULL);
+    fmt_i64(d, sizeof(d), (int64_t)w->n.duplicates);
+    cs_log(CS_LOG_INFO, "progress", "consumed", c, "accepted", a, "duplicates", d, "rejected",
+           rj, "unattributed", u, "flushes", f, NULL);
 }
 
 int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
@@ -475,7 +564,7 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     int64_t last_progress = mono_usec();
     const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
     cs_message held = {0}; /* a message waiting for Redis */
-    int64_t retry_store_at = 0;
+    int64_t retry_store_at = 0, next_prune = mono_usec() + 5 * CS_USEC_PER_SEC;
     bool store_failing = false;
 
     while (!*stop) {
@@ -537,6 +626,10 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
             log_progress(w);
             last_progress = now;
         }
+        if (cfg->dedup && now >= next_prune) {
+            prune_event_ids(w);
+            next_prune = now + 600 * CS_USEC_PER_SEC;
+        }
     }
     cs_consumer_release(&held);
     /* Shut down: store what we have, then leave the group. */
@@ -555,6 +648,9 @@ out:
         cs_consumer_free(w->consumer);
     drop_rejects(w);
     free(w->rejects);
+    drop_events(w);
+    free(w->events);
+    free(w->ids);
     for (size_t i = 0; i < w->nparts; i++)
         free(w->parts[i].topic);
     free(w->parts);

@@ -20,7 +20,8 @@
 
 typedef struct cs_worker_counters {
     uint64_t consumed;
-    uint64_t accepted;
+    uint64_t accepted;    /* counted, duplicates excluded once flushed */
+    uint64_t duplicates;  /* events whose (source, id) was already counted */
     uint64_t rejected[CS_REJECT__COUNT];
     uint64_t unattributed;
     uint64_t flushes;

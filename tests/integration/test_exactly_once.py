@@ -169,6 +169,10 @@ def make_stream(rng, n):
             expected = ("ok", (hour, customer, product, meter, rule, plan), Decimal(qty), cost)
         key = None if rng.random() < 0.2 else customer.encode()
         out.append((key, payload, expected))
+        if rng.random() < 0.02:  # a producer retry: the same event again, maybe elsewhere
+            earlier = rng.choice([o for o in out[-200:] if o[2][0] == "ok"] or [None])
+            if earlier:
+                out.append((None if rng.random() < 0.5 else earlier[0], earlier[1], ("dup",)))
     return out
 
 
@@ -224,6 +228,8 @@ def main():
         th.join()
         ends = harness.end_offsets(svc.bootstrap, TOPIC)
         check(sum(ends.values()) == len(stream), "Kafka holds %d messages, produced %d" % (sum(ends.values()), len(stream)))
+        ndup = sum(1 for e in located.values() if e[0] == "dup")
+        check(ndup > 300, "the stream should hold duplicates")
         harness.wait_until(lambda: svc.stored_offsets(GROUP, TOPIC) == ends, 120, "workers to catch up")
         for w in (a2, b):
             rc = svc.stop_worker(w)
@@ -232,6 +238,8 @@ def main():
         # Independent expectation.
         exp_rows, exp_rejects = {}, {}
         for (part, off), e in located.items():
+            if e[0] == "dup":
+                continue  # counted once, by its first occurrence
             if e[0] == "ok":
                 q, c, n = exp_rows.get(e[1], (Decimal(0), Decimal(0), 0))
                 exp_rows[e[1]] = (q + e[2], c + e[3], n + 1)
@@ -261,8 +269,16 @@ def main():
         raw_ok = svc.psql("SELECT count(*) FROM rejected_events WHERE octet_length(raw) > 0")[0][0]
         check(int(raw_ok) == len(rej), "raw bytes missing from rejected events")
         fenced = sum(open(w.log_path).read().count("flush fenced") for w in svc.workers)
-        print("ok: %d events, %d rows, %d rejects, total %s EUR to the last digit; fenced flushes: %d"
-              % (len(stream), len(got), len(rej), total_db, fenced), flush=True)
+        dups_logged = 0
+        for w in svc.workers:
+            import re
+            m = re.findall(r'"duplicates":(\d+)', open(w.log_path).read())
+            dups_logged += int(m[-1]) if m else 0
+        stored_ids = int(svc.psql("SELECT count(*) FROM event_ids WHERE group_id = '%s'" % GROUP)[0][0])
+        check(stored_ids == sum(v[2] for v in exp_rows.values()), "event_ids holds %d ids" % stored_ids)
+        print("ok: %d messages (%d duplicates), %d rows, %d rejects, total %s EUR to the last digit;"
+              " duplicates counted by the workers that finished cleanly: %d; fenced flushes: %d"
+              % (len(stream), ndup, len(got), len(rej), total_db, dups_logged, fenced), flush=True)
         ok = True
     finally:
         svc.close(keep_logs=not ok)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "migrations.h"
 #include "store.h"
 #include "unit.h"
 
@@ -46,7 +47,7 @@ static cs_agg *one_row(const char *customer, const char *cost)
                     .product = "p", .meter = "m", .rule_id = "r", .rules_version = "v1",
                     .plan = "pro", .currency = "USD", .unit = "u", .unit_price = D("0.5"),
                     .discount_rate = D("0")};
-    ck_assert_int_eq(cs_agg_add(a, &k, D("2"), D(cost), D("0"), D(cost)), 0);
+    ck_assert_int_eq(cs_agg_add(a, &k, D("2"), D(cost), D("0"), D(cost), NULL), 0);
     return a;
 }
 
@@ -67,7 +68,11 @@ START_TEST(migrate_twice)
     ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
     ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
     ck_assert_int_eq((int)n, 0);
-    ck_assert_str_eq(query1("SELECT count(*) FROM schema_migrations"), "1");
+    char want[16];
+    snprintf(want, sizeof(want), "%u", cs_migrations_count);
+    ck_assert_str_eq(query1("SELECT count(*) FROM schema_migrations"), want);
+    ck_assert_str_eq(query1("SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"),
+                     "0001_core,0002_event_ids");
     cs_store_free(s);
 }
 END_TEST
@@ -109,6 +114,48 @@ START_TEST(additive_fenced_atomic)
 }
 END_TEST
 
+static unsigned char seen[8];
+static size_t nseen;
+
+static void record(void *opaque, const unsigned char *accepted, size_t n)
+{
+    (void)opaque;
+    memcpy(seen, accepted, n);
+    nseen = n;
+}
+
+START_TEST(dedup_verdicts)
+{
+    char err[512];
+    unsigned n;
+    cs_store *s = cs_store_new(conninfo());
+    ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
+    cs_agg *agg = cs_agg_new();
+    cs_store_event_id first[] = {{"//a", "1"}, {"//a", "2"}, {"//a", "1"}, {"//b", "1"}};
+    cs_store_offset off = {"dd", 0, -1, 4};
+    cs_store_batch b = {.group = "dd", .agg = agg, .ids = first, .nids = 4, .on_dedup = record,
+                        .offsets = &off, .noffsets = 1};
+    ck_assert_int_eq(cs_store_flush(s, &b, err, sizeof(err)), 0);
+    ck_assert_int_eq((int)nseen, 4);
+    /* the second "//a"/"1" repeats the first within the batch */
+    ck_assert(seen[0] == 1 && seen[1] == 1 && seen[2] == 0 && seen[3] == 1);
+    cs_store_event_id second[] = {{"//b", "1"}, {"//c", "tab\tid"}};
+    cs_store_offset off2 = {"dd", 0, 4, 6};
+    b.ids = second;
+    b.nids = 2;
+    b.offsets = &off2;
+    ck_assert_int_eq(cs_store_flush(s, &b, err, sizeof(err)), 0);
+    ck_assert(seen[0] == 0 && seen[1] == 1); /* "//b"/"1" was counted by the first flush */
+    ck_assert_str_eq(query1("SELECT count(*) FROM event_ids WHERE group_id = 'dd'"), "4");
+    ck_assert_str_eq(query1("SELECT id FROM event_ids WHERE source = '//c'"), "tab\tid");
+    long deleted;
+    ck_assert_int_eq(cs_store_prune_event_ids(s, "dd", 1, &deleted, err, sizeof(err)), 0);
+    ck_assert_int_eq((int)deleted, 0); /* all younger than an hour */
+    cs_agg_free(agg);
+    cs_store_free(s);
+}
+END_TEST
+
 START_TEST(dead_server_is_eio)
 {
     cs_store *s = cs_store_new("host=127.0.0.1 port=1 dbname=x connect_timeout=2");
@@ -127,6 +174,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("postgres");
     tcase_add_test(tc, migrate_twice);
     tcase_add_test(tc, additive_fenced_atomic);
+    tcase_add_test(tc, dedup_verdicts);
     tcase_add_test(tc, dead_server_is_eio);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
