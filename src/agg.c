@@ -6,6 +6,7 @@
  * row's key strings are copied into one allocation that the row owns.
  */
 #include "agg.h"
+#include "array.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -115,22 +116,11 @@ static int rebuild_index(cs_agg *agg, size_t size)
 
 static int append_row(cs_agg *agg, const cs_agg_key *key, uint64_t h, size_t *ret)
 {
-    if (agg->n == agg->cap) {
-        size_t cap = agg->cap ? agg->cap * 2 : 256;
-        cs_agg_row *rows = realloc(agg->rows, cap * sizeof(*rows));
-        if (!rows)
-            return -ENOMEM;
-        agg->rows = rows;
-        char **blocks = realloc(agg->blocks, cap * sizeof(*blocks));
-        if (!blocks)
-            return -ENOMEM;
-        agg->blocks = blocks;
-        uint64_t *hashes = realloc(agg->hashes, cap * sizeof(*hashes));
-        if (!hashes)
-            return -ENOMEM;
-        agg->hashes = hashes;
-        agg->cap = cap;
-    }
+    size_t cap_blocks = agg->cap, cap_hashes = agg->cap;
+    if (cs_array_reserve(&agg->blocks, &cap_blocks, agg->n + 1, sizeof(*agg->blocks)) < 0 ||
+        cs_array_reserve(&agg->hashes, &cap_hashes, agg->n + 1, sizeof(*agg->hashes)) < 0 ||
+        cs_array_reserve(&agg->rows, &agg->cap, agg->n + 1, sizeof(*agg->rows)) < 0)
+        return -ENOMEM;
     const char *s[NSTR + 1];
     size_t len[NSTR + 1], total = 0;
     key_strings(key, s);

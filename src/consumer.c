@@ -31,6 +31,8 @@ static int assign_from_store(cs_consumer *c, rd_kafka_topic_partition_list_t *pa
         r = c->cb.on_assign(c->cb.opaque, tps, n, start);
         if (r == 0)
             break;
+        if (c->cb.stop && *c->cb.stop)
+            goto out; /* shutting down: assign nothing */
         sleep(attempt < 5 ? 1 : 5); /* the store is down: nothing to consume safely */
     }
     for (size_t i = 0; i < n; i++) {

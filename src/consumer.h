@@ -12,6 +12,7 @@
 #ifndef CS_CONSUMER_H
 #define CS_CONSUMER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ typedef struct cs_consumer_callbacks {
     void (*on_revoke)(void *opaque, const cs_tp *parts, size_t n);
     /* A non-fatal client error or notice, for the caller to log. */
     void (*on_error)(void *opaque, const char *what, const char *reason);
+    /* When non-NULL and set, a failing on_assign is not retried any more
+     * (the process is shutting down). */
+    const volatile sig_atomic_t *stop;
 } cs_consumer_callbacks;
 
 typedef struct cs_message {

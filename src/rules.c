@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "jsonscan.h"
 #include "timestamp.h"
 
@@ -25,14 +26,8 @@ void cs_errlist_addf(cs_errlist *l, const char *fmt, ...)
 {
     va_list ap;
     char *s = NULL;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        char **items = realloc(l->items, cap * sizeof(*items));
-        if (!items)
-            return;
-        l->items = items;
-        l->cap = cap;
-    }
+    if (cs_array_reserve(&l->items, &l->cap, l->n + 1, sizeof(*l->items)) < 0)
+        return;
     va_start(ap, fmt);
     if (vasprintf(&s, fmt, ap) < 0)
         s = NULL;

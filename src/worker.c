@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "array.h"
 #include "consumer.h"
 #include "labels.h"
 #include "log.h"
@@ -98,14 +99,8 @@ static part_state *add_part(cs_worker *w, const char *topic, int32_t partition)
     part_state *p = find_part(w, topic, partition);
     if (p)
         return p;
-    if (w->nparts == w->capparts) {
-        size_t cap = w->capparts ? w->capparts * 2 : 64;
-        part_state *np = realloc(w->parts, cap * sizeof(*np));
-        if (!np)
-            return NULL;
-        w->parts = np;
-        w->capparts = cap;
-    }
+    if (cs_array_reserve(&w->parts, &w->capparts, w->nparts + 1, sizeof(*w->parts)) < 0)
+        return NULL;
     p = &w->parts[w->nparts];
     p->topic = strdup(topic);
     if (!p->topic)
@@ -136,18 +131,10 @@ static void drop_events(cs_worker *w)
 
 static int add_event(cs_worker *w, const cs_event *ev, size_t row, const cs_price *p)
 {
-    if (w->nevents == w->capevents) {
-        size_t cap = w->capevents ? w->capevents * 2 : 1024;
-        batch_event *ne = realloc(w->events, cap * sizeof(*ne));
-        if (!ne)
-            return -ENOMEM;
-        w->events = ne;
-        cs_store_event_id *ni = realloc(w->ids, cap * sizeof(*ni));
-        if (!ni)
-            return -ENOMEM;
-        w->ids = ni;
-        w->capevents = cap;
-    }
+    size_t cap_ids = w->capevents;
+    if (cs_array_reserve(&w->ids, &cap_ids, w->nevents + 1, sizeof(*w->ids)) < 0 ||
+        cs_array_reserve(&w->events, &w->capevents, w->nevents + 1, sizeof(*w->events)) < 0)
+        return -ENOMEM;
     size_t ls = strlen(ev->source), li = strlen(ev->id);
     char *key = malloc(ls + li + 2);
     if (!key)
@@ -358,14 +345,8 @@ static void on_error(void *opaque, const char *what, const char *reason)
 
 static int add_reject(cs_worker *w, const cs_message *m, cs_reject_code code, const char *detail)
 {
-    if (w->nrejects == w->caprejects) {
-        size_t cap = w->caprejects ? w->caprejects * 2 : 64;
-        cs_store_reject *nr = realloc(w->rejects, cap * sizeof(*nr));
-        if (!nr)
-            return -ENOMEM;
-        w->rejects = nr;
-        w->caprejects = cap;
-    }
+    if (cs_array_reserve(&w->rejects, &w->caprejects, w->nrejects + 1, sizeof(*w->rejects)) < 0)
+        return -ENOMEM;
     part_state *p = find_part(w, m->topic, m->partition);
     cs_store_reject *rj = &w->rejects[w->nrejects];
     rj->topic = p->topic;
@@ -551,7 +532,7 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         ret = -ENOMEM;
         goto out;
     }
-    cs_consumer_callbacks cb = {w, on_assign, on_revoke, on_error};
+    cs_consumer_callbacks cb = {w, on_assign, on_revoke, on_error, stop};
     w->consumer = cs_consumer_new(cfg, &cb, err, sizeof(err));
     if (!w->consumer) {
         cs_log(CS_LOG_ERROR, "cannot create the Kafka consumer", "error", err, NULL);
