@@ -120,6 +120,9 @@ cs_consumer *cs_consumer_new(const cs_config *cfg, const cs_consumer_callbacks *
         conf_set(conf, "enable.auto.offset.store", "false", err, errsize) < 0 ||
         conf_set(conf, "partition.assignment.strategy", "range", err, errsize) < 0 ||
         conf_set(conf, "enable.partition.eof", "false", err, errsize) < 0 ||
+        /* a stored offset that retention has passed resumes at the oldest
+         * message still there (and the worker logs the gap), never at the end */
+        conf_set(conf, "auto.offset.reset", "earliest", err, errsize) < 0 ||
         conf_set(conf, "client.id", "costream", err, errsize) < 0)
         goto fail;
     for (size_t i = 0; i < cfg->nkafka; i++)
