@@ -62,6 +62,7 @@ typedef struct cs_worker {
     cs_store_event_id *ids;
     size_t nevents, capevents;
     size_t pending; /* messages folded in since the last flush */
+    bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
     cs_worker_counters n;
     cs_event ev;
@@ -240,7 +241,8 @@ static int flush(cs_worker *w, const char *why)
         cs_log(CS_LOG_WARN, "flush fenced: discarding unflushed work and resuming from the store",
                "error", err, NULL);
         discard_memory(w);
-        cs_consumer_reassign(w->consumer);
+        if (!w->revoking) /* restart from the store, unless they are leaving us */
+            cs_consumer_reassign(w->consumer);
     } else {
         w->n.store_errors++;
         cs_log(CS_LOG_ERROR, "flush failed; will retry", "error", err, NULL);
@@ -315,11 +317,13 @@ static void on_revoke(void *opaque, const cs_tp *parts, size_t n)
 {
     cs_worker *w = opaque;
     int r = -EIO;
+    w->revoking = true;
     for (int attempt = 0; attempt < 3 && r == -EIO; attempt++) {
         if (attempt)
             sleep(1);
         r = flush(w, "revoke");
     }
+    w->revoking = false;
     if (r != 0) {
         /* Not stored: the next owner reads the same stored offsets and
          * redoes this work, so dropping it loses and doubles nothing. */
