@@ -79,6 +79,9 @@ int cs_config_init(cs_config *cfg)
                   "labels.order", &errs);
     r |= set_str(&cfg->start_offset, "earliest");
     r |= set_str(&cfg->log_level, "info");
+    r |= set_str(&cfg->http_listen, "127.0.0.1:9464");
+    cfg->metrics_max_customers = 1000;
+    cfg->mtd_refresh_ms = 30000;
     cfg->redis_port = 6379;
     cfg->dedup = 1;
     cfg->dedup_window_hours = 168;
@@ -106,6 +109,7 @@ void cs_config_free(cs_config *cfg)
     free(cfg->rules_path);
     free(cfg->start_offset);
     free(cfg->log_level);
+    free(cfg->http_listen);
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);
@@ -195,6 +199,22 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         }
         return set_str(&cfg->start_offset, v);
     }
+    if (strcmp(key, "http.listen") == 0) {
+        if (strcmp(v, "off") == 0) {
+            free(cfg->http_listen);
+            cfg->http_listen = NULL;
+            return 0;
+        }
+        if (!strchr(v, ':')) {
+            cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port or off", where, key, v);
+            return -EINVAL;
+        }
+        return set_str(&cfg->http_listen, v);
+    }
+    if (strcmp(key, "metrics.max_customers") == 0)
+        return set_int(&cfg->metrics_max_customers, v, 2, 10000000, where, key, errs);
+    if (strcmp(key, "metrics.month_to_date_refresh_ms") == 0)
+        return set_int(&cfg->mtd_refresh_ms, v, 100, 86400000, where, key, errs);
     if (strcmp(key, "dedup") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
             cs_errlist_addf(errs, "%s: %s: \"%s\" is not on or off", where, key, v);

@@ -44,6 +44,9 @@ typedef struct cs_config {
     char *start_offset;    /* "earliest" or "latest", for partitions never consumed */
     cs_event_format format;
     char *log_level;
+    char *http_listen;      /* "host:port" of /metrics etc., or NULL when "off" */
+    int metrics_max_customers; /* cardinality cap on the customer label */
+    int mtd_refresh_ms;     /* month-to-date gauge refresh from PostgreSQL */
     int dedup;              /* 1: count each (source, id) once per group */
     int dedup_window_hours; /* how long ids are remembered */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */

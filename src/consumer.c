@@ -222,6 +222,14 @@ void cs_consumer_commit_async(cs_consumer *c, const cs_tp *parts, const int64_t 
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+int64_t cs_consumer_high_watermark(cs_consumer *c, const char *topic, int32_t partition)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi) != 0)
+        return -1;
+    return hi;
+}
+
 size_t cs_consumer_assigned(const cs_consumer *c)
 {
     return c->assigned ? (size_t)c->assigned->cnt : 0;

@@ -75,6 +75,10 @@ void cs_consumer_pause(cs_consumer *c, int pause);
  * them; costream itself resumes from PostgreSQL). */
 void cs_consumer_commit_async(cs_consumer *c, const cs_tp *parts, const int64_t *next, size_t n);
 
+/* The partition's high watermark as last seen by the client (no network
+ * round trip), or -1 when unknown. */
+int64_t cs_consumer_high_watermark(cs_consumer *c, const char *topic, int32_t partition);
+
 /* Number of partitions currently assigned. */
 size_t cs_consumer_assigned(const cs_consumer *c);
 

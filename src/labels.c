@@ -20,6 +20,7 @@ struct cs_labels {
     char **order;
     size_t norder;
     cs_cache *cache;
+    unsigned long connects;
     char err[256];
 };
 
@@ -85,6 +86,7 @@ static int connect_redis(cs_labels *l)
         return -EIO;
     }
     redisSetTimeout(l->rc, tv);
+    l->connects++;
     if (l->password) {
         redisReply *r = command(l, "AUTH %s", l->password);
         if (!r)
@@ -204,6 +206,11 @@ int cs_labels_ping(cs_labels *l, const char **ret_err)
 fail:
     *ret_err = l->err;
     return -EIO;
+}
+
+unsigned long cs_labels_reconnects(const cs_labels *l)
+{
+    return l->connects ? l->connects - 1 : 0;
 }
 
 cs_cache_stats cs_labels_cache_stats(const cs_labels *l)

@@ -53,4 +53,7 @@ int cs_labels_ping(cs_labels *l, const char **ret_err);
 
 cs_cache_stats cs_labels_cache_stats(const cs_labels *l);
 
+/* Successful connections after the first (reconnects). */
+unsigned long cs_labels_reconnects(const cs_labels *l);
+
 #endif

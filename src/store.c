@@ -24,6 +24,7 @@ struct cs_store {
     char *conninfo;
     PGconn *conn;
     int staged; /* staging table exists in this session */
+    unsigned long connects;
 };
 
 cs_store *cs_store_new(const char *conninfo)
@@ -83,7 +84,80 @@ int cs_store_connect(cs_store *s, char *err, size_t errsize)
         return -EIO;
     }
     PQclear(PQexec(s->conn, "SET client_min_messages = warning"));
+    s->connects++;
     return 0;
+}
+
+unsigned long cs_store_reconnects(const cs_store *s)
+{
+    return s->connects ? s->connects - 1 : 0;
+}
+
+/* Runs a parameterless query and hands each row's text columns to fn. */
+static int query_rows(cs_store *s, const char *sql, const char *param,
+                      void (*fn)(void *ctx, PGresult *res, int row), void *ctx, char *err,
+                      size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    const char *params[1] = {param};
+    PGresult *res = PQexecParams(s->conn, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "postgres: %s", PQerrorMessage(s->conn));
+        PQclear(res);
+        if (PQstatus(s->conn) != CONNECTION_OK)
+            disconnect(s);
+        return -EIO;
+    }
+    for (int i = 0; i < PQntuples(res); i++)
+        fn(ctx, res, i);
+    PQclear(res);
+    return 0;
+}
+
+typedef struct mtd_ctx {
+    void (*row)(void *, const char *, const char *, const char *);
+    void (*top)(void *, const char *);
+    void *opaque;
+} mtd_ctx;
+
+static void mtd_row(void *ctx, PGresult *res, int i)
+{
+    mtd_ctx *c = ctx;
+    c->row(c->opaque, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+}
+
+static void top_row(void *ctx, PGresult *res, int i)
+{
+    mtd_ctx *c = ctx;
+    c->top(c->opaque, PQgetvalue(res, i, 0));
+}
+
+int cs_store_month_to_date(cs_store *s,
+                           void (*row)(void *opaque, const char *customer, const char *currency,
+                                       const char *cost),
+                           void *opaque, char *err, size_t errsize)
+{
+    mtd_ctx c = {.row = row, .opaque = opaque};
+    return query_rows(s,
+                      "SELECT customer, currency, sum(cost)::text FROM usage_cost"
+                      " WHERE hour >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+                      " GROUP BY 1, 2",
+                      NULL, mtd_row, &c, err, errsize);
+}
+
+int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, const char *customer),
+                           void *opaque, char *err, size_t errsize)
+{
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    mtd_ctx c = {.top = row, .opaque = opaque};
+    return query_rows(s,
+                      "SELECT customer FROM usage_cost"
+                      " WHERE hour >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+                      " GROUP BY 1 ORDER BY sum(cost) DESC, customer LIMIT $1::int",
+                      lim, top_row, &c, err, errsize);
 }
 
 /* Runs sql expecting status; on failure fills err and returns -EIO.  A

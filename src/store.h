@@ -88,6 +88,22 @@ int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
  * a database or connection error (nothing written). */
 int cs_store_flush(cs_store *s, const cs_store_batch *batch, char *err, size_t errsize);
 
+/* Calls row(opaque, customer, currency, cost) for the month-to-date billed
+ * cost of every customer (UTC calendar month of now), cost as exact decimal
+ * text.  0 or -EIO. */
+int cs_store_month_to_date(cs_store *s,
+                           void (*row)(void *opaque, const char *customer, const char *currency,
+                                       const char *cost),
+                           void *opaque, char *err, size_t errsize);
+
+/* Calls row(opaque, customer) for the limit customers with the largest
+ * month-to-date cost, largest first.  0 or -EIO. */
+int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, const char *customer),
+                           void *opaque, char *err, size_t errsize);
+
+/* Successful connections after the first (reconnects). */
+unsigned long cs_store_reconnects(const cs_store *s);
+
 /* Deletes the group's remembered event ids first seen more than
  * window_hours ago, in its own transaction.  *ret_deleted counts them. */
 int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,

@@ -13,6 +13,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 #include "agg.h"
 #include "array.h"
 #include "consumer.h"
+#include "cs_version.h"
+#include "http.h"
 #include "labels.h"
 #include "log.h"
 #include "pricing.h"
@@ -65,6 +68,10 @@ typedef struct cs_worker {
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
     cs_worker_counters n;
+    cs_telemetry *tm;
+    cs_http *http;
+    /* read by the HTTP thread for /readyz */
+    atomic_int st_assigned, st_store_ok, st_redis_ok;
     cs_event ev;
 } cs_worker;
 
@@ -204,7 +211,13 @@ static int flush(cs_worker *w, const char *why)
     int64_t t0 = mono_usec();
     r = cs_store_flush(w->store, &b, err, sizeof(err));
     int64_t dt = mono_usec() - t0;
+    cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
+                       dt, r == 0 ? w->agg : NULL);
+    atomic_store(&w->st_store_ok, r != -EIO);
     if (r == 0) {
+        for (size_t i = 0; i < cs_agg_count(w->agg); i++)
+            w->n.rows_written += cs_agg_row_at(w->agg, i)->events > 0;
+        w->n.rejects_written += w->nrejects;
         cs_tp *tps = calloc(noffs + 1, sizeof(*tps));
         int64_t *next = calloc(noffs + 1, sizeof(*next));
         for (size_t i = 0; i < noffs; i++) {
@@ -294,10 +307,13 @@ static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_st
     free(pids);
     if (r < 0) {
         w->n.store_errors++;
+        atomic_store(&w->st_store_ok, 0);
         cs_log(CS_LOG_ERROR, "cannot read stored offsets for the assignment; retrying", "error",
                err, NULL);
         return r;
     }
+    atomic_store(&w->st_store_ok, 1);
+    atomic_store(&w->st_assigned, (int)n);
     for (size_t i = 0; i < n; i++) {
         part_state *p = add_part(w, parts[i].topic, parts[i].partition);
         if (!p)
@@ -338,6 +354,7 @@ static void on_revoke(void *opaque, const cs_tp *parts, size_t n)
     }
     char cnt[24];
     fmt_i64(cnt, sizeof(cnt), (int64_t)n);
+    atomic_store(&w->st_assigned, 0);
     cs_log(CS_LOG_INFO, "partitions revoked", "count", cnt, NULL);
 }
 
@@ -398,6 +415,7 @@ static int handle(cs_worker *w, const cs_message *m)
         const char *rerr;
         if (cs_labels_resolve(w->labels, ev, now_usec(), &cust, &rerr) < 0) {
             w->n.redis_errors++;
+            atomic_store(&w->st_redis_ok, 0);
             cs_log(CS_LOG_ERROR, "customer lookup failed; retrying the message", "error", rerr,
                    "topic", m->topic, NULL);
             return -EAGAIN;
@@ -412,7 +430,8 @@ static int handle(cs_worker *w, const cs_message *m)
             snprintf(err.detail, sizeof(err.detail),
                      "no rule in rules version %s prices product \"%.64s\" meter \"%.64s\" at %s",
                      w->rules->version, ev->product, ev->meter, tbuf);
-        } else if (cs_pricing_price(w->rules, rule, cust.plan, ev->quantity, &price) < 0) {
+        } else if (atomic_store(&w->st_redis_ok, 1),
+                   cs_pricing_price(w->rules, rule, cust.plan, ev->quantity, &price) < 0) {
             err.code = CS_REJECT_COST_OVERFLOW;
             snprintf(err.detail, sizeof(err.detail), "data.quantity: cost exceeds 38 digits");
         } else {
@@ -477,8 +496,68 @@ static void reload_rules(cs_worker *w)
      * now; rows priced by them keep their own rule id and version. */
     cs_log(CS_LOG_INFO, "rules reloaded", "old_version", w->rules->version, "version",
            nr->version, NULL);
+    cs_telemetry_rules(w->tm, nr->version, nr->currency);
     cs_rules_free(w->rules);
     w->rules = nr;
+}
+
+static int http_metrics(void *opaque, int openmetrics, char **ret_buf, size_t *ret_len)
+{
+    cs_worker *w = opaque;
+    return cs_telemetry_render(w->tm, openmetrics, ret_buf, ret_len);
+}
+
+static int http_ready(void *opaque, char *reason, size_t size)
+{
+    cs_worker *w = opaque;
+    if (!atomic_load(&w->st_store_ok))
+        snprintf(reason, size, "PostgreSQL is unreachable; consumption is paused");
+    else if (!atomic_load(&w->st_redis_ok))
+        snprintf(reason, size, "Redis is unreachable; consumption is paused");
+    else if (atomic_load(&w->st_assigned) == 0)
+        snprintf(reason, size, "no partitions assigned (joining the group, or more workers than partitions)");
+    else
+        return 1;
+    return 0;
+}
+
+/* Publishes counters, partition lag. */
+static void publish(cs_worker *w, bool lag)
+{
+    w->n.cache = cs_labels_cache_stats(w->labels);
+    w->n.redis_reconnects = cs_labels_reconnects(w->labels);
+    w->n.store_reconnects = cs_store_reconnects(w->store);
+    w->n.partitions = cs_consumer_assigned(w->consumer);
+    cs_telemetry_counters_set(w->tm, &w->n);
+    for (size_t i = 0; lag && i < w->nparts; i++) {
+        part_state *p = &w->parts[i];
+        if (!p->active || p->next < 0)
+            continue;
+        int64_t hi = cs_consumer_high_watermark(w->consumer, p->topic, p->partition);
+        if (hi >= 0)
+            cs_telemetry_lag(w->tm, p->topic, p->partition, hi - p->next);
+    }
+}
+
+static void mtd_row(void *opaque, const char *customer, const char *currency, const char *cost)
+{
+    cs_telemetry_month_to_date(opaque, customer, currency, cost);
+}
+
+static void admit_row(void *opaque, const char *customer)
+{
+    cs_telemetry_admit(opaque, customer);
+}
+
+/* Rebuilds the month-to-date gauge from PostgreSQL. */
+static void refresh_month_to_date(cs_worker *w)
+{
+    char err[512];
+    cs_telemetry_month_to_date_begin(w->tm);
+    if (cs_store_month_to_date(w->store, mtd_row, w->tm, err, sizeof(err)) < 0) {
+        w->n.store_errors++;
+        cs_log(CS_LOG_WARN, "cannot read month-to-date costs; will retry", "error", err, NULL);
+    }
 }
 
 /* Forgets event ids older than the de-duplication window. */
@@ -536,6 +615,32 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         ret = -ENOMEM;
         goto out;
     }
+    w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
+    if (!w->tm) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    cs_telemetry_rules(w->tm, w->rules->version, w->rules->currency);
+    atomic_store(&w->st_store_ok, 1);
+    atomic_store(&w->st_redis_ok, 1);
+    /* the largest customers of the month get their own series first, so
+     * that the cardinality cap folds the smallest */
+    if (cs_store_top_customers(w->store, cfg->metrics_max_customers - 1, admit_row, w->tm, err,
+                               sizeof(err)) < 0)
+        cs_log(CS_LOG_WARN, "cannot rank customers for the metrics cap", "error", err, NULL);
+    if (cfg->http_listen) {
+        cs_http_handlers hh = {w, http_metrics, http_ready};
+        w->http = cs_http_start(cfg->http_listen, &hh, err, sizeof(err));
+        if (!w->http) {
+            cs_log(CS_LOG_ERROR, "cannot start the HTTP endpoint", "error", err, NULL);
+            ret = -EINVAL;
+            goto out;
+        }
+        char port[24];
+        fmt_i64(port, sizeof(port), cs_http_port(w->http));
+        cs_log(CS_LOG_INFO, "serving /metrics, /healthz, /readyz", "listen", cfg->http_listen,
+               "port", port, NULL);
+    }
     cs_consumer_callbacks cb = {w, on_assign, on_revoke, on_error, stop};
     w->consumer = cs_consumer_new(cfg, &cb, err, sizeof(err));
     if (!w->consumer) {
@@ -550,6 +655,7 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
     cs_message held = {0}; /* a message waiting for Redis */
     int64_t retry_store_at = 0, next_prune = mono_usec() + 5 * CS_USEC_PER_SEC;
+    int64_t next_publish = 0, next_lag = 0, next_mtd = 0;
     bool store_failing = false;
 
     while (!*stop) {
@@ -611,6 +717,16 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
             log_progress(w);
             last_progress = now;
         }
+        if (now >= next_publish) {
+            publish(w, now >= next_lag);
+            if (now >= next_lag)
+                next_lag = now + 5 * CS_USEC_PER_SEC;
+            next_publish = now + CS_USEC_PER_SEC;
+        }
+        if (now >= next_mtd) {
+            refresh_month_to_date(w);
+            next_mtd = now + (int64_t)cfg->mtd_refresh_ms * 1000;
+        }
         if (cfg->dedup && now >= next_prune) {
             prune_event_ids(w);
             next_prune = now + 600 * CS_USEC_PER_SEC;
@@ -631,6 +747,8 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
 out:
     if (w->consumer)
         cs_consumer_free(w->consumer);
+    cs_http_stop(w->http);
+    cs_telemetry_free(w->tm);
     drop_rejects(w);
     free(w->rejects);
     drop_events(w);

@@ -17,18 +17,9 @@
 
 #include "config.h"
 #include "event.h"
+#include "telemetry.h"
 
-typedef struct cs_worker_counters {
-    uint64_t consumed;
-    uint64_t accepted;    /* counted, duplicates excluded once flushed */
-    uint64_t duplicates;  /* events whose (source, id) was already counted */
-    uint64_t rejected[CS_REJECT__COUNT];
-    uint64_t unattributed;
-    uint64_t flushes;
-    uint64_t fenced;
-    uint64_t store_errors;
-    uint64_t redis_errors;
-} cs_worker_counters;
+typedef cs_telemetry_counters cs_worker_counters;
 
 /* Runs until *stop becomes non-zero, then flushes, leaves the group and
  * returns 0; *reload non-zero re-reads the rules (and is reset).  Returns a

@@ -76,6 +76,7 @@ class Services:
             "rules": rules_path,
             "flush.interval_ms": "300",
             "labels.cache_ttl_ms": "1000",
+            "http.listen": "127.0.0.1:0",
         }
         lines.update(extra or {})
         with open(path, "w") as f:

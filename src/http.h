@@ -1,0 +1,36 @@
+/* http.h - the worker's HTTP endpoint (adapter over libmicrohttpd).
+ *
+ *   GET /metrics   Prometheus text format 0.0.4, or OpenMetrics 1.0 when the
+ *                  Accept header asks for application/openmetrics-text
+ *   GET /healthz   200 "ok" while the process serves requests
+ *   GET /readyz    200 "ready", or 503 with the reason
+ *
+ * libmicrohttpd runs its own thread; the handlers are called on it and must
+ * be thread-safe.  Anything else answers 404, other methods 405.
+ */
+#ifndef CS_HTTP_H
+#define CS_HTTP_H
+
+#include <stddef.h>
+
+typedef struct cs_http_handlers {
+    void *opaque;
+    /* Renders metrics into a malloc'd buffer.  0 or a negative error. */
+    int (*metrics)(void *opaque, int openmetrics, char **ret_buf, size_t *ret_len);
+    /* Returns 1 if ready, else 0 with a reason written to reason. */
+    int (*ready)(void *opaque, char *reason, size_t size);
+} cs_http_handlers;
+
+typedef struct cs_http cs_http;
+
+/* Listens on listen ("host:port"; port 0 picks a free one).  Returns the
+ * server, or NULL with err filled. */
+cs_http *cs_http_start(const char *listen, const cs_http_handlers *h, char *err, size_t errsize);
+
+/* The port actually bound. */
+int cs_http_port(const cs_http *s);
+
+/* Stops the server and waits for its thread; NULL allowed. */
+void cs_http_stop(cs_http *s);
+
+#endif

@@ -1,0 +1,69 @@
+/* telemetry.h - the worker's metrics: business (cost and usage per
+ * customer, product, meter, plan) and self-observability (messages,
+ * rejects, lag, flushes, errors, cache, rules, build, process).
+ * docs/metrics.md lists every metric.
+ *
+ * The worker thread updates; the HTTP thread renders.  Thread-safe through
+ * the registry's lock.
+ */
+#ifndef CS_TELEMETRY_H
+#define CS_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "cache.h"
+#include "event.h"
+#include "metrics.h"
+
+/* Running totals a worker keeps (exported as counters). */
+typedef struct cs_telemetry_counters {
+    uint64_t consumed;
+    uint64_t accepted;    /* counted, duplicates excluded once flushed */
+    uint64_t duplicates;  /* events whose (source, id) was already counted */
+    uint64_t rejected[CS_REJECT__COUNT];
+    uint64_t unattributed;
+    uint64_t flushes;
+    uint64_t fenced;
+    uint64_t store_errors;
+    uint64_t redis_errors;
+    uint64_t rows_written;
+    uint64_t rejects_written;
+    unsigned long store_reconnects;
+    unsigned long redis_reconnects;
+    cs_cache_stats cache;
+    size_t partitions;
+} cs_telemetry_counters;
+
+typedef enum cs_flush_result { CS_FLUSH_OK, CS_FLUSH_FENCED, CS_FLUSH_ERROR } cs_flush_result;
+
+typedef struct cs_telemetry cs_telemetry;
+
+/* max_customers caps the customer label of business metrics. */
+cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version);
+void cs_telemetry_free(cs_telemetry *t); /* NULL allowed */
+
+/* Gives customer its own series (used at start for the largest customers). */
+void cs_telemetry_admit(cs_telemetry *t, const char *customer);
+
+/* Publishes the worker's totals. */
+void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n);
+
+/* A flush finished: duration and, when it committed, the aggregates it
+ * stored (added to the business counters). */
+void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duration_usec,
+                        const cs_agg *committed);
+
+void cs_telemetry_lag(cs_telemetry *t, const char *topic, int32_t partition, int64_t lag);
+void cs_telemetry_rules(cs_telemetry *t, const char *version, const char *currency);
+
+/* Month-to-date cost per customer, rebuilt from PostgreSQL. */
+void cs_telemetry_month_to_date_begin(cs_telemetry *t);
+void cs_telemetry_month_to_date(cs_telemetry *t, const char *customer, const char *currency,
+                                const char *cost);
+
+/* Renders everything (process metrics sampled now).  See cs_metrics_render. */
+int cs_telemetry_render(cs_telemetry *t, int openmetrics, char **ret_buf, size_t *ret_len);
+
+#endif
