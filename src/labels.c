@@ -125,15 +125,12 @@ static redisReply *command(cs_labels *l, const char *fmt, ...)
     return r;
 }
 
-/* Looks key up (GET, or HGET key field), through the cache.  Returns 1 and
- * copies the value, 0 if absent, -EIO on failure. */
-static int lookup(cs_labels *l, const char *key, const char *field, int64_t now, char *out,
-                  size_t outsize)
+/* Looks key up with GET, through the cache.  Returns 1 and copies the
+ * value, 0 if absent, -EIO on failure. */
+static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t outsize)
 {
-    char ckey[1024];
     const char *cached;
-    snprintf(ckey, sizeof(ckey), "%s%s%s", key, field ? "#" : "", field ? field : "");
-    if (cs_cache_get(l->cache, ckey, now, &cached)) {
+    if (cs_cache_get(l->cache, key, now, &cached)) {
         if (!cached)
             return 0;
         snprintf(out, outsize, "%s", cached);
@@ -141,7 +138,7 @@ static int lookup(cs_labels *l, const char *key, const char *field, int64_t now,
     }
     if (connect_redis(l) < 0)
         return -EIO;
-    redisReply *r = field ? command(l, "HGET %s %s", key, field) : command(l, "GET %s", key);
+    redisReply *r = command(l, "GET %s", key);
     if (!r)
         return -EIO;
     int found = 0;
@@ -151,8 +148,50 @@ static int lookup(cs_labels *l, const char *key, const char *field, int64_t now,
         found = 1;
     }
     freeReplyObject(r);
-    cs_cache_put(l->cache, ckey, found ? out : NULL, now);
+    cs_cache_put(l->cache, key, found ? out : NULL, now);
     return found;
+}
+
+/* Reads the customer hash (plan, name, cost_center) through the cache, as
+ * one cached value "plan\x1fname\x1fcost_center".  1 found, 0 absent, -EIO. */
+static int lookup_customer(cs_labels *l, const char *key, int64_t now, cs_customer *c)
+{
+    char joined[3 * CS_CUSTOMER_MAX + 8];
+    const char *cached;
+    int found = 0;
+    if (cs_cache_get(l->cache, key, now, &cached)) {
+        if (!cached)
+            return 0;
+        snprintf(joined, sizeof(joined), "%s", cached);
+        found = 1;
+    } else {
+        if (connect_redis(l) < 0)
+            return -EIO;
+        redisReply *r = command(l, "HMGET %s plan name cost_center", key);
+        if (!r)
+            return -EIO;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0) {
+            const char *v[3];
+            for (int i = 0; i < 3; i++)
+                v[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "";
+            snprintf(joined, sizeof(joined), "%.63s\x1f%.256s\x1f%.256s", v[0], v[1], v[2]);
+            found = 1;
+        }
+        freeReplyObject(r);
+        cs_cache_put(l->cache, key, found ? joined : NULL, now);
+        if (!found)
+            return 0;
+    }
+    char *save = NULL, *plan = strtok_r(joined, "\x1f", &save);
+    char *rest = save;
+    char *sep = rest ? strchr(rest, '\x1f') : NULL;
+    if (sep)
+        *sep = '\0';
+    snprintf(c->plan, sizeof(c->plan), "%s", plan ? plan : "");
+    snprintf(c->name, sizeof(c->name), "%s", rest ? rest : "");
+    snprintf(c->cost_center, sizeof(c->cost_center), "%s", sep ? sep + 1 : "");
+    return 1;
 }
 
 int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer *ret,
@@ -162,6 +201,7 @@ int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer
     int r;
 
     ret->attributed = 1;
+    ret->name[0] = ret->cost_center[0] = '\0';
     if (ev->subject) {
         snprintf(ret->id, sizeof(ret->id), "%s", ev->subject);
     } else {
@@ -171,7 +211,7 @@ int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer
             if (!v)
                 continue;
             snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, l->order[i], v);
-            r = lookup(l, key, NULL, now, ret->id, sizeof(ret->id));
+            r = lookup(l, key, now, ret->id, sizeof(ret->id));
         }
         if (r < 0)
             goto fail;
@@ -183,7 +223,7 @@ int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer
         }
     }
     snprintf(key, sizeof(key), "%scustomer:%s", l->prefix, ret->id);
-    r = lookup(l, key, "plan", now, ret->plan, sizeof(ret->plan));
+    r = lookup_customer(l, key, now, ret);
     if (r < 0)
         goto fail;
     if (r == 0)

@@ -33,6 +33,8 @@ typedef struct cs_labels cs_labels;
 typedef struct cs_customer {
     char id[CS_CUSTOMER_MAX];
     char plan[64];
+    char name[CS_CUSTOMER_MAX];        /* "" when Redis has none */
+    char cost_center[CS_CUSTOMER_MAX]; /* "" when Redis has none */
     int attributed; /* 0 for CS_UNATTRIBUTED */
 } cs_customer;
 

@@ -1,8 +1,8 @@
 /* metrics.c - registry and exposition (see metrics.h).
  *
  * A family keeps its series in insertion order and indexes them by the
- * label values joined with 0x1f in a chained hash map (strmap below), which
- * also serves as the set of admitted and folded values of a capped label.
+ * label values joined with 0x1f in a cs_strmap; two more serve as the sets of
+ * admitted and folded values of a capped label.
  */
 #include "metrics.h"
 
@@ -15,80 +15,7 @@
 #include <string.h>
 
 #include "array.h"
-
-/* ---- strmap: string → pointer, chained, doubling ------------------------ */
-
-typedef struct strmap_entry {
-    struct strmap_entry *next;
-    void *value;
-    char key[];
-} strmap_entry;
-
-typedef struct strmap {
-    strmap_entry **buckets;
-    size_t nbuckets, n;
-} strmap;
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static void **strmap_find(strmap *m, const char *key)
-{
-    if (!m->nbuckets)
-        return NULL;
-    for (strmap_entry *e = m->buckets[hash_str(key) & (m->nbuckets - 1)]; e; e = e->next)
-        if (strcmp(e->key, key) == 0)
-            return &e->value;
-    return NULL;
-}
-
-static int strmap_put(strmap *m, const char *key, void *value)
-{
-    if (m->n >= m->nbuckets) {
-        size_t nb = m->nbuckets ? m->nbuckets * 2 : 64;
-        strmap_entry **b = calloc(nb, sizeof(*b));
-        if (!b)
-            return -ENOMEM;
-        for (size_t i = 0; i < m->nbuckets; i++)
-            for (strmap_entry *e = m->buckets[i], *next; e; e = next) {
-                next = e->next;
-                size_t slot = hash_str(e->key) & (nb - 1);
-                e->next = b[slot];
-                b[slot] = e;
-            }
-        free(m->buckets);
-        m->buckets = b;
-        m->nbuckets = nb;
-    }
-    size_t len = strlen(key) + 1;
-    strmap_entry *e = malloc(sizeof(*e) + len);
-    if (!e)
-        return -ENOMEM;
-    memcpy(e->key, key, len);
-    e->value = value;
-    size_t slot = hash_str(key) & (m->nbuckets - 1);
-    e->next = m->buckets[slot];
-    m->buckets[slot] = e;
-    m->n++;
-    return 0;
-}
-
-static void strmap_clear(strmap *m)
-{
-    for (size_t i = 0; i < m->nbuckets; i++)
-        for (strmap_entry *e = m->buckets[i], *next; e; e = next) {
-            next = e->next;
-            free(e);
-        }
-    free(m->buckets);
-    m->buckets = NULL;
-    m->nbuckets = m->n = 0;
-}
+#include "strmap.h"
 
 /* ---- registry ------------------------------------------------------------ */
 
@@ -109,10 +36,10 @@ struct cs_metric_family {
     size_t nbounds;
     series **series;
     size_t nseries, capseries;
-    strmap index;
+    cs_strmap index;
     /* cardinality guard */
     size_t cap_label, cap_max;
-    strmap admitted, folded;
+    cs_strmap admitted, folded;
 };
 
 struct cs_metrics {
@@ -143,7 +70,7 @@ static void reset_series(cs_metric_family *f)
     for (size_t i = 0; i < f->nseries; i++)
         free_series(f, f->series[i]);
     f->nseries = 0;
-    strmap_clear(&f->index);
+    cs_strmap_clear(&f->index, NULL);
 }
 
 void cs_metrics_free(cs_metrics *m)
@@ -154,8 +81,8 @@ void cs_metrics_free(cs_metrics *m)
         cs_metric_family *f = m->families[i];
         reset_series(f);
         free(f->series);
-        strmap_clear(&f->admitted);
-        strmap_clear(&f->folded);
+        cs_strmap_clear(&f->admitted, NULL);
+        cs_strmap_clear(&f->folded, NULL);
         for (size_t l = 0; l < f->nlabels; l++)
             free(f->labels[l]);
         free(f->bounds);
@@ -217,14 +144,14 @@ void cs_metrics_family_cap(cs_metric_family *f, size_t label, size_t max_values)
  * Records folded values. */
 static bool admit_locked(cs_metric_family *f, const char *value)
 {
-    if (!f->cap_max || strcmp(value, CS_METRICS_OTHER) == 0 || strmap_find(&f->admitted, value))
+    if (!f->cap_max || strcmp(value, CS_METRICS_OTHER) == 0 || cs_strmap_find(&f->admitted, value))
         return true;
     if (f->admitted.n + 1 < f->cap_max) { /* one place stays for "other" */
-        strmap_put(&f->admitted, value, NULL);
+        cs_strmap_put(&f->admitted, value, NULL);
         return true;
     }
-    if (!strmap_find(&f->folded, value))
-        strmap_put(&f->folded, value, NULL);
+    if (!cs_strmap_find(&f->folded, value))
+        cs_strmap_put(&f->folded, value, NULL);
     return false;
 }
 
@@ -261,7 +188,7 @@ static series *get_series(cs_metric_family *f, const char *const *values)
         k += (size_t)n;
     }
     key[k] = '\0';
-    void **found = strmap_find(&f->index, key);
+    void **found = cs_strmap_find(&f->index, key);
     if (found)
         return *found;
     series *s = calloc(1, sizeof(*s));
@@ -279,7 +206,7 @@ static series *get_series(cs_metric_family *f, const char *const *values)
     for (size_t i = 0; i < f->nlabels; i++)
         s->values[i] = strdup(v[i]);
     if (cs_array_reserve(&f->series, &f->capseries, f->nseries + 1, sizeof(*f->series)) < 0 ||
-        strmap_put(&f->index, key, s) < 0) {
+        cs_strmap_put(&f->index, key, s) < 0) {
         free_series(f, s);
         return NULL;
     }

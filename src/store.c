@@ -377,13 +377,14 @@ static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t er
         (r = copy_rows(s, cs_agg_count(agg), 16, agg_row, agg, err, errsize)) < 0)
         return r;
     return exec_ok(s,
-                   "INSERT INTO usage_cost AS u (hour, customer, product, meter, rule_id,"
+                   "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"
+                   " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"
+                   " quantity, list_cost, discount, cost, events)"
+                   " SELECT cs_billing_period(hour), hour, customer, product, meter, rule_id,"
                    " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
-                   " list_cost, discount, cost, events)"
-                   " SELECT hour, customer, product, meter, rule_id, rules_version, plan,"
-                   " currency, unit, unit_price, discount_rate, quantity, list_cost, discount,"
-                   " cost, events FROM cs_stage"
-                   " ON CONFLICT (hour, customer, product, meter, rule_id, rules_version, plan)"
+                   " list_cost, discount, cost, events FROM cs_stage"
+                   " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"
+                   " rules_version, plan)"
                    " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
                    " list_cost = u.list_cost + EXCLUDED.list_cost,"
                    " discount = u.discount + EXCLUDED.discount,"
@@ -468,6 +469,38 @@ int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
     return ok ? 0 : -EIO;
 }
 
+static int customer_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_DEC_STRLEN])
+{
+    const cs_store_customer *c = &((const cs_store_batch *)ctx)->customers[i];
+    (void)num;
+    cols[0] = c->id;
+    cols[1] = c->name;
+    cols[2] = c->plan;
+    cols[3] = c->cost_center;
+    return 1;
+}
+
+static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    if ((r = exec_ok(s,
+                     "CREATE TEMP TABLE IF NOT EXISTS cs_customers (id text, name text, plan text,"
+                     " cost_center text) ON COMMIT DELETE ROWS",
+                     PGRES_COMMAND_OK, err, errsize)) < 0 ||
+        (r = exec_ok(s, "COPY cs_customers FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0 ||
+        (r = copy_rows(s, b->ncustomers, 4, customer_row, b, err, errsize)) < 0)
+        return r;
+    return exec_ok(s,
+                   "INSERT INTO customers AS c (id, name, plan, cost_center)"
+                   " SELECT DISTINCT ON (id) id, nullif(name, ''), nullif(plan, ''),"
+                   " nullif(cost_center, '') FROM cs_customers"
+                   " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan,"
+                   " cost_center = EXCLUDED.cost_center, updated_at = now()"
+                   " WHERE (c.name, c.plan, c.cost_center) IS DISTINCT FROM"
+                   " (EXCLUDED.name, EXCLUDED.plan, EXCLUDED.cost_center)",
+                   PGRES_COMMAND_OK, err, errsize);
+}
+
 static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
     for (size_t i = 0; i < b->nrejects; i++) {
@@ -545,6 +578,7 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
     if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
         (b->nids > 0 && b->on_dedup && (r = dedup_ids(s, b, err, errsize)) < 0) ||
         (cs_agg_count(b->agg) > 0 && (r = stage_aggregates(s, b->agg, err, errsize)) < 0) ||
+        (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
         (r = insert_rejects(s, b, err, errsize)) < 0) {
         rollback(s);
         if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)

@@ -51,8 +51,14 @@ typedef struct cs_store_event_id {
  * earlier attempt failed, so it must be idempotent. */
 typedef void (*cs_store_dedup_fn)(void *opaque, const unsigned char *accepted, size_t n);
 
+typedef struct cs_store_customer {
+    const char *id, *name, *plan, *cost_center; /* "" for unknown */
+} cs_store_customer;
+
 typedef struct cs_store_batch {
     const char *group;
+    const cs_store_customer *customers; /* attributes seen in this batch */
+    size_t ncustomers;
     const cs_agg *agg;  /* rows with events == 0 are skipped */
     const cs_store_event_id *ids; /* one per aggregated event, in order */
     size_t nids;

@@ -32,6 +32,7 @@
 #include "pricing.h"
 #include "rules.h"
 #include "store.h"
+#include "strmap.h"
 #include "timestamp.h"
 
 typedef struct part_state {
@@ -64,6 +65,7 @@ typedef struct cs_worker {
     batch_event *events; /* aggregated events of the batch (when dedup is on) */
     cs_store_event_id *ids;
     size_t nevents, capevents;
+    cs_strmap customers; /* id → cs_customer *, attributes seen in this batch */
     size_t pending; /* messages folded in since the last flush */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
@@ -172,12 +174,44 @@ static void on_dedup(void *opaque, const unsigned char *accepted, size_t n)
     }
 }
 
+static int remember_customer(cs_worker *w, const cs_customer *c)
+{
+    void **slot = cs_strmap_find(&w->customers, c->id);
+    if (slot) {
+        **(cs_customer **)slot = *c; /* the latest attributes win */
+        return 0;
+    }
+    cs_customer *copy = malloc(sizeof(*copy));
+    if (!copy)
+        return -ENOMEM;
+    *copy = *c;
+    if (cs_strmap_put(&w->customers, c->id, copy) < 0) {
+        free(copy);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+typedef struct customer_list {
+    cs_store_customer *items;
+    size_t n;
+} customer_list;
+
+static void collect_customer(void *opaque, const char *key, void *value)
+{
+    customer_list *l = opaque;
+    const cs_customer *c = value;
+    (void)key;
+    l->items[l->n++] = (cs_store_customer){c->id, c->name, c->plan, c->cost_center};
+}
+
 /* Forgets everything not yet stored. */
 static void discard_memory(cs_worker *w)
 {
     cs_agg_clear(w->agg);
     drop_rejects(w);
     drop_events(w);
+    cs_strmap_clear(&w->customers, free);
     w->pending = 0;
     for (size_t i = 0; i < w->nparts; i++)
         w->parts[i].next = w->parts[i].expected;
@@ -204,12 +238,20 @@ static int flush(cs_worker *w, const char *why)
         w->last_flush = mono_usec();
         return 0;
     }
-    cs_store_batch b = {.group = w->cfg->group, .agg = w->agg, .ids = w->ids,
+    customer_list cl = {calloc(w->customers.n + 1, sizeof(cs_store_customer)), 0};
+    if (!cl.items) {
+        free(offs);
+        return -ENOMEM;
+    }
+    cs_strmap_each(&w->customers, collect_customer, &cl);
+    cs_store_batch b = {.group = w->cfg->group, .customers = cl.items, .ncustomers = cl.n,
+                        .agg = w->agg, .ids = w->ids,
                         .nids = w->nevents, .on_dedup = on_dedup, .opaque = w,
                         .rejects = w->rejects, .nrejects = w->nrejects, .offsets = offs,
                         .noffsets = noffs};
     int64_t t0 = mono_usec();
     r = cs_store_flush(w->store, &b, err, sizeof(err));
+    free(cl.items);
     int64_t dt = mono_usec() - t0;
     cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
                        dt, r == 0 ? w->agg : NULL);
@@ -248,6 +290,7 @@ static int flush(cs_worker *w, const char *why)
         cs_agg_clear(w->agg);
         drop_rejects(w);
         drop_events(w);
+        cs_strmap_clear(&w->customers, free);
         w->pending = 0;
     } else if (r == -ESTALE) {
         w->n.fenced++;
@@ -462,6 +505,8 @@ static int handle(cs_worker *w, const cs_message *m)
                 w->n.accepted++;
                 if (!cust.attributed)
                     w->n.unattributed++;
+                else if (remember_customer(w, &cust) < 0)
+                    return -ENOMEM;
                 err.code = CS_REJECT_NONE;
             }
         }
@@ -752,6 +797,7 @@ out:
     drop_rejects(w);
     free(w->rejects);
     drop_events(w);
+    cs_strmap_clear(&w->customers, free);
     free(w->events);
     free(w->ids);
     for (size_t i = 0; i < w->nparts; i++)

@@ -71,8 +71,12 @@ START_TEST(migrate_twice)
     char want[16];
     snprintf(want, sizeof(want), "%u", cs_migrations_count);
     ck_assert_str_eq(query1("SELECT count(*) FROM schema_migrations"), want);
+    char list[512] = "";
+    for (unsigned i = 0; i < cs_migrations_count; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
+                 cs_migrations[i].version);
     ck_assert_str_eq(query1("SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations"),
-                     "0001_core,0002_event_ids");
+                     list);
     cs_store_free(s);
 }
 END_TEST

@@ -1,0 +1,79 @@
+/* strmap.c - see strmap.h.  FNV-1a hashes, power-of-two bucket counts, the
+ * table doubles when it holds as many entries as buckets. */
+#include "strmap.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void **cs_strmap_find(cs_strmap *m, const char *key)
+{
+    if (!m->nbuckets)
+        return NULL;
+    for (cs_strmap_entry *e = m->buckets[hash_str(key) & (m->nbuckets - 1)]; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return &e->value;
+    return NULL;
+}
+
+int cs_strmap_put(cs_strmap *m, const char *key, void *value)
+{
+    if (m->n >= m->nbuckets) {
+        size_t nb = m->nbuckets ? m->nbuckets * 2 : 64;
+        cs_strmap_entry **b = calloc(nb, sizeof(*b));
+        if (!b)
+            return -ENOMEM;
+        for (size_t i = 0; i < m->nbuckets; i++)
+            for (cs_strmap_entry *e = m->buckets[i], *next; e; e = next) {
+                next = e->next;
+                size_t slot = hash_str(e->key) & (nb - 1);
+                e->next = b[slot];
+                b[slot] = e;
+            }
+        free(m->buckets);
+        m->buckets = b;
+        m->nbuckets = nb;
+    }
+    size_t len = strlen(key) + 1;
+    cs_strmap_entry *e = malloc(sizeof(*e) + len);
+    if (!e)
+        return -ENOMEM;
+    memcpy(e->key, key, len);
+    e->value = value;
+    size_t slot = hash_str(key) & (m->nbuckets - 1);
+    e->next = m->buckets[slot];
+    m->buckets[slot] = e;
+    m->n++;
+    return 0;
+}
+
+void cs_strmap_each(cs_strmap *m, void (*fn)(void *opaque, const char *key, void *value),
+                    void *opaque)
+{
+    for (size_t i = 0; i < m->nbuckets; i++)
+        for (cs_strmap_entry *e = m->buckets[i]; e; e = e->next)
+            fn(opaque, e->key, e->value);
+}
+
+void cs_strmap_clear(cs_strmap *m, void (*free_value)(void *))
+{
+    for (size_t i = 0; i < m->nbuckets; i++)
+        for (cs_strmap_entry *e = m->buckets[i], *next; e; e = next) {
+            next = e->next;
+            if (free_value)
+                free_value(e->value);
+            free(e);
+        }
+    free(m->buckets);
+    m->buckets = NULL;
+    m->nbuckets = m->n = 0;
+}
