@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "migrations.h"
+#include "store_internal.h"
 #include "timestamp.h"
 
 struct cs_store {
@@ -86,6 +87,11 @@ int cs_store_connect(cs_store *s, char *err, size_t errsize)
     PQclear(PQexec(s->conn, "SET client_min_messages = warning"));
     s->connects++;
     return 0;
+}
+
+PGconn *cs_store_conn(cs_store *s, char *err, size_t errsize)
+{
+    return cs_store_connect(s, err, errsize) == 0 ? s->conn : NULL;
 }
 
 unsigned long cs_store_reconnects(const cs_store *s)

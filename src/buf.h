@@ -1,0 +1,27 @@
+/* buf.h - a growable byte buffer for building output text.
+ *
+ * Append functions never fail visibly: on allocation failure the buffer is
+ * marked failed (cs_buf.failed) and later appends do nothing, so a writer
+ * checks once at the end.  Free with cs_buf_free().  Not thread-safe.
+ */
+#ifndef CS_BUF_H
+#define CS_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct cs_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;
+} cs_buf; /* zero-initialise */
+
+void cs_buf_append(cs_buf *b, const char *s, size_t n);
+void cs_buf_puts(cs_buf *b, const char *s);
+void cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Removes the first n bytes (after they were sent). */
+void cs_buf_consume(cs_buf *b, size_t n);
+void cs_buf_reset(cs_buf *b);
+void cs_buf_free(cs_buf *b);
+
+#endif

@@ -1,0 +1,41 @@
+/* csv.c - see csv.h. */
+#include "csv.h"
+
+#include <string.h>
+
+void cs_csv_text(cs_buf *b, const char *s, int first)
+{
+    if (!first)
+        cs_buf_append(b, ",", 1);
+    if (!s)
+        return; /* empty field: null */
+    int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
+                  s[0] == '\r';
+    int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
+    if (!quote) {
+        cs_buf_puts(b, s);
+        return;
+    }
+    cs_buf_append(b, "\"", 1);
+    if (formula)
+        cs_buf_append(b, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            cs_buf_append(b, "\"\"", 2);
+        else
+            cs_buf_append(b, p, 1);
+    }
+    cs_buf_append(b, "\"", 1);
+}
+
+void cs_csv_number(cs_buf *b, const char *s, int first)
+{
+    if (!first)
+        cs_buf_append(b, ",", 1);
+    cs_buf_puts(b, s);
+}
+
+void cs_csv_end_row(cs_buf *b)
+{
+    cs_buf_append(b, "\r\n", 2);
+}

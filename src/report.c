@@ -1,0 +1,603 @@
+/* report.c - chargeback and FOCUS writers (see report.h and docs/reports.md). */
+#include "report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "csv.h"
+#include "strmap.h"
+#include "timestamp.h"
+
+#define NCOLS_TABLE 11
+
+typedef struct total {
+    char *customer, *customer_name, *product; /* NULL where not applicable */
+    char currency[8];
+    cs_dec list, discount, billed, unrounded;
+    int64_t events;
+} total;
+
+typedef struct totals {
+    total **items;
+    size_t n, cap;
+    cs_strmap index;
+} totals;
+
+struct cs_report {
+    cs_report_format fmt;
+    cs_report_meta meta;
+    totals customers, products, grand;
+    size_t nrows;
+    char **cells; /* table: NCOLS_TABLE per row */
+    size_t ncells, capcells;
+    int failed;
+};
+
+int cs_report_format_parse(const char *s, cs_report_format *ret)
+{
+    static const char *const names[] = {"table", "csv", "json", "focus"};
+    for (int i = 0; i < 4; i++)
+        if (s && strcmp(s, names[i]) == 0) {
+            *ret = (cs_report_format)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *cs_report_content_type(cs_report_format fmt)
+{
+    switch (fmt) {
+    case CS_REPORT_JSON: return "application/json";
+    case CS_REPORT_TABLE: return "text/plain; charset=utf-8";
+    default: return "text/csv; charset=utf-8; header=present";
+    }
+}
+
+const char *cs_report_extension(cs_report_format fmt)
+{
+    return fmt == CS_REPORT_JSON ? "json" : fmt == CS_REPORT_TABLE ? "txt" : "csv";
+}
+
+int cs_report_minor_units(const char *currency)
+{
+    static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
+                                       "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
+                                       "XPF", NULL};
+    static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", NULL};
+    for (int i = 0; zero[i]; i++)
+        if (strcmp(currency, zero[i]) == 0)
+            return 0;
+    for (int i = 0; three[i]; i++)
+        if (strcmp(currency, three[i]) == 0)
+            return 3;
+    return 2;
+}
+
+cs_report *cs_report_new(cs_report_format fmt, const cs_report_meta *meta)
+{
+    cs_report *r = calloc(1, sizeof(*r));
+    if (r) {
+        r->fmt = fmt;
+        r->meta = *meta;
+    }
+    return r;
+}
+
+static void free_total(void *p)
+{
+    total *t = p;
+    free(t->customer);
+    free(t->customer_name);
+    free(t->product);
+    free(t);
+}
+
+static void totals_free(totals *t)
+{
+    cs_strmap_clear(&t->index, NULL);
+    for (size_t i = 0; i < t->n; i++)
+        free_total(t->items[i]);
+    free(t->items);
+}
+
+void cs_report_free(cs_report *r)
+{
+    if (!r)
+        return;
+    totals_free(&r->customers);
+    totals_free(&r->products);
+    totals_free(&r->grand);
+    for (size_t i = 0; i < r->ncells; i++)
+        free(r->cells[i]);
+    free(r->cells);
+    free(r);
+}
+
+/* Finds or creates the total for key. */
+static total *totals_get(totals *t, const char *customer, const char *name, const char *product,
+                         const char *currency)
+{
+    char key[1024];
+    snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", customer ? customer : "", product ? product : "",
+             currency);
+    void **slot = cs_strmap_find(&t->index, key);
+    if (slot)
+        return *slot;
+    total *x = calloc(1, sizeof(*x));
+    if (!x || cs_array_reserve(&t->items, &t->cap, t->n + 1, sizeof(*t->items)) < 0 ||
+        cs_strmap_put(&t->index, key, x) < 0) {
+        free(x);
+        return NULL;
+    }
+    x->customer = customer ? strdup(customer) : NULL;
+    x->customer_name = name ? strdup(name) : NULL;
+    x->product = product ? strdup(product) : NULL;
+    snprintf(x->currency, sizeof(x->currency), "%s", currency);
+    t->items[t->n++] = x;
+    return x;
+}
+
+static int total_add(total *t, cs_dec list, cs_dec discount, cs_dec billed, cs_dec unrounded,
+                     int64_t events)
+{
+    if (!t || cs_dec_add(t->list, list, &t->list) < 0 ||
+        cs_dec_add(t->discount, discount, &t->discount) < 0 ||
+        cs_dec_add(t->billed, billed, &t->billed) < 0 ||
+        cs_dec_add(t->unrounded, unrounded, &t->unrounded) < 0)
+        return -ERANGE;
+    t->events += events;
+    return 0;
+}
+
+/* Exact decimal without trailing zeros. */
+static void fmt_trim(cs_dec d, char *buf)
+{
+    int n = cs_dec_format(d, CS_DEC_SCALE, buf, CS_DEC_STRLEN);
+    char *dot = strchr(buf, '.');
+    if (n <= 0 || !dot)
+        return;
+    char *end = buf + n - 1;
+    while (end > dot && *end == '0')
+        *end-- = '\0';
+    if (end == dot)
+        *dot = '\0';
+}
+
+static void fmt_money(cs_dec d, const char *currency, char *buf)
+{
+    cs_dec_format(d, cs_report_minor_units(currency), buf, CS_DEC_STRLEN);
+}
+
+static void json_str(cs_buf *b, const char *s)
+{
+    if (!s) {
+        cs_buf_puts(b, "null");
+        return;
+    }
+    cs_buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            cs_buf_append(b, "\\", 1);
+            cs_buf_append(b, (const char *)p, 1);
+        } else if (*p < 0x20) {
+            cs_buf_printf(b, "\\u%04x", *p);
+        } else {
+            cs_buf_append(b, (const char *)p, 1);
+        }
+    }
+    cs_buf_append(b, "\"", 1);
+}
+
+static void table_cell(cs_report *r, const char *s)
+{
+    if (cs_array_reserve(&r->cells, &r->capcells, r->ncells + 1, sizeof(*r->cells)) < 0) {
+        r->failed = 1;
+        return;
+    }
+    r->cells[r->ncells++] = strdup(s ? s : "");
+}
+
+static const char *const csv_header[] = {
+    "row_type", "customer", "customer_name", "product", "meter", "unit", "quantity",
+    "unit_price", "plan", "discount_rate", "list_cost", "discount", "billed_cost", "currency",
+    "charge_class", "correction_of", "events", "unrounded_billed_cost", NULL};
+
+static const char *const focus_header[] = {
+    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
+    "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
+    "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ConsumedQuantity",
+    "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
+    "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingQuantity", "PricingUnit",
+    "ProviderName", "PublisherName", "ServiceCategory", "ServiceName", "SubAccountId",
+    "SubAccountName", "Tags", "x_Meter", "x_Plan", "x_DiscountRate", "x_RuleId",
+    "x_RulesVersion", "x_Events", "x_CorrectionOfPeriod", NULL};
+
+void cs_report_begin(cs_report *r, cs_buf *out)
+{
+    char from[CS_TIMESTAMP_STRLEN], to[CS_TIMESTAMP_STRLEN];
+    cs_timestamp_format(r->meta.from_usec, from, sizeof(from));
+    cs_timestamp_format(r->meta.to_usec, to, sizeof(to));
+    switch (r->fmt) {
+    case CS_REPORT_CSV:
+    case CS_REPORT_FOCUS: {
+        const char *const *h = r->fmt == CS_REPORT_CSV ? csv_header : focus_header;
+        for (int i = 0; h[i]; i++)
+            cs_csv_text(out, h[i], i == 0);
+        cs_csv_end_row(out);
+        break;
+    }
+    case CS_REPORT_JSON:
+        cs_buf_puts(out, "{\"report\":\"chargeback\",\"period\":");
+        json_str(out, r->meta.period);
+        cs_buf_printf(out, ",\"from\":\"%s\",\"to\":\"%s\",", from, to);
+        cs_buf_puts(out, "\"rounding\":\"each line's list and billed cost rounded half-even to the "
+                         "currency's minor unit; discount = list - billed; totals are sums of "
+                         "rounded lines\",\"lines\":[");
+        break;
+    case CS_REPORT_TABLE: {
+        static const char *const h[NCOLS_TABLE] = {"CUSTOMER", "PRODUCT", "METER", "QUANTITY",
+                                                   "UNIT", "UNIT PRICE", "PLAN", "LIST",
+                                                   "DISCOUNT", "BILLED", "CUR"};
+        for (int i = 0; i < NCOLS_TABLE; i++)
+            table_cell(r, h[i]);
+        break;
+    }
+    }
+}
+
+static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
+{
+    char billed[CS_DEC_STRLEN], list[CS_DEC_STRLEN], qty[CS_DEC_STRLEN], price[CS_DEC_STRLEN];
+    char cprice[CS_DEC_STRLEN], rate[CS_DEC_STRLEN], events[24];
+    char bp_start[CS_TIMESTAMP_STRLEN], bp_end[CS_TIMESTAMP_STRLEN];
+    char cp_start[CS_TIMESTAMP_STRLEN], cp_end[CS_TIMESTAMP_STRLEN], desc[1024], tags[1024];
+    cs_dec one_minus, contracted;
+
+    fmt_trim(row->cost, billed);
+    fmt_trim(row->list_cost, list);
+    fmt_trim(row->quantity, qty);
+    fmt_trim(row->unit_price, price);
+    fmt_trim(row->discount_rate, rate);
+    if (cs_dec_sub(cs_dec_from_int(1), row->discount_rate, &one_minus) < 0 ||
+        cs_dec_mul(row->unit_price, one_minus, &contracted) < 0)
+        return -ERANGE;
+    fmt_trim(contracted, cprice);
+    snprintf(events, sizeof(events), "%lld", (long long)row->events);
+    /* billing period: the month; its end is the next month's first instant */
+    int64_t bs = row->billing_period_usec;
+    char tmp[CS_TIMESTAMP_STRLEN];
+    cs_timestamp_format(bs, bp_start, sizeof(bp_start));
+    int y, m;
+    sscanf(bp_start, "%4d-%2d", &y, &m);
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
+    snprintf(bp_end, sizeof(bp_end), "%s", tmp);
+    cs_timestamp_format(row->hour_usec, cp_start, sizeof(cp_start));
+    cs_timestamp_format(row->hour_usec + CS_USEC_PER_HOUR, cp_end, sizeof(cp_end));
+    snprintf(desc, sizeof(desc), "%s %s at %s per %s%s%s", row->product, row->meter, price,
+             row->unit, row->correction_of ? ", correction for " : "",
+             row->correction_of ? row->correction_of : "");
+    cs_buf tb = {0};
+    cs_buf_puts(&tb, "{\"costream/plan\":");
+    json_str(&tb, row->plan);
+    if (row->cost_center && *row->cost_center) {
+        cs_buf_puts(&tb, ",\"costream/cost_center\":");
+        json_str(&tb, row->cost_center);
+    }
+    cs_buf_puts(&tb, "}");
+    snprintf(tags, sizeof(tags), "%s", tb.data ? tb.data : "{}");
+    cs_buf_free(&tb);
+    const char *category = r->meta.service_category
+                               ? r->meta.service_category(r->meta.opaque, row->product)
+                               : NULL;
+    const char *sub = row->cost_center && *row->cost_center ? row->cost_center : NULL;
+
+    cs_csv_number(out, billed, 1);
+    cs_csv_text(out, row->customer, 0);
+    cs_csv_text(out, row->customer_name ? row->customer_name : row->customer, 0);
+    cs_csv_text(out, row->currency, 0);
+    cs_csv_text(out, bp_end, 0);
+    cs_csv_text(out, bp_start, 0);
+    cs_csv_text(out, "Usage", 0);
+    cs_csv_text(out, row->correction_of ? "Correction" : NULL, 0);
+    cs_csv_text(out, desc, 0);
+    cs_csv_text(out, cp_end, 0);
+    cs_csv_text(out, cp_start, 0);
+    cs_csv_number(out, qty, 0);
+    cs_csv_text(out, row->unit, 0);
+    cs_csv_number(out, billed, 0); /* ContractedCost: the plan's negotiated price */
+    cs_csv_number(out, cprice, 0);
+    cs_csv_number(out, billed, 0); /* EffectiveCost: nothing amortised */
+    cs_csv_text(out, r->meta.issuer, 0);
+    cs_csv_number(out, list, 0);
+    cs_csv_number(out, price, 0);
+    cs_csv_number(out, qty, 0);
+    cs_csv_text(out, row->unit, 0);
+    cs_csv_text(out, r->meta.provider, 0);
+    cs_csv_text(out, r->meta.provider, 0);
+    cs_csv_text(out, category ? category : "Other", 0);
+    cs_csv_text(out, row->product, 0);
+    cs_csv_text(out, sub, 0);
+    cs_csv_text(out, sub, 0);
+    cs_csv_text(out, tags, 0);
+    cs_csv_text(out, row->meter, 0);
+    cs_csv_text(out, row->plan, 0);
+    cs_csv_number(out, rate, 0);
+    cs_csv_text(out, row->rule_id, 0);
+    cs_csv_text(out, row->rules_version, 0);
+    cs_csv_number(out, events, 0);
+    cs_csv_text(out, row->correction_of, 0);
+    cs_csv_end_row(out);
+    total *g = totals_get(&r->grand, NULL, NULL, NULL, row->currency);
+    return total_add(g, row->list_cost, row->discount, row->cost, row->cost, row->events);
+}
+
+int cs_report_add(cs_report *r, const cs_report_row *row, cs_buf *out)
+{
+    r->nrows++;
+    if (r->fmt == CS_REPORT_FOCUS)
+        return add_focus(r, row, out);
+
+    int places = cs_report_minor_units(row->currency);
+    cs_dec list = cs_dec_round(row->list_cost, places);
+    cs_dec billed = cs_dec_round(row->cost, places);
+    cs_dec discount;
+    if (cs_dec_sub(list, billed, &discount) < 0)
+        return -ERANGE;
+    total *ct = totals_get(&r->customers, row->customer, row->customer_name, NULL, row->currency);
+    total *pt = totals_get(&r->products, NULL, NULL, row->product, row->currency);
+    total *gt = totals_get(&r->grand, NULL, NULL, NULL, row->currency);
+    if (total_add(ct, list, discount, billed, row->cost, row->events) < 0 ||
+        total_add(pt, list, discount, billed, row->cost, row->events) < 0 ||
+        total_add(gt, list, discount, billed, row->cost, row->events) < 0)
+        return -ERANGE;
+
+    char qty[CS_DEC_STRLEN], price[CS_DEC_STRLEN], rate[CS_DEC_STRLEN], l[CS_DEC_STRLEN];
+    char d[CS_DEC_STRLEN], b[CS_DEC_STRLEN], u[CS_DEC_STRLEN], ev[24];
+    fmt_trim(row->quantity, qty);
+    fmt_trim(row->unit_price, price);
+    fmt_trim(row->discount_rate, rate);
+    fmt_money(list, row->currency, l);
+    fmt_money(discount, row->currency, d);
+    fmt_money(billed, row->currency, b);
+    cs_dec_format(row->cost, CS_DEC_SCALE, u, sizeof(u));
+    snprintf(ev, sizeof(ev), "%lld", (long long)row->events);
+    const char *cls = row->correction_of ? "Correction" : NULL;
+
+    switch (r->fmt) {
+    case CS_REPORT_CSV:
+        cs_csv_text(out, "line", 1);
+        cs_csv_text(out, row->customer, 0);
+        cs_csv_text(out, row->customer_name, 0);
+        cs_csv_text(out, row->product, 0);
+        cs_csv_text(out, row->meter, 0);
+        cs_csv_text(out, row->unit, 0);
+        cs_csv_number(out, qty, 0);
+        cs_csv_number(out, price, 0);
+        cs_csv_text(out, row->plan, 0);
+        cs_csv_number(out, rate, 0);
+        cs_csv_number(out, l, 0);
+        cs_csv_number(out, d, 0);
+        cs_csv_number(out, b, 0);
+        cs_csv_text(out, row->currency, 0);
+        cs_csv_text(out, cls, 0);
+        cs_csv_text(out, row->correction_of, 0);
+        cs_csv_number(out, ev, 0);
+        cs_csv_number(out, u, 0);
+        cs_csv_end_row(out);
+        break;
+    case CS_REPORT_JSON:
+        cs_buf_puts(out, r->nrows > 1 ? ",{" : "{");
+        cs_buf_puts(out, "\"customer\":");
+        json_str(out, row->customer);
+        cs_buf_puts(out, ",\"customer_name\":");
+        json_str(out, row->customer_name);
+        cs_buf_puts(out, ",\"product\":");
+        json_str(out, row->product);
+        cs_buf_puts(out, ",\"meter\":");
+        json_str(out, row->meter);
+        cs_buf_puts(out, ",\"unit\":");
+        json_str(out, row->unit);
+        cs_buf_printf(out, ",\"quantity\":%s,\"unit_price\":%s,\"plan\":", qty, price);
+        json_str(out, row->plan);
+        cs_buf_printf(out, ",\"discount_rate\":%s,\"list_cost\":%s,\"discount\":%s,"
+                           "\"billed_cost\":%s,\"currency\":",
+                      rate, l, d, b);
+        json_str(out, row->currency);
+        cs_buf_puts(out, ",\"charge_class\":");
+        json_str(out, cls);
+        cs_buf_puts(out, ",\"correction_of\":");
+        json_str(out, row->correction_of);
+        cs_buf_printf(out, ",\"events\":%s,\"unrounded_billed_cost\":%s}", ev, u);
+        break;
+    case CS_REPORT_TABLE: {
+        char plan[160];
+        snprintf(plan, sizeof(plan), "%s%s%s", row->plan, row->correction_of ? " corr. " : "",
+                 row->correction_of ? row->correction_of : "");
+        const char *cells[NCOLS_TABLE] = {row->customer, row->product, row->meter, qty, row->unit,
+                                          price, plan, l, d, b, row->currency};
+        for (int i = 0; i < NCOLS_TABLE; i++)
+            table_cell(r, cells[i]);
+        break;
+    }
+    case CS_REPORT_FOCUS:
+        break;
+    }
+    return 0;
+}
+
+static int cmp_product(const void *a, const void *b)
+{
+    const total *x = *(total *const *)a, *y = *(total *const *)b;
+    int c = strcmp(x->product, y->product);
+    return c ? c : strcmp(x->currency, y->currency);
+}
+
+static void csv_total(cs_buf *out, const char *type, const total *t)
+{
+    char l[CS_DEC_STRLEN], d[CS_DEC_STRLEN], b[CS_DEC_STRLEN], u[CS_DEC_STRLEN], ev[24];
+    fmt_money(t->list, t->currency, l);
+    fmt_money(t->discount, t->currency, d);
+    fmt_money(t->billed, t->currency, b);
+    cs_dec_format(t->unrounded, CS_DEC_SCALE, u, sizeof(u));
+    snprintf(ev, sizeof(ev), "%lld", (long long)t->events);
+    cs_csv_text(out, type, 1);
+    cs_csv_text(out, t->customer, 0);
+    cs_csv_text(out, t->customer_name, 0);
+    cs_csv_text(out, t->product, 0);
+    for (int i = 0; i < 6; i++) /* meter, unit, quantity, unit_price, plan, discount_rate */
+        cs_csv_text(out, NULL, 0);
+    cs_csv_number(out, l, 0);
+    cs_csv_number(out, d, 0);
+    cs_csv_number(out, b, 0);
+    cs_csv_text(out, t->currency, 0);
+    cs_csv_text(out, NULL, 0);
+    cs_csv_text(out, NULL, 0);
+    cs_csv_number(out, ev, 0);
+    cs_csv_number(out, u, 0);
+    cs_csv_end_row(out);
+}
+
+static void json_total(cs_buf *out, const total *t, int first)
+{
+    char l[CS_DEC_STRLEN], d[CS_DEC_STRLEN], b[CS_DEC_STRLEN], u[CS_DEC_STRLEN];
+    fmt_money(t->list, t->currency, l);
+    fmt_money(t->discount, t->currency, d);
+    fmt_money(t->billed, t->currency, b);
+    cs_dec_format(t->unrounded, CS_DEC_SCALE, u, sizeof(u));
+    cs_buf_puts(out, first ? "{" : ",{");
+    if (t->customer) {
+        cs_buf_puts(out, "\"customer\":");
+        json_str(out, t->customer);
+        cs_buf_puts(out, ",\"customer_name\":");
+        json_str(out, t->customer_name);
+        cs_buf_puts(out, ",");
+    }
+    if (t->product) {
+        cs_buf_puts(out, "\"product\":");
+        json_str(out, t->product);
+        cs_buf_puts(out, ",");
+    }
+    cs_buf_printf(out, "\"list_cost\":%s,\"discount\":%s,\"billed_cost\":%s,\"currency\":", l, d, b);
+    json_str(out, t->currency);
+    cs_buf_printf(out, ",\"events\":%lld,\"unrounded_billed_cost\":%s}", (long long)t->events, u);
+}
+
+static void table_total(cs_report *r, const char *label, const total *t)
+{
+    char l[CS_DEC_STRLEN], d[CS_DEC_STRLEN], b[CS_DEC_STRLEN];
+    fmt_money(t->list, t->currency, l);
+    fmt_money(t->discount, t->currency, d);
+    fmt_money(t->billed, t->currency, b);
+    const char *cells[NCOLS_TABLE] = {label, t->product ? t->product : "", "", "", "", "", "",
+                                      l, d, b, t->currency};
+    if (t->customer)
+        cells[0] = t->customer;
+    for (int i = 0; i < NCOLS_TABLE; i++)
+        table_cell(r, cells[i]);
+}
+
+static void table_print(cs_report *r, cs_buf *out, size_t nrows_with_rules, const size_t *rules)
+{
+    size_t width[NCOLS_TABLE] = {0};
+    size_t rows = r->ncells / NCOLS_TABLE;
+    for (size_t i = 0; i < rows; i++)
+        for (int c = 0; c < NCOLS_TABLE; c++) {
+            size_t w = strlen(r->cells[i * NCOLS_TABLE + (size_t)c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    size_t ri = 0;
+    for (size_t i = 0; i < rows; i++) {
+        if (ri < nrows_with_rules && rules[ri] == i) {
+            for (int c = 0; c < NCOLS_TABLE; c++) {
+                for (size_t k = 0; k < width[c]; k++)
+                    cs_buf_append(out, "-", 1);
+                cs_buf_puts(out, c + 1 < NCOLS_TABLE ? "  " : "\n");
+            }
+            ri++;
+        }
+        for (int c = 0; c < NCOLS_TABLE; c++) {
+            const char *s = r->cells[i * NCOLS_TABLE + (size_t)c];
+            int right = c == 3 || c == 5 || (c >= 7 && c <= 9); /* numbers */
+            size_t pad = width[c] - strlen(s);
+            if (right)
+                for (size_t k = 0; k < pad; k++)
+                    cs_buf_append(out, " ", 1);
+            cs_buf_puts(out, s);
+            if (c + 1 < NCOLS_TABLE && !right)
+                for (size_t k = 0; k < pad; k++)
+                    cs_buf_append(out, " ", 1);
+            cs_buf_puts(out, c + 1 < NCOLS_TABLE ? "  " : "\n");
+        }
+    }
+}
+
+int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, cs_buf *out)
+{
+    int ret = 0;
+    /* reconciliation: unrounded sum of lines == stored total, per currency */
+    for (size_t i = 0; i < r->grand.n; i++) {
+        const total *g = r->grand.items[i];
+        cs_dec want = cs_dec_zero();
+        for (size_t k = 0; k < nstored; k++)
+            if (strcmp(stored[k].currency, g->currency) == 0)
+                want = stored[k].cost;
+        if (stored && cs_dec_cmp(want, g->unrounded) != 0)
+            ret = -EDOM;
+    }
+    if (r->products.n > 1)
+        qsort(r->products.items, r->products.n, sizeof(total *), cmp_product);
+    switch (r->fmt) {
+    case CS_REPORT_FOCUS:
+        break;
+    case CS_REPORT_CSV:
+        for (size_t i = 0; i < r->customers.n; i++)
+            csv_total(out, "customer_total", r->customers.items[i]);
+        for (size_t i = 0; i < r->products.n; i++)
+            csv_total(out, "product_total", r->products.items[i]);
+        for (size_t i = 0; i < r->grand.n; i++)
+            csv_total(out, "grand_total", r->grand.items[i]);
+        break;
+    case CS_REPORT_JSON:
+        cs_buf_puts(out, "],\"customer_totals\":[");
+        for (size_t i = 0; i < r->customers.n; i++)
+            json_total(out, r->customers.items[i], i == 0);
+        cs_buf_puts(out, "],\"product_totals\":[");
+        for (size_t i = 0; i < r->products.n; i++)
+            json_total(out, r->products.items[i], i == 0);
+        cs_buf_puts(out, "],\"totals\":[");
+        for (size_t i = 0; i < r->grand.n; i++)
+            json_total(out, r->grand.items[i], i == 0);
+        cs_buf_printf(out, "],\"reconciled\":%s}\n", ret == 0 ? "true" : "false");
+        break;
+    case CS_REPORT_TABLE: {
+        size_t rules[3], nr = 0;
+        rules[nr++] = r->ncells / NCOLS_TABLE;
+        for (size_t i = 0; i < r->customers.n; i++)
+            table_total(r, "", r->customers.items[i]);
+        rules[nr++] = r->ncells / NCOLS_TABLE;
+        for (size_t i = 0; i < r->products.n; i++)
+            table_total(r, "all customers", r->products.items[i]);
+        rules[nr++] = r->ncells / NCOLS_TABLE;
+        for (size_t i = 0; i < r->grand.n; i++)
+            table_total(r, "TOTAL", r->grand.items[i]);
+        cs_buf_printf(out, "Chargeback for %s\n\n", r->meta.period);
+        table_print(r, out, nr, rules);
+        for (size_t i = 0; i < r->grand.n; i++) {
+            char u[CS_DEC_STRLEN];
+            cs_dec_format(r->grand.items[i]->unrounded, CS_DEC_SCALE, u, sizeof(u));
+            cs_buf_printf(out, "\nUnrounded total %s %s%s", u, r->grand.items[i]->currency,
+                          ret == 0 && stored ? " (equals the stored total)" : "");
+        }
+        cs_buf_puts(out, "\nEach line's list and billed cost is rounded half-even to the currency's"
+                         " minor unit;\ndiscount = list - billed; totals are sums of rounded lines.\n");
+        break;
+    }
+    }
+    if (r->failed)
+        out->failed = true;
+    return ret;
+}

@@ -1,0 +1,355 @@
+/* reportdb.c - report queries over libpq (see reportdb.h). */
+#include "reportdb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_internal.h"
+#include "timestamp.h"
+
+#define FETCH 2000
+
+struct cs_report_cursor {
+    PGconn *conn;
+    int focus;
+    PGresult *block;
+    int row, nrows;
+    int done;
+    const char *params[6];
+    char period_date[16];
+    PGresult *totals;
+    cs_report_stored *stored;
+    size_t nstored;
+};
+
+static void set_err(char *err, size_t size, const char *what, PGconn *conn)
+{
+    snprintf(err, size, "postgres: %s: %s", what, conn ? PQerrorMessage(conn) : "no connection");
+    size_t n = strlen(err);
+    while (n && err[n - 1] == '\n')
+        err[--n] = '\0';
+}
+
+static int exec_cmd(PGconn *conn, const char *sql, char *err, size_t errsize)
+{
+    PGresult *r = PQexec(conn, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        set_err(err, errsize, sql, conn);
+    PQclear(r);
+    return ok ? 0 : -EIO;
+}
+
+static const char where_clause[] =
+    " WHERE ($1::date IS NULL OR u.billing_period = $1::date)"
+    " AND ($2::timestamptz IS NULL OR u.hour >= $2::timestamptz)"
+    " AND ($3::timestamptz IS NULL OR u.hour < $3::timestamptz)"
+    " AND ($4::text IS NULL OR u.customer = $4)"
+    " AND ($5::text IS NULL OR u.product = $5)"
+    " AND ($6::text IS NULL OR u.plan = $6)";
+
+#define CORRECTION \
+    "CASE WHEN date_trunc('month', u.hour AT TIME ZONE 'UTC')::date <> u.billing_period" \
+    " THEN to_char(u.hour AT TIME ZONE 'UTC', 'YYYY-MM') END"
+
+int cs_reportdb_open(cs_store *s, const cs_report_query *q, cs_report_cursor **ret, char *err,
+                     size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    cs_report_cursor *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->conn = conn;
+    c->focus = q->focus;
+    if (q->period)
+        snprintf(c->period_date, sizeof(c->period_date), "%s-01", q->period);
+    c->params[0] = q->period ? c->period_date : NULL;
+    c->params[1] = q->period ? NULL : q->from;
+    c->params[2] = q->period ? NULL : q->to;
+    c->params[3] = q->customer;
+    c->params[4] = q->product;
+    c->params[5] = q->plan;
+    char sql[4096];
+    if (q->focus)
+        snprintf(sql, sizeof(sql),
+                 "DECLARE cs_report NO SCROLL CURSOR FOR"
+                 " SELECT u.customer, coalesce(c.name, u.customer), coalesce(c.cost_center, ''),"
+                 " u.product, u.meter, u.unit, u.currency, u.plan, u.rule_id, u.rules_version,"
+                 " " CORRECTION ", extract(epoch FROM u.hour)::bigint,"
+                 " extract(epoch FROM u.billing_period::timestamp AT TIME ZONE 'UTC')::bigint,"
+                 " u.unit_price, u.discount_rate, u.quantity, u.list_cost, u.discount, u.cost,"
+                 " u.events"
+                 " FROM usage_cost u LEFT JOIN customers c ON c.id = u.customer%s"
+                 " ORDER BY u.hour, u.customer, u.product, u.meter, u.rule_id, u.rules_version,"
+                 " u.plan",
+                 where_clause);
+    else
+        snprintf(sql, sizeof(sql),
+                 "DECLARE cs_report NO SCROLL CURSOR FOR"
+                 " SELECT u.customer, coalesce(c.name, u.customer), '', u.product, u.meter,"
+                 " u.unit, u.currency, u.plan, NULL, NULL, " CORRECTION " AS corr, 0, 0,"
+                 " u.unit_price, u.discount_rate, sum(u.quantity), sum(u.list_cost),"
+                 " sum(u.discount), sum(u.cost), sum(u.events)"
+                 " FROM usage_cost u LEFT JOIN customers c ON c.id = u.customer%s"
+                 " GROUP BY u.customer, 2, u.product, u.meter, u.unit, u.currency, u.plan, corr,"
+                 " u.unit_price, u.discount_rate"
+                 " ORDER BY u.customer, u.product, u.meter, corr NULLS FIRST, u.unit_price,"
+                 " u.plan, u.discount_rate, u.currency",
+                 where_clause);
+    if (exec_cmd(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize) < 0) {
+        free(c);
+        return -EIO;
+    }
+    PGresult *r = PQexecParams(conn, sql, 6, NULL, c->params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errsize, "report", conn);
+        PQclear(r);
+        PQclear(PQexec(conn, "ROLLBACK"));
+        free(c);
+        return -EIO;
+    }
+    PQclear(r);
+    *ret = c;
+    return 0;
+}
+
+static int dec(PGresult *r, int row, int col, cs_dec *ret)
+{
+    const char *v = PQgetvalue(r, row, col);
+    return cs_dec_parse(v, strlen(v), ret);
+}
+
+int cs_reportdb_next(cs_report_cursor *c, cs_report_row *ret, char *err, size_t errsize)
+{
+    if (!c->block || c->row >= c->nrows) {
+        if (c->done)
+            return 0;
+        PQclear(c->block);
+        c->block = PQexec(c->conn, "FETCH " "2000" " FROM cs_report");
+        if (PQresultStatus(c->block) != PGRES_TUPLES_OK) {
+            set_err(err, errsize, "FETCH", c->conn);
+            return -EIO;
+        }
+        c->row = 0;
+        c->nrows = PQntuples(c->block);
+        if (c->nrows < FETCH)
+            c->done = 1;
+        if (c->nrows == 0)
+            return 0;
+    }
+    PGresult *b = c->block;
+    int i = c->row++;
+    memset(ret, 0, sizeof(*ret));
+    ret->customer = PQgetvalue(b, i, 0);
+    ret->customer_name = PQgetvalue(b, i, 1);
+    ret->cost_center = PQgetvalue(b, i, 2);
+    ret->product = PQgetvalue(b, i, 3);
+    ret->meter = PQgetvalue(b, i, 4);
+    ret->unit = PQgetvalue(b, i, 5);
+    ret->currency = PQgetvalue(b, i, 6);
+    ret->plan = PQgetvalue(b, i, 7);
+    ret->rule_id = PQgetisnull(b, i, 8) ? NULL : PQgetvalue(b, i, 8);
+    ret->rules_version = PQgetisnull(b, i, 9) ? NULL : PQgetvalue(b, i, 9);
+    ret->correction_of = PQgetisnull(b, i, 10) ? NULL : PQgetvalue(b, i, 10);
+    ret->hour_usec = strtoll(PQgetvalue(b, i, 11), NULL, 10) * CS_USEC_PER_SEC;
+    ret->billing_period_usec = strtoll(PQgetvalue(b, i, 12), NULL, 10) * CS_USEC_PER_SEC;
+    ret->events = strtoll(PQgetvalue(b, i, 19), NULL, 10);
+    if (dec(b, i, 13, &ret->unit_price) < 0 || dec(b, i, 14, &ret->discount_rate) < 0 ||
+        dec(b, i, 15, &ret->quantity) < 0 || dec(b, i, 16, &ret->list_cost) < 0 ||
+        dec(b, i, 17, &ret->discount) < 0 || dec(b, i, 18, &ret->cost) < 0) {
+        snprintf(err, errsize, "report: a stored amount is out of the decimal range");
+        return -EIO;
+    }
+    return 1;
+}
+
+int cs_reportdb_totals(cs_report_cursor *c, const cs_report_stored **ret, size_t *ret_n,
+                       char *err, size_t errsize)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "SELECT u.currency, sum(u.cost) FROM usage_cost u%s GROUP BY 1 ORDER BY 1",
+             where_clause);
+    PQclear(c->totals);
+    free(c->stored);
+    c->stored = NULL;
+    c->totals = PQexecParams(c->conn, sql, 6, NULL, c->params, NULL, NULL, 0);
+    if (PQresultStatus(c->totals) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "report totals", c->conn);
+        return -EIO;
+    }
+    c->nstored = (size_t)PQntuples(c->totals);
+    c->stored = calloc(c->nstored + 1, sizeof(*c->stored));
+    if (!c->stored)
+        return -ENOMEM;
+    for (size_t i = 0; i < c->nstored; i++) {
+        c->stored[i].currency = PQgetvalue(c->totals, (int)i, 0);
+        if (dec(c->totals, (int)i, 1, &c->stored[i].cost) < 0)
+            return -EIO;
+    }
+    *ret = c->stored;
+    *ret_n = c->nstored;
+    return 0;
+}
+
+void cs_reportdb_close(cs_report_cursor *c)
+{
+    if (!c)
+        return;
+    PQclear(c->block);
+    PQclear(c->totals);
+    free(c->stored);
+    PQclear(PQexec(c->conn, "COMMIT"));
+    free(c);
+}
+
+int cs_reportdb_periods(cs_store *s, void (*fn)(void *opaque, const char *period, int closed),
+                        void *opaque, char *err, size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    PGresult *r = PQexec(conn,
+                         "SELECT to_char(p, 'YYYY-MM'), bool_or(closed) FROM ("
+                         " SELECT DISTINCT billing_period AS p, false AS closed FROM usage_cost"
+                         " UNION ALL SELECT period, true FROM closed_periods) x"
+                         " GROUP BY p ORDER BY p DESC");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "periods", conn);
+        PQclear(r);
+        return -EIO;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        fn(opaque, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)[0] == 't');
+    PQclear(r);
+    return 0;
+}
+
+int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t errsize)
+{
+    int y, m;
+    char extra;
+    if (sscanf(period, "%4d-%2d%c", &y, &m, &extra) != 2 || m < 1 || m > 12 || y < 1970 ||
+        strlen(period) != 7) {
+        snprintf(err, errsize, "\"%s\" is not a month such as 2026-10", period);
+        return -EINVAL;
+    }
+    char end[32];
+    snprintf(end, sizeof(end), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
+    int64_t end_usec;
+    cs_timestamp_parse(end, strlen(end), &end_usec);
+    if (end_usec > (int64_t)time(NULL) * CS_USEC_PER_SEC) {
+        snprintf(err, errsize, "%s has not ended yet; a month is closed after its last day", period);
+        return -EINVAL;
+    }
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    char date[16];
+    snprintf(date, sizeof(date), "%s-01", period);
+    const char *params[1] = {date};
+    /* The lock waits for flushes in progress and holds new ones until the
+     * close commits, so every flush either lands in the month before it
+     * closes or sees it closed. */
+    if (exec_cmd(conn, "BEGIN", err, errsize) < 0)
+        return -EIO;
+    if (exec_cmd(conn, "LOCK TABLE usage_cost IN SHARE ROW EXCLUSIVE MODE", err, errsize) < 0) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return -EIO;
+    }
+    PGresult *r = PQexecParams(conn,
+                               "INSERT INTO closed_periods (period) VALUES ($1::date)"
+                               " ON CONFLICT DO NOTHING",
+                               1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    int inserted = ok && strcmp(PQcmdTuples(r), "1") == 0;
+    if (!ok)
+        set_err(err, errsize, "closed_periods", conn);
+    PQclear(r);
+    if (!ok || exec_cmd(conn, "COMMIT", err, errsize) < 0) {
+        PQclear(PQexec(conn, "ROLLBACK"));
+        return -EIO;
+    }
+    if (!inserted) {
+        snprintf(err, errsize, "%s is already closed", period);
+        return -EALREADY;
+    }
+    return 0;
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", in[i]);
+}
+
+int cs_reportdb_token_add(cs_store *s, const char *id, const unsigned char *hash,
+                          const char *scope, const char *customer, const char *name, char *err,
+                          size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    char h[2 * CS_TOKEN_HASH_LEN + 3] = "\\x";
+    hex(hash, CS_TOKEN_HASH_LEN, h + 2);
+    const char *params[5] = {id, h, scope, customer, name};
+    PGresult *r = PQexecParams(conn,
+                               "INSERT INTO api_tokens (id, secret_hash, scope, customer, name)"
+                               " VALUES ($1, $2::bytea, $3, $4, $5)",
+                               5, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        set_err(err, errsize, "api_tokens", conn);
+    PQclear(r);
+    return ok ? 0 : -EIO;
+}
+
+int cs_reportdb_token_get(cs_store *s, const char *id, unsigned char *ret_hash,
+                          char *ret_scope, size_t scope_size, char *ret_customer,
+                          size_t customer_size, char *err, size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    const char *params[1] = {id};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT secret_hash, scope, coalesce(customer, '') FROM api_tokens"
+                               " WHERE id = $1 AND revoked_at IS NULL",
+                               1, NULL, params, NULL, NULL, 1 /* binary */);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "api_tokens", conn);
+        PQclear(r);
+        return -EIO;
+    }
+    int found = PQntuples(r) == 1 && PQgetlength(r, 0, 0) == CS_TOKEN_HASH_LEN;
+    if (found) {
+        memcpy(ret_hash, PQgetvalue(r, 0, 0), CS_TOKEN_HASH_LEN);
+        snprintf(ret_scope, scope_size, "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
+        snprintf(ret_customer, customer_size, "%.*s", PQgetlength(r, 0, 2), PQgetvalue(r, 0, 2));
+    }
+    PQclear(r);
+    return found;
+}
+
+int cs_reportdb_token_revoke(cs_store *s, const char *id, char *err, size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    const char *params[1] = {id};
+    PGresult *r = PQexecParams(conn,
+                               "UPDATE api_tokens SET revoked_at = now()"
+                               " WHERE id = $1 AND revoked_at IS NULL",
+                               1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    int changed = ok && strcmp(PQcmdTuples(r), "1") == 0;
+    if (!ok)
+        set_err(err, errsize, "api_tokens", conn);
+    PQclear(r);
+    return !ok ? -EIO : changed ? 0 : -ENOENT;
+}

@@ -1,0 +1,70 @@
+/* reportdb.h - what reports read from and write to PostgreSQL (adapter):
+ * streamed report rows, reconciliation totals, billing periods, closing a
+ * month, and API tokens.
+ *
+ * A report runs in one READ ONLY, REPEATABLE READ transaction with a
+ * server-side cursor fetched in blocks, so its lines, subtotals and the
+ * stored total it is reconciled against all come from one snapshot, and a
+ * report of a million lines never holds them in memory.  One cursor per
+ * cs_store at a time.  Not thread-safe: one cs_store per thread.
+ */
+#ifndef CS_REPORTDB_H
+#define CS_REPORTDB_H
+
+#include <stddef.h>
+
+#include "report.h"
+#include "store.h"
+#include "token.h"
+
+typedef struct cs_report_query {
+    const char *period;   /* billing month "YYYY-MM" (corrections included), or NULL */
+    const char *from;     /* with period NULL: usage hours in [from, to), RFC 3339 */
+    const char *to;
+    const char *customer; /* filters; NULL = all */
+    const char *product;
+    const char *plan;
+    int focus;            /* hourly FOCUS rows instead of chargeback lines */
+} cs_report_query;
+
+typedef struct cs_report_cursor cs_report_cursor;
+
+/* Opens the report's transaction and cursor.  0 or -EIO. */
+int cs_reportdb_open(cs_store *s, const cs_report_query *q, cs_report_cursor **ret, char *err,
+                     size_t errsize);
+
+/* Next row (strings valid until the next call).  1, 0 at the end, or -EIO. */
+int cs_reportdb_next(cs_report_cursor *c, cs_report_row *ret, char *err, size_t errsize);
+
+/* The stored cost per currency for the same filter and snapshot.  *ret is
+ * owned by the cursor.  0 or -EIO. */
+int cs_reportdb_totals(cs_report_cursor *c, const cs_report_stored **ret, size_t *ret_n,
+                       char *err, size_t errsize);
+
+/* Ends the transaction and frees the cursor; NULL allowed. */
+void cs_reportdb_close(cs_report_cursor *c);
+
+/* Calls fn for every billing month with data or closed, newest first. */
+int cs_reportdb_periods(cs_store *s, void (*fn)(void *opaque, const char *period, int closed),
+                        void *opaque, char *err, size_t errsize);
+
+/* Closes billing month "YYYY-MM".  0; -EALREADY if closed; -EINVAL if it
+ * has not ended yet or is malformed; -EIO. */
+int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t errsize);
+
+/* Stores a token's id and secret hash with its scope ("finance" or
+ * "customer" with customer set).  0 or -EIO. */
+int cs_reportdb_token_add(cs_store *s, const char *id, const unsigned char *hash,
+                          const char *scope, const char *customer, const char *name, char *err,
+                          size_t errsize);
+
+/* Looks up a live token: 1 and its hash, scope and customer ("" for
+ * finance); 0 if unknown or revoked; -EIO. */
+int cs_reportdb_token_get(cs_store *s, const char *id, unsigned char *ret_hash,
+                          char *ret_scope, size_t scope_size, char *ret_customer,
+                          size_t customer_size, char *err, size_t errsize);
+
+/* Revokes a token.  0, -ENOENT, -EIO. */
+int cs_reportdb_token_revoke(cs_store *s, const char *id, char *err, size_t errsize);
+
+#endif
