@@ -80,6 +80,9 @@ int cs_config_init(cs_config *cfg)
     r |= set_str(&cfg->start_offset, "earliest");
     r |= set_str(&cfg->log_level, "info");
     r |= set_str(&cfg->http_listen, "127.0.0.1:9464");
+    r |= set_str(&cfg->serve_listen, "127.0.0.1:9465");
+    r |= set_str(&cfg->report_provider, "costream");
+    r |= set_str(&cfg->report_issuer, "costream");
     cfg->metrics_max_customers = 1000;
     cfg->mtd_refresh_ms = 30000;
     cfg->redis_port = 6379;
@@ -110,6 +113,14 @@ void cs_config_free(cs_config *cfg)
     free(cfg->start_offset);
     free(cfg->log_level);
     free(cfg->http_listen);
+    free(cfg->serve_listen);
+    free(cfg->report_provider);
+    free(cfg->report_issuer);
+    for (size_t i = 0; i < cfg->ncategories; i++) {
+        free(cfg->categories[i].key);
+        free(cfg->categories[i].value);
+    }
+    free(cfg->categories);
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);
@@ -118,27 +129,63 @@ void cs_config_free(cs_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-static int set_kafka(cs_config *cfg, const char *key, const char *value)
+/* Sets key in a list of key/value pairs, replacing an earlier value. */
+static int set_kv(cs_config_kv **list, size_t *n, const char *key, const char *value)
 {
-    for (size_t i = 0; i < cfg->nkafka; i++)
-        if (strcmp(cfg->kafka[i].key, key) == 0)
-            return set_str(&cfg->kafka[i].value, value);
-    cs_config_kv *kv = realloc(cfg->kafka, (cfg->nkafka + 1) * sizeof(*kv));
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*list)[i].key, key) == 0)
+            return set_str(&(*list)[i].value, value);
+    cs_config_kv *kv = realloc(*list, (*n + 1) * sizeof(*kv));
     if (!kv)
         return -ENOMEM;
-    cfg->kafka = kv;
-    kv[cfg->nkafka].key = strdup(key);
-    kv[cfg->nkafka].value = strdup(value);
-    cfg->nkafka++;
+    *list = kv;
+    kv[*n].key = strdup(key);
+    kv[*n].value = strdup(value);
+    (*n)++;
     return 0;
 }
+
+const char *cs_config_service_category(const cs_config *cfg, const char *product)
+{
+    for (size_t i = 0; i < cfg->ncategories; i++)
+        if (strcmp(cfg->categories[i].key, product) == 0)
+            return cfg->categories[i].value;
+    return NULL;
+}
+
+/* FOCUS 1.2 ServiceCategory values. */
+static const char *const focus_categories[] = {
+    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
+    "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
+    "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security",
+    "Storage", "Web", "Other", NULL};
 
 int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *where,
                   cs_errlist *errs)
 {
     int n;
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
-        return set_kafka(cfg, key + 6, v);
+        return set_kv(&cfg->kafka, &cfg->nkafka, key + 6, v);
+    if (strncmp(key, "report.service_category.", 24) == 0 && key[24]) {
+        for (size_t i = 0; focus_categories[i]; i++)
+            if (strcmp(v, focus_categories[i]) == 0)
+                return set_kv(&cfg->categories, &cfg->ncategories, key + 24, v);
+        cs_errlist_addf(errs, "%s: %s: \"%s\" is not a FOCUS ServiceCategory (Compute, "
+                              "AI and Machine Learning, Networking, Storage, Analytics, ..., Other)",
+                        where, key, v);
+        return -EINVAL;
+    }
+    if (strcmp(key, "serve.listen") == 0) {
+        if (!strchr(v, ':')) {
+            cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port", where, key, v);
+            return -EINVAL;
+        }
+        return set_str(&cfg->serve_listen, v);
+    }
+    if (strcmp(key, "report.provider") == 0)
+        return set_str(&cfg->report_provider, v);
+    if (strcmp(key, "report.issuer") == 0)
+        return set_str(&cfg->report_issuer, v);
     if (strcmp(key, "topics") == 0)
         return set_list(cfg->topics, &cfg->ntopics, v, where, key, errs);
     if (strcmp(key, "group") == 0)

@@ -51,6 +51,11 @@ typedef struct cs_config {
     int dedup_window_hours; /* how long ids are remembered */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
+    char *serve_listen;    /* costream serve: "host:port" */
+    char *report_provider; /* FOCUS ProviderName / PublisherName */
+    char *report_issuer;   /* FOCUS InvoiceIssuerName */
+    cs_config_kv *categories; /* product → FOCUS ServiceCategory */
+    size_t ncategories;
 } cs_config;
 
 /* Fills cfg with the defaults.  Returns 0 or -ENOMEM. */
@@ -63,6 +68,9 @@ void cs_config_free(cs_config *cfg);
  * Returns 0 or -EINVAL with a message appended to errs. */
 int cs_config_set(cs_config *cfg, const char *key, const char *value, const char *where,
                   cs_errlist *errs);
+
+/* The FOCUS ServiceCategory configured for product, or NULL. */
+const char *cs_config_service_category(const cs_config *cfg, const char *product);
 
 /* Reads a file of key = value lines.  Returns 0, or a negative error with
  * every problem in errs. */

@@ -10,14 +10,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "chargeback.h"
 #include "config.h"
 #include "cs_version.h"
 #include "loadgen.h"
 #include "log.h"
 #include "mockcluster.h"
+#include "reportdb.h"
 #include "rules.h"
+#include "serve.h"
 #include "store.h"
 #include "timestamp.h"
+#include "token.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop_flag, reload_flag;
@@ -57,6 +61,14 @@ static void usage(FILE *f)
             "                                     produce realistic usage events\n"
             "  kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file F]\n"
             "                                     serve a throwaway Kafka on loopback\n"
+            "  report -c FILE (--period YYYY-MM | --from T --to T) [--customer C]\n"
+            "         [--product P] [--plan P] [--format table|csv|json|focus] [--output F]\n"
+            "                                     chargeback report or FOCUS export\n"
+            "  serve -c FILE                      serve reports over HTTP (serve.listen)\n"
+            "  period close YYYY-MM -c FILE       close a billing month\n"
+            "  period list -c FILE                list billing months\n"
+            "  token create --scope finance|customer [--customer C] --name N -c FILE\n"
+            "  token revoke ID -c FILE            manage report access tokens\n"
             "  version                            print the version\n"
             "\n"
             "See docs/operations.md for the configuration keys.\n");
@@ -68,14 +80,33 @@ static void print_errs(const cs_errlist *errs)
         fprintf(stderr, "%s\n", errs->items[i]);
 }
 
-/* Parses -c FILE and --set KEY=VALUE into cfg.  Returns 0 or 2. */
-static int load_config(int argc, char **argv, cs_config *cfg)
+/* Options every command that reads the configuration accepts, plus those
+ * of report, token and period (each command checks what it needs). */
+static const struct option config_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"set", required_argument, NULL, 's'},
+    {"period", required_argument, NULL, 'P'},
+    {"from", required_argument, NULL, 'f'},
+    {"to", required_argument, NULL, 't'},
+    {"customer", required_argument, NULL, 'C'},
+    {"product", required_argument, NULL, 'p'},
+    {"plan", required_argument, NULL, 'l'},
+    {"format", required_argument, NULL, 'F'},
+    {"output", required_argument, NULL, 'o'},
+    {"scope", required_argument, NULL, 'S'},
+    {"name", required_argument, NULL, 'n'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct cmd_opts {
+    const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
+} cmd_opts;
+
+/* Parses -c FILE and --set KEY=VALUE into cfg and the other options into
+ * o (may be NULL).  Returns 0 or 2. */
+static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {NULL, 0, NULL, 0},
-    };
+    const struct option *opts = config_opts;
     cs_errlist errs = {0};
     int c, ret = 0;
 
@@ -86,8 +117,22 @@ static int load_config(int argc, char **argv, cs_config *cfg)
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         if (c == 'c' && cs_config_load(cfg, optarg, &errs) < 0)
             ret = 2;
-        else if (c == '?')
+        else if (c == '?' || (!o && c != 'c' && c != 's'))
             ret = 2;
+        else if (o)
+            switch (c) {
+            case 'P': o->period = optarg; break;
+            case 'f': o->from = optarg; break;
+            case 't': o->to = optarg; break;
+            case 'C': o->customer = optarg; break;
+            case 'p': o->product = optarg; break;
+            case 'l': o->plan = optarg; break;
+            case 'F': o->format = optarg; break;
+            case 'o': o->output = optarg; break;
+            case 'S': o->scope = optarg; break;
+            case 'n': o->name = optarg; break;
+            default: break;
+            }
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
@@ -107,6 +152,195 @@ static int load_config(int argc, char **argv, cs_config *cfg)
     print_errs(&errs);
     cs_errlist_free(&errs);
     return ret;
+}
+
+static int load_config(int argc, char **argv, cs_config *cfg)
+{
+    return load_config_opts(argc, argv, cfg, NULL);
+}
+
+static const char *category(void *opaque, const char *product)
+{
+    return cs_config_service_category(opaque, product);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    cs_config cfg;
+    cmd_opts o = {0};
+    char err[512], from_buf[CS_TIMESTAMP_STRLEN], to_buf[CS_TIMESTAMP_STRLEN];
+    cs_report_format fmt = CS_REPORT_TABLE;
+    int64_t from = 0, to = 0;
+    int r = load_config_opts(argc, argv, &cfg, &o);
+    if (r)
+        goto out;
+    r = 2;
+    if (o.format && cs_report_format_parse(o.format, &fmt) < 0) {
+        fprintf(stderr, "costream report: --format: \"%s\" is not table, csv, json or focus\n", o.format);
+        goto out;
+    }
+    if (o.period) {
+        int y, m;
+        char extra;
+        if (strlen(o.period) != 7 || sscanf(o.period, "%4d-%2d%c", &y, &m, &extra) != 2 || m < 1 || m > 12) {
+            fprintf(stderr, "costream report: --period: \"%s\" is not a month such as 2026-11\n", o.period);
+            goto out;
+        }
+        snprintf(from_buf, sizeof(from_buf), "%s-01T00:00:00Z", o.period);
+        snprintf(to_buf, sizeof(to_buf), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
+        cs_timestamp_parse(from_buf, strlen(from_buf), &from);
+        cs_timestamp_parse(to_buf, strlen(to_buf), &to);
+    } else if (!o.from || !o.to || cs_timestamp_parse(o.from, strlen(o.from), &from) < 0 ||
+               cs_timestamp_parse(o.to, strlen(o.to), &to) < 0 || from >= to) {
+        fprintf(stderr, "costream report: give --period YYYY-MM, or --from and --to as RFC 3339 "
+                        "times with from < to\n");
+        goto out;
+    }
+    char label[128];
+    if (o.period)
+        snprintf(label, sizeof(label), "%s", o.period);
+    else
+        snprintf(label, sizeof(label), "%s/%s", o.from, o.to);
+    cs_report_query q = {.period = o.period, .from = o.period ? NULL : o.from,
+                         .to = o.period ? NULL : o.to, .customer = o.customer,
+                         .product = o.product, .plan = o.plan};
+    cs_report_meta meta = {.period = label, .from_usec = from, .to_usec = to,
+                           .provider = cfg.report_provider, .issuer = cfg.report_issuer,
+                           .service_category = category, .opaque = &cfg};
+    FILE *out = o.output ? fopen(o.output, "w") : stdout;
+    if (!out) {
+        fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));
+        r = 1;
+        goto out;
+    }
+    cs_store *store = cs_store_new(cfg.postgres);
+    cs_chargeback *cb = NULL;
+    r = 1;
+    if (store && cs_chargeback_open(store, &q, fmt, &meta, &cb, err, sizeof(err)) == 0) {
+        char chunk[65536];
+        ssize_t n;
+        while ((n = cs_chargeback_read(cb, chunk, sizeof(chunk), err, sizeof(err))) > 0)
+            if (fwrite(chunk, 1, (size_t)n, out) != (size_t)n) {
+                snprintf(err, sizeof(err), "write: %s", strerror(errno));
+                n = -1;
+                break;
+            }
+        r = n < 0 ? 1 : 0;
+    }
+    if (r)
+        fprintf(stderr, "costream report: %s\n", err);
+    cs_chargeback_close(cb);
+    cs_store_free(store);
+    if (out != stdout && fclose(out) != 0)
+        r = 1;
+out:
+    cs_config_free(&cfg);
+    return r;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    cs_config cfg;
+    int r = load_config(argc, argv, &cfg);
+    if (r == 0) {
+        cs_log_set_level(cfg.log_level);
+        install_signals();
+        r = cs_serve_run(&cfg, &stop_flag) < 0 ? 1 : 0;
+    }
+    cs_config_free(&cfg);
+    return r;
+}
+
+static void print_period(void *opaque, const char *period, int closed)
+{
+    (void)opaque;
+    printf("%s  %s\n", period, closed ? "closed" : "open");
+}
+
+static int cmd_period(int argc, char **argv)
+{
+    cs_config cfg;
+    char err[512];
+    if (argc < 2 || (strcmp(argv[1], "close") != 0 && strcmp(argv[1], "list") != 0)) {
+        fprintf(stderr, "usage: costream period close YYYY-MM -c FILE | costream period list -c FILE\n");
+        return 2;
+    }
+    int closing = strcmp(argv[1], "close") == 0;
+    if (closing && (argc < 3 || argv[2][0] == '-')) {
+        fprintf(stderr, "usage: costream period close YYYY-MM -c FILE\n");
+        return 2;
+    }
+    const char *period = closing ? argv[2] : NULL;
+    int r = load_config(argc - (closing ? 2 : 1), argv + (closing ? 2 : 1), &cfg);
+    if (r == 0) {
+        cs_store *s = cs_store_new(cfg.postgres);
+        int e = closing ? cs_reportdb_close_period(s, period, err, sizeof(err))
+                        : cs_reportdb_periods(s, print_period, NULL, err, sizeof(err));
+        if (e < 0)
+            fprintf(stderr, "costream period: %s\n", err);
+        else if (closing)
+            printf("%s closed: its reports will not change; later usage for it is billed in the "
+                   "next open month as a correction\n", period);
+        r = e == -EINVAL ? 2 : e < 0 ? 1 : 0;
+        cs_store_free(s);
+    }
+    cs_config_free(&cfg);
+    return r;
+}
+
+static int cmd_token(int argc, char **argv)
+{
+    cs_config cfg;
+    cmd_opts o = {0};
+    char err[512];
+    if (argc < 2 || (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "revoke") != 0)) {
+        fprintf(stderr, "usage: costream token create --scope finance|customer [--customer C] "
+                        "--name N -c FILE | costream token revoke ID -c FILE\n");
+        return 2;
+    }
+    int create = strcmp(argv[1], "create") == 0;
+    const char *id = !create && argc > 2 ? argv[2] : NULL;
+    int r = load_config_opts(argc - (create ? 1 : 2), argv + (create ? 1 : 2), &cfg, &o);
+    if (r)
+        goto out;
+    cs_store *s = cs_store_new(cfg.postgres);
+    if (create) {
+        int finance = o.scope && strcmp(o.scope, "finance") == 0;
+        int customer = o.scope && strcmp(o.scope, "customer") == 0;
+        if ((!finance && !customer) || (customer && !o.customer) || (finance && o.customer) ||
+            !o.name) {
+            fprintf(stderr, "costream token create: --scope finance, or --scope customer with "
+                            "--customer C; and --name are required\n");
+            r = 2;
+        } else {
+            char token[CS_TOKEN_LEN + 1], tid[CS_TOKEN_ID_LEN + 1];
+            unsigned char hash[CS_TOKEN_HASH_LEN];
+            if (cs_token_generate(token, tid, hash) < 0 ||
+                cs_reportdb_token_add(s, tid, hash, o.scope, o.customer, o.name, err,
+                                      sizeof(err)) < 0) {
+                fprintf(stderr, "costream token create: %s\n", err);
+                r = 1;
+            } else {
+                printf("%s\n", token);
+                fprintf(stderr, "token %s created (%s%s%s); it is shown once and stored only as "
+                                "a hash\n", tid, o.scope, o.customer ? " " : "",
+                        o.customer ? o.customer : "");
+            }
+        }
+    } else {
+        int e = id ? cs_reportdb_token_revoke(s, id, err, sizeof(err)) : -EINVAL;
+        if (e == -ENOENT)
+            fprintf(stderr, "costream token revoke: no live token %s\n", id);
+        else if (e < 0)
+            fprintf(stderr, "costream token revoke: %s\n", id ? err : "usage: token revoke ID -c FILE");
+        else
+            printf("token %s revoked\n", id);
+        r = e == 0 ? 0 : e == -EINVAL ? 2 : 1;
+    }
+    cs_store_free(s);
+out:
+    cs_config_free(&cfg);
+    return r;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -350,6 +584,14 @@ int main(int argc, char **argv)
         return cmd_kafka_mock(argc, argv);
     if (strcmp(cmd, "loadgen") == 0)
         return cmd_loadgen(argc, argv);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc, argv);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc, argv);
+    if (strcmp(cmd, "period") == 0)
+        return cmd_period(argc, argv);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("costream %s\n", CS_VERSION);
         return 0;

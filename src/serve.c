@@ -1,0 +1,405 @@
+/* serve.c - the report server (see serve.h and docs/reports.md). */
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "chargeback.h"
+#include "log.h"
+#include "reportdb.h"
+#include "timestamp.h"
+#include "token.h"
+
+typedef struct server {
+    const cs_config *cfg;
+} server;
+
+typedef struct stream_ctx {
+    cs_store *store;
+    cs_chargeback *report;
+    char path[64];
+} stream_ctx;
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == MHD_HTTP_UNAUTHORIZED) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"costream reports\"");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Basic realm=\"costream reports (token as password)\"");
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result fail(struct MHD_Connection *c, unsigned status, const char *url,
+                            const char *msg)
+{
+    char code[8];
+    snprintf(code, sizeof(code), "#%u", status);
+    cs_log(status >= 500 ? CS_LOG_ERROR : CS_LOG_INFO, "request refused", "path", url, "status",
+           code, "reason", msg, NULL);
+    char body[1024];
+    snprintf(body, sizeof(body), "%s\n", msg);
+    return reply(c, status, "text/plain; charset=utf-8", body);
+}
+
+/* The token presented, from a Bearer header or Basic auth's password. */
+static char *presented_token(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        h += 7;
+        while (*h == ' ')
+            h++;
+        return strdup(h);
+    }
+    char *pass = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &pass);
+    MHD_free(user);
+    if (!pass)
+        return NULL;
+    char *t = strdup(pass);
+    MHD_free(pass);
+    return t;
+}
+
+typedef struct scope {
+    int finance;
+    char customer[260];
+    char token_id[CS_TOKEN_ID_LEN + 1];
+} scope;
+
+/* 0 authenticated (*ret filled), 401/503 otherwise. */
+static unsigned authenticate(struct MHD_Connection *c, cs_store *store, scope *ret)
+{
+    unsigned char hash[CS_TOKEN_HASH_LEN], stored[CS_TOKEN_HASH_LEN];
+    char kind[16], customer[sizeof(ret->customer)], err[256];
+    char *token = presented_token(c);
+    int ok = token && cs_token_parse(token, ret->token_id, hash) == 0;
+    if (token) {
+        memset(token, 0, strlen(token));
+        free(token);
+    }
+    if (!ok)
+        return MHD_HTTP_UNAUTHORIZED;
+    int r = cs_reportdb_token_get(store, ret->token_id, stored, kind, sizeof(kind), customer,
+                                  sizeof(customer), err, sizeof(err));
+    if (r < 0) {
+        cs_log(CS_LOG_ERROR, "token lookup failed", "error", err, NULL);
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (r == 0 || !cs_token_hash_equal(hash, stored))
+        return MHD_HTTP_UNAUTHORIZED;
+    ret->finance = strcmp(kind, "finance") == 0;
+    snprintf(ret->customer, sizeof(ret->customer), "%s", customer);
+    return 0;
+}
+
+static void html_escape(cs_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': cs_buf_puts(b, "&lt;"); break;
+        case '>': cs_buf_puts(b, "&gt;"); break;
+        case '&': cs_buf_puts(b, "&amp;"); break;
+        case '"': cs_buf_puts(b, "&quot;"); break;
+        case '\'': cs_buf_puts(b, "&#39;"); break;
+        default: cs_buf_append(b, s, 1);
+        }
+    }
+}
+
+static void index_row(void *opaque, const char *period, int closed)
+{
+    cs_buf *b = opaque;
+    cs_buf_printf(b,
+                  "<tr><td>%s</td><td>%s</td>"
+                  "<td><a href=\"/reports/chargeback?period=%s&amp;format=csv\">CSV</a></td>"
+                  "<td><a href=\"/reports/chargeback?period=%s&amp;format=json\">JSON</a></td>"
+                  "<td><a href=\"/reports/chargeback?period=%s&amp;format=table\">text</a></td>"
+                  "<td><a href=\"/reports/focus?period=%s\">FOCUS CSV</a></td></tr>\n",
+                  period, closed ? "closed" : "open", period, period, period, period);
+}
+
+static enum MHD_Result serve_index(struct MHD_Connection *c, cs_store *store, const scope *sc)
+{
+    cs_buf b = {0};
+    char err[256];
+    cs_buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<title>costream reports</title>"
+                    "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em 1em;"
+                    "text-align:left}</style></head><body>\n<h1>Chargeback reports</h1>\n<p>");
+    if (sc->finance) {
+        cs_buf_puts(&b, "Scope: all customers (finance).");
+    } else {
+        cs_buf_puts(&b, "Scope: customer <b>");
+        html_escape(&b, sc->customer);
+        cs_buf_puts(&b, "</b> only.");
+    }
+    cs_buf_puts(&b, " Amounts are rounded per line to the currency's minor unit; see the "
+                    "report's totals for the unrounded sum.</p>\n<table>\n<tr><th>Billing period"
+                    "</th><th>Status</th><th colspan=\"4\">Download</th></tr>\n");
+    int r = cs_reportdb_periods(store, index_row, &b, err, sizeof(err));
+    cs_buf_puts(&b, "</table>\n</body></html>\n");
+    enum MHD_Result ret = r < 0 ? fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "/", "database unavailable")
+                          : b.failed ? MHD_NO
+                                     : reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", b.data);
+    cs_buf_free(&b);
+    return ret;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream_ctx *s = cls;
+    char err[512];
+    (void)pos;
+    ssize_t n = cs_chargeback_read(s->report, buf, max, err, sizeof(err));
+    if (n < 0) {
+        cs_log(CS_LOG_ERROR, "report aborted mid-stream", "path", s->path, "error", err, NULL);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+static void stream_free(void *cls)
+{
+    stream_ctx *s = cls;
+    cs_chargeback_close(s->report);
+    cs_store_free(s->store);
+    free(s);
+}
+
+typedef struct args {
+    const char *period, *from, *to, *customer, *product, *plan, *format;
+    char bad[128];
+} args;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    args *a = cls;
+    (void)kind;
+    const char **slot = strcmp(key, "period") == 0     ? &a->period
+                        : strcmp(key, "from") == 0     ? &a->from
+                        : strcmp(key, "to") == 0       ? &a->to
+                        : strcmp(key, "customer") == 0 ? &a->customer
+                        : strcmp(key, "product") == 0  ? &a->product
+                        : strcmp(key, "plan") == 0     ? &a->plan
+                        : strcmp(key, "format") == 0   ? &a->format
+                                                       : NULL;
+    if (!slot) {
+        if (!a->bad[0])
+            snprintf(a->bad, sizeof(a->bad), "unknown parameter \"%.60s\"", key);
+        return MHD_YES;
+    }
+    *slot = value && *value ? value : NULL;
+    return MHD_YES;
+}
+
+static const char *category(void *opaque, const char *product)
+{
+    return cs_config_service_category(opaque, product);
+}
+
+/* Keeps [A-Za-z0-9._-] of s for a file name. */
+static void safe_name(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; s && *s && o + 1 < size; s++)
+        out[o++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                           (*s >= '0' && *s <= '9') || *s == '.' || *s == '-'
+                       ? *s
+                       : '_';
+    out[o] = '\0';
+}
+
+static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const char *url,
+                                    cs_store **store, const scope *sc, int focus)
+{
+    args a = {0};
+    cs_report_format fmt = focus ? CS_REPORT_FOCUS : CS_REPORT_CSV;
+    char msg[256], from_buf[CS_TIMESTAMP_STRLEN], to_buf[CS_TIMESTAMP_STRLEN];
+    int64_t from = 0, to = 0;
+
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
+    if (a.bad[0])
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, a.bad);
+    if (a.format) {
+        if (focus && strcmp(a.format, "csv") != 0)
+            return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: the FOCUS export is CSV only");
+        if (!focus && (cs_report_format_parse(a.format, &fmt) < 0 || fmt == CS_REPORT_FOCUS))
+            return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
+    }
+    if (a.period) {
+        int y, m;
+        char extra;
+        if (a.from || a.to)
+            return fail(c, MHD_HTTP_BAD_REQUEST, url, "give either period or from and to, not both");
+        if (strlen(a.period) != 7 || sscanf(a.period, "%4d-%2d%c", &y, &m, &extra) != 2 || m < 1 ||
+            m > 12 || y < 1970) {
+            snprintf(msg, sizeof(msg), "period: \"%.20s\" is not a month such as 2026-11", a.period);
+            return fail(c, MHD_HTTP_BAD_REQUEST, url, msg);
+        }
+        snprintf(from_buf, sizeof(from_buf), "%s-01T00:00:00Z", a.period);
+        snprintf(to_buf, sizeof(to_buf), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y,
+                 m == 12 ? 1 : m + 1);
+        cs_timestamp_parse(from_buf, strlen(from_buf), &from);
+        cs_timestamp_parse(to_buf, strlen(to_buf), &to);
+    } else {
+        if (!a.from || !a.to)
+            return fail(c, MHD_HTTP_BAD_REQUEST, url,
+                        "missing period: give period=YYYY-MM, or from and to (RFC 3339)");
+        if (cs_timestamp_parse(a.from, strlen(a.from), &from) < 0 ||
+            cs_timestamp_parse(a.to, strlen(a.to), &to) < 0)
+            return fail(c, MHD_HTTP_BAD_REQUEST, url,
+                        "from/to: expected RFC 3339 times such as 2026-11-01T00:00:00Z");
+        if (from >= to)
+            return fail(c, MHD_HTTP_BAD_REQUEST, url, "from must be earlier than to");
+    }
+    const char *customer = a.customer;
+    if (!sc->finance) {
+        if (customer && strcmp(customer, sc->customer) != 0)
+            return fail(c, MHD_HTTP_FORBIDDEN, url, "this token may only read its own customer's lines");
+        customer = sc->customer;
+    }
+    cs_report_query q = {.period = a.period, .from = a.from, .to = a.to, .customer = customer,
+                         .product = a.product, .plan = a.plan};
+    cs_report_meta meta = {.period = a.period ? a.period : from_buf, .from_usec = from,
+                           .to_usec = to, .provider = srv->cfg->report_provider,
+                           .issuer = srv->cfg->report_issuer, .service_category = category,
+                           .opaque = (void *)srv->cfg};
+    char period_label[80];
+    if (!a.period) {
+        snprintf(period_label, sizeof(period_label), "%s/%s", a.from, a.to);
+        meta.period = period_label;
+    }
+    stream_ctx *s = calloc(1, sizeof(*s));
+    if (!s)
+        return MHD_NO;
+    snprintf(s->path, sizeof(s->path), "%s", url);
+    int r = cs_chargeback_open(*store, &q, fmt, &meta, &s->report, msg, sizeof(msg));
+    if (r < 0) {
+        free(s);
+        cs_log(CS_LOG_ERROR, "cannot open report", "error", msg, NULL);
+        return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, url, "database unavailable");
+    }
+    s->store = *store;
+    *store = NULL; /* the stream owns it now */
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                                                  stream_read, s, stream_free);
+    if (!resp) {
+        stream_free(s);
+        return MHD_NO;
+    }
+    char fname[256], cust[80] = "", per[80];
+    safe_name(per, sizeof(per), meta.period);
+    if (customer) {
+        cust[0] = '-';
+        safe_name(cust + 1, sizeof(cust) - 1, customer);
+    }
+    snprintf(fname, sizeof(fname), "attachment; filename=\"costream-%s-%s%s.%s\"",
+             focus ? "focus" : "chargeback", per, cust, cs_report_extension(fmt));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, cs_report_content_type(fmt));
+    if (fmt != CS_REPORT_TABLE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, fname);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    cs_log(CS_LOG_INFO, "report", "path", url, "period", meta.period, "scope",
+           sc->finance ? "finance" : "customer", "token_id", sc->token_id, NULL);
+    return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state)
+{
+    server *srv = cls;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)state;
+    if (strcmp(method, "GET") != 0)
+        return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, url, "only GET is supported");
+    if (strcmp(url, "/healthz") == 0)
+        return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+    int is_index = strcmp(url, "/") == 0;
+    int is_chargeback = strcmp(url, "/reports/chargeback") == 0;
+    int is_focus = strcmp(url, "/reports/focus") == 0;
+    if (!is_index && !is_chargeback && !is_focus)
+        return fail(c, MHD_HTTP_NOT_FOUND, url, "not found; see / for the reports");
+    cs_store *store = cs_store_new(srv->cfg->postgres);
+    if (!store)
+        return MHD_NO;
+    scope sc = {0};
+    unsigned st = authenticate(c, store, &sc);
+    enum MHD_Result ret;
+    if (st == MHD_HTTP_UNAUTHORIZED)
+        ret = fail(c, st, url, "a valid token is required (Authorization: Bearer <token>)");
+    else if (st)
+        ret = fail(c, st, url, "database unavailable");
+    else if (is_index)
+        ret = serve_index(c, store, &sc);
+    else
+        ret = serve_report(srv, c, url, &store, &sc, is_focus);
+    cs_store_free(store); /* NULL when a stream took it */
+    return ret;
+}
+
+int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
+{
+    server srv = {cfg};
+    char host[256];
+    const char *colon = strrchr(cfg->serve_listen, ':');
+    struct sockaddr_in sa = {0};
+    size_t hl = colon ? (size_t)(colon - cfg->serve_listen) : 0;
+    if (!colon || hl >= sizeof(host)) {
+        cs_log(CS_LOG_ERROR, "serve.listen is not host:port", "value", cfg->serve_listen, NULL);
+        return -EINVAL;
+    }
+    memcpy(host, cfg->serve_listen, hl);
+    host[hl] = '\0';
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1) {
+        cs_log(CS_LOG_ERROR, "serve.listen is not an IPv4 host:port", "value", cfg->serve_listen,
+               NULL);
+        return -EINVAL;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL,
+        NULL, handle, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
+    if (!d) {
+        cs_log(CS_LOG_ERROR, "cannot listen", "listen", cfg->serve_listen, "error", strerror(errno),
+               NULL);
+        return -EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char port[24];
+    snprintf(port, sizeof(port), "#%d", info ? info->port : 0);
+    cs_log(CS_LOG_INFO, "serving reports", "listen", cfg->serve_listen, "port", port, NULL);
+    while (!*stop)
+        usleep(100000);
+    MHD_stop_daemon(d);
+    cs_log(CS_LOG_INFO, "report server stopped", NULL);
+    return 0;
+}
