@@ -40,6 +40,16 @@ CREATE TABLE customers (
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- The customer names and cost centres a closed month's reports show, frozen
+-- when it was closed, so that renaming a customer later does not change them.
+CREATE TABLE closed_period_customers (
+    period      date NOT NULL REFERENCES closed_periods (period),
+    customer    text NOT NULL,
+    name        text,
+    cost_center text,
+    PRIMARY KEY (period, customer)
+);
+
 -- Bearer tokens for the report endpoints: "cst_<id>_<secret>"; only the
 -- SHA-256 of the secret is stored.
 CREATE TABLE api_tokens (

@@ -51,6 +51,17 @@ static const char where_clause[] =
     " AND ($5::text IS NULL OR u.product = $5)"
     " AND ($6::text IS NULL OR u.plan = $6)";
 
+/* Customer attributes: frozen for closed months, current otherwise. */
+#define CUSTOMER_JOIN \
+    " FROM usage_cost u LEFT JOIN customers c ON c.id = u.customer" \
+    " LEFT JOIN closed_periods cp ON cp.period = u.billing_period" \
+    " LEFT JOIN closed_period_customers pc ON pc.period = u.billing_period" \
+    " AND pc.customer = u.customer"
+#define CUSTOMER_NAME \
+    "coalesce(CASE WHEN cp.period IS NULL THEN c.name ELSE pc.name END, u.customer)"
+#define COST_CENTER \
+    "coalesce(CASE WHEN cp.period IS NULL THEN c.cost_center ELSE pc.cost_center END, '')"
+
 #define CORRECTION \
     "CASE WHEN date_trunc('month', u.hour AT TIME ZONE 'UTC')::date <> u.billing_period" \
     " THEN to_char(u.hour AT TIME ZONE 'UTC', 'YYYY-MM') END"
@@ -78,24 +89,22 @@ int cs_reportdb_open(cs_store *s, const cs_report_query *q, cs_report_cursor **r
     if (q->focus)
         snprintf(sql, sizeof(sql),
                  "DECLARE cs_report NO SCROLL CURSOR FOR"
-                 " SELECT u.customer, coalesce(c.name, u.customer), coalesce(c.cost_center, ''),"
-                 " u.product, u.meter, u.unit, u.currency, u.plan, u.rule_id, u.rules_version,"
+                 " SELECT u.customer, " CUSTOMER_NAME ", " COST_CENTER ", u.product,"
+                 " u.meter, u.unit, u.currency, u.plan, u.rule_id, u.rules_version,"
                  " " CORRECTION ", extract(epoch FROM u.hour)::bigint,"
                  " extract(epoch FROM u.billing_period::timestamp AT TIME ZONE 'UTC')::bigint,"
                  " u.unit_price, u.discount_rate, u.quantity, u.list_cost, u.discount, u.cost,"
-                 " u.events"
-                 " FROM usage_cost u LEFT JOIN customers c ON c.id = u.customer%s"
+                 " u.events" CUSTOMER_JOIN "%s"
                  " ORDER BY u.hour, u.customer, u.product, u.meter, u.rule_id, u.rules_version,"
                  " u.plan",
                  where_clause);
     else
         snprintf(sql, sizeof(sql),
                  "DECLARE cs_report NO SCROLL CURSOR FOR"
-                 " SELECT u.customer, coalesce(c.name, u.customer), '', u.product, u.meter,"
+                 " SELECT u.customer, " CUSTOMER_NAME ", '', u.product, u.meter,"
                  " u.unit, u.currency, u.plan, NULL, NULL, " CORRECTION " AS corr, 0, 0,"
                  " u.unit_price, u.discount_rate, sum(u.quantity), sum(u.list_cost),"
-                 " sum(u.discount), sum(u.cost), sum(u.events)"
-                 " FROM usage_cost u LEFT JOIN customers c ON c.id = u.customer%s"
+                 " sum(u.discount), sum(u.cost), sum(u.events)" CUSTOMER_JOIN "%s"
                  " GROUP BY u.customer, 2, u.product, u.meter, u.unit, u.currency, u.plan, corr,"
                  " u.unit_price, u.discount_rate"
                  " ORDER BY u.customer, u.product, u.meter, corr NULLS FIRST, u.unit_price,"
@@ -271,6 +280,19 @@ int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t 
     if (!ok)
         set_err(err, errsize, "closed_periods", conn);
     PQclear(r);
+    if (inserted) { /* freeze the names its reports show */
+        r = PQexecParams(conn,
+                         "INSERT INTO closed_period_customers (period, customer, name, cost_center)"
+                         " SELECT $1::date, u.customer, c.name, c.cost_center"
+                         " FROM (SELECT DISTINCT customer FROM usage_cost"
+                         "       WHERE billing_period = $1::date) u"
+                         " LEFT JOIN customers c ON c.id = u.customer",
+                         1, NULL, params, NULL, NULL, 0);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            set_err(err, errsize, "closed_period_customers", conn);
+        PQclear(r);
+    }
     if (!ok || exec_cmd(conn, "COMMIT", err, errsize) < 0) {
         PQclear(PQexec(conn, "ROLLBACK"));
         return -EIO;

@@ -500,10 +500,12 @@ static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, siz
                    "INSERT INTO customers AS c (id, name, plan, cost_center)"
                    " SELECT DISTINCT ON (id) id, nullif(name, ''), nullif(plan, ''),"
                    " nullif(cost_center, '') FROM cs_customers"
-                   " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, plan = EXCLUDED.plan,"
-                   " cost_center = EXCLUDED.cost_center, updated_at = now()"
+                   " ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, c.name),"
+                   " plan = coalesce(EXCLUDED.plan, c.plan),"
+                   " cost_center = coalesce(EXCLUDED.cost_center, c.cost_center), updated_at = now()"
                    " WHERE (c.name, c.plan, c.cost_center) IS DISTINCT FROM"
-                   " (EXCLUDED.name, EXCLUDED.plan, EXCLUDED.cost_center)",
+                   " (coalesce(EXCLUDED.name, c.name), coalesce(EXCLUDED.plan, c.plan),"
+                   " coalesce(EXCLUDED.cost_center, c.cost_center))",
                    PGRES_COMMAND_OK, err, errsize);
 }
 

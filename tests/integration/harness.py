@@ -56,8 +56,9 @@ class Services:
         return "host=%s port=%s dbname=costream user=costream" % (self.env["PGHOST"], self.env["PGPORT"])
 
     def psql(self, sql):
-        out = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-At", "-F", "|", "-d", self.conninfo(), "-c", sql],
-                             check=True, capture_output=True, text=True).stdout
+        """Runs sql (sent on standard input, so any length works); rows as lists."""
+        out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "|", "-d", self.conninfo()],
+                             input=sql, check=True, capture_output=True, text=True).stdout
         return [line.split("|") for line in out.splitlines() if line]
 
     def redis(self, *args):

@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Chargeback reports and the FOCUS export against a known dataset in a real
+PostgreSQL, through the command line and the HTTP server.
+
+The test writes usage_cost rows itself (values with 12 decimals, two months,
+corrections, three plans, a customer named =HYPERLINK("http://x","y")),
+computes every expected line, subtotal and total with Python's decimal module
+(half-even to the cent, per line), and compares every number of the CSV,
+JSON, table and FOCUS outputs.  Then it exercises the HTTP statuses (200,
+400, 401, 403), the customer scope, a closed month that a late event cannot
+change (through a real worker), and a streamed FOCUS export of a million rows
+while the server's memory stays small.
+"""
+import csv
+import io
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal, ROUND_HALF_EVEN
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, dump  # noqa: E402
+
+EVIL = '=HYPERLINK("http://x","y")'
+CUSTOMERS = {"acme": ("Acme GmbH", "cc-1"), EVIL: (EVIL, "-cc"), "globex": ("Globex", "")}
+CENT = Decimal("0.01")
+FOCUS_MANDATORY = ["BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
+                   "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
+                   "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ContractedCost",
+                   "EffectiveCost", "ListCost", "InvoiceIssuerName", "PricingQuantity", "PricingUnit",
+                   "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
+                   "ConsumedQuantity", "ConsumedUnit", "SubAccountId", "SubAccountName", "Tags"]
+NULLABLE = {"ChargeClass", "SubAccountId", "SubAccountName"}
+
+
+def d12(rng, hi):
+    return Decimal(rng.randrange(0, hi * 10**12)) / Decimal(10**12)
+
+
+def sql_str(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def make_dataset(rng):
+    rows = []
+    products = [("agents", "tokens", "token"), ("sandbox", "cpu", "s"), ("gateway", "egress", "byte")]
+    for cust in list(CUSTOMERS) + ["unattributed"]:
+        plan = {"acme": "pro", "globex": "enterprise", EVIL: "free", "unattributed": "none"}[cust]
+        rate = {"pro": Decimal("0.1"), "enterprise": Decimal("0.25"), "free": Decimal(0), "none": Decimal(0)}[plan]
+        for month, days in (("2026-10", 31), ("2026-11", 30)):
+            for h in range(0, days * 24, 7):
+                prod, meter, unit = products[h % 3]
+                price = [Decimal("0.0000120"), Decimal("0.000024"), Decimal("0.00000000009")][h % 3]
+                if h % 5 == 0:
+                    price = price * 2  # a second price: a separate line
+                qty = d12(rng, 5000)
+                lst = (qty * price).quantize(Decimal("1e-12"), ROUND_HALF_EVEN)
+                disc = (lst * rate).quantize(Decimal("1e-12"), ROUND_HALF_EVEN)
+                hour = "%s-%02dT%02d:00:00Z" % (month, 1 + h // 24, h % 24)
+                billing = month
+                if month == "2026-10" and h % 50 == 3:
+                    billing = "2026-11"  # late usage billed as a correction
+                rows.append(dict(billing=billing, hour=hour, customer=cust, product=prod, meter=meter,
+                                 unit=unit, plan=plan, price=price, rate=rate, qty=qty, list=lst,
+                                 discount=disc, cost=lst - disc, events=1 + h % 4,
+                                 rule="r-%s-%s" % (meter, price), version="v1"))
+    return rows
+
+
+def insert(svc, rows):
+    values = ",".join("('%s-01','%s',%s,'%s','%s','%s','%s','%s','USD','%s',%s,%s,%s,%s,%s,%s,%d)" % (
+        r["billing"], r["hour"], sql_str(r["customer"]), r["product"], r["meter"], r["rule"], r["version"],
+        r["plan"], r["unit"], r["price"], r["rate"], r["qty"], r["list"], r["discount"], r["cost"], r["events"])
+        for r in rows)
+    svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
+             " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
+             " VALUES " + values)
+    for cid, (name, cc) in CUSTOMERS.items():
+        svc.psql("INSERT INTO customers (id, name, plan, cost_center) VALUES (%s, %s, 'pro', %s)"
+                 % (sql_str(cid), sql_str(name), sql_str(cc) if cc else "NULL"))
+
+
+def expected_lines(rows, period, customer=None):
+    lines = {}
+    for r in rows:
+        if r["billing"] != period or (customer and r["customer"] != customer):
+            continue
+        corr = r["hour"][:7] if r["hour"][:7] != r["billing"] else ""
+        k = (r["customer"], r["product"], r["meter"], r["plan"], r["price"].normalize(), corr)
+        q, l, c, n = lines.get(k, (Decimal(0), Decimal(0), Decimal(0), 0))
+        lines[k] = (q + r["qty"], l + r["list"], c + r["cost"], n + r["events"])
+    return lines
+
+
+def rounded(l, c):
+    lr, cr = l.quantize(CENT, ROUND_HALF_EVEN), c.quantize(CENT, ROUND_HALF_EVEN)
+    return lr, lr - cr, cr
+
+
+def check_csv(text, rows, period, customer=None):
+    exp = expected_lines(rows, period, customer)
+    got_lines, cust_tot, prod_tot, grand = {}, {}, {}, None
+    for rec in csv.DictReader(io.StringIO(text)):
+        if rec["row_type"] == "line":
+            cid = rec["customer"]
+            if cid.startswith("'="):  # neutralised for spreadsheets
+                cid = cid[1:]
+            k = (cid, rec["product"], rec["meter"], rec["plan"], Decimal(rec["unit_price"]).normalize(),
+                 rec["correction_of"])
+            check(k not in got_lines, "duplicate line %s" % (k,))
+            got_lines[k] = rec
+            check((rec["charge_class"] == "Correction") == bool(rec["correction_of"]), "charge_class of %s" % (k,))
+        elif rec["row_type"] == "customer_total":
+            cust_tot[rec["customer"].lstrip("'")] = rec
+        elif rec["row_type"] == "product_total":
+            prod_tot[rec["product"]] = rec
+        elif rec["row_type"] == "grand_total":
+            grand = rec
+    check(set(got_lines) == set(exp), "CSV lines differ: %s vs %s" % (sorted(got_lines)[:2], sorted(exp)[:2]))
+    sums_c, sums_p, total = {}, {}, [Decimal(0)] * 4
+    for k, (q, l, c, n) in exp.items():
+        rec = got_lines[k]
+        lr, dr, cr = rounded(l, c)
+        check(Decimal(rec["quantity"]) == q, "quantity %s: %s vs %s" % (k, rec["quantity"], q))
+        check(Decimal(rec["list_cost"]) == lr and Decimal(rec["discount"]) == dr and Decimal(rec["billed_cost"]) == cr,
+              "amounts %s: %s/%s/%s vs %s/%s/%s" % (k, rec["list_cost"], rec["discount"], rec["billed_cost"], lr, dr, cr))
+        check(re.fullmatch(r"-?\d+\.\d{2}", rec["billed_cost"]) is not None, "billed cost not in cents: %s" % rec["billed_cost"])
+        check(Decimal(rec["unrounded_billed_cost"]) == c and int(rec["events"]) == n, "unrounded/events %s" % (k,))
+        for acc, key in ((sums_c, k[0]), (sums_p, k[1])):
+            a = acc.setdefault(key, [Decimal(0)] * 4)
+            a[0] += lr; a[1] += dr; a[2] += cr; a[3] += c
+        total[0] += lr; total[1] += dr; total[2] += cr; total[3] += c
+    for tot, got in ((sums_c, cust_tot), (sums_p, prod_tot)):
+        check(set(tot) == set(got), "subtotal keys %s vs %s" % (sorted(tot), sorted(got)))
+        for k, v in tot.items():
+            g = got[k]
+            check([Decimal(g["list_cost"]), Decimal(g["discount"]), Decimal(g["billed_cost"]), Decimal(g["unrounded_billed_cost"])] == v,
+                  "subtotal %s: %s vs %s" % (k, g, v))
+    check(grand is not None and [Decimal(grand["list_cost"]), Decimal(grand["discount"]), Decimal(grand["billed_cost"]),
+                                 Decimal(grand["unrounded_billed_cost"])] == total, "grand total %s vs %s" % (grand, total))
+    return total, len(got_lines)
+
+
+def http(url, token=None, basic=None):
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if basic:
+        import base64
+        req.add_header("Authorization", "Basic " + base64.b64encode(("finance:" + basic).encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def main():
+    rng = random.Random(5)
+    svc = harness.Services(["usage-events:2"])
+    server = None
+    ok = False
+    try:
+        cfg = svc.write_config("c.conf", os.path.join(harness.ROOT, "rules", "example.json"),
+                               {"group": "it-reports", "serve.listen": "127.0.0.1:0",
+                                "report.service_category.sandbox": "Compute",
+                                "report.provider": "Example Platform", "report.issuer": "Example Platform Inc."})
+        svc.costream("migrate", "-c", cfg)
+        rows = make_dataset(rng)
+        insert(svc, rows)
+        stored_nov = Decimal(svc.psql("SELECT sum(cost) FROM usage_cost WHERE billing_period = '2026-11-01'")[0][0])
+
+        # command line: csv, json, table, focus
+        text = svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "csv").stdout
+        total, nlines = check_csv(text, rows, "2026-11")
+        check(total[3] == stored_nov, "unrounded total %s vs stored %s" % (total[3], stored_nov))
+        check('"\'=HYPERLINK(""http://x"",""y"")"' in text, "the formula-like customer is not neutralised in the CSV")
+        check(not re.search(r"^line,.*,'\d", text, re.M), "a numeric field was neutralised")
+        js = json.loads(svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "json").stdout)
+        check(len(js["lines"]) == nlines and js["reconciled"] is True, "JSON line count / reconciliation")
+        check(Decimal(str(js["totals"][0]["billed_cost"])) == total[2], "JSON billed total")
+        check(Decimal(str(js["totals"][0]["unrounded_billed_cost"])) == stored_nov, "JSON unrounded total")
+        evil = [l for l in js["lines"] if l["customer"] == EVIL]
+        check(evil and evil[0]["customer_name"] == EVIL, "JSON keeps the customer name as data")
+        table = svc.costream("report", "-c", cfg, "--period", "2026-11").stdout
+        m = re.search(r"^TOTAL\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+USD$", table, re.M)
+        check(m and [Decimal(x) for x in m.groups()] == total[:3], "table TOTAL row: %s" % (str(m.groups()) if m else table[-500:]))
+        check("(equals the stored total)" in table, "table reconciliation note")
+        focus = svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "focus").stdout
+        frows = list(csv.DictReader(io.StringIO(focus)))
+        nov_rows = [r for r in rows if r["billing"] == "2026-11"]
+        check(len(frows) == len(nov_rows), "FOCUS rows %d vs %d" % (len(frows), len(nov_rows)))
+        for fr in frows:
+            for col in FOCUS_MANDATORY:
+                check(col in fr and (fr[col] != "" or col in NULLABLE), "FOCUS column %s empty/missing" % col)
+            check(fr["BillingPeriodStart"] == "2026-11-01T00:00:00Z" and fr["BillingPeriodEnd"] == "2026-12-01T00:00:00Z", "billing period")
+            check(fr["ChargeCategory"] == "Usage" and fr["BillingCurrency"] == "USD", "category/currency")
+            check(fr["ProviderName"] == "Example Platform" and fr["InvoiceIssuerName"] == "Example Platform Inc.", "provider/issuer")
+            check(fr["ServiceCategory"] == ("Compute" if fr["ServiceName"] == "sandbox" else "Other"), "service category")
+            start = time.strptime(fr["ChargePeriodStart"], "%Y-%m-%dT%H:%M:%SZ")
+            end = time.strptime(fr["ChargePeriodEnd"], "%Y-%m-%dT%H:%M:%SZ")
+            check(time.mktime(end) - time.mktime(start) == 3600, "hourly charge period")
+            check((fr["ChargeClass"] == "Correction") == (fr["ChargePeriodStart"][:7] == "2026-10"), "correction class")
+            json.loads(fr["Tags"])
+        check(sum(Decimal(fr["BilledCost"]) for fr in frows) == stored_nov, "FOCUS BilledCost sum")
+        check(sum(Decimal(fr["ListCost"]) for fr in frows) == sum(r["list"] for r in nov_rows), "FOCUS ListCost sum")
+        check(sum(1 for fr in frows if fr["ChargeClass"] == "Correction") == sum(1 for r in nov_rows if r["hour"][:7] == "2026-10"),
+              "FOCUS corrections")
+
+        # the HTTP server
+        fin = svc.costream("token", "create", "--scope", "finance", "--name", "finance", "-c", cfg).stdout.strip()
+        cust = svc.costream("token", "create", "--scope", "customer", "--customer", EVIL, "--name", "evil", "-c", cfg).stdout.strip()
+        gone = svc.costream("token", "create", "--scope", "finance", "--name", "old", "-c", cfg).stdout.strip()
+        svc.costream("token", "revoke", gone.split("_")[1], "-c", cfg)
+        log = open(os.path.join(svc.dir, "serve.log"), "w")
+        server = subprocess.Popen([harness.COSTREAM, "serve", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
+        port = harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log.name).read()) or [None])[0], 30, "serve")
+        base = "http://127.0.0.1:%s" % port
+        url = base + "/reports/chargeback?period=2026-11"
+        st, hdr, body = http(url, fin)
+        check(st == 200 and hdr["Content-Type"].startswith("text/csv"), "finance CSV: %d" % st)
+        check(hdr["Content-Disposition"] == 'attachment; filename="costream-chargeback-2026-11.csv"', hdr.get("Content-Disposition"))
+        check(body.count("\r\n") == body.count("\n"), "CSV rows end in CRLF (RFC 4180)")
+        check(body.replace("\r\n", "\n") == text, "HTTP CSV equals the command line's")
+        st, _, body = http(base + "/", basic=fin)
+        check(st == 200 and "/reports/focus?period=2026-10" in body, "index page via Basic auth")
+        for bad_url, needle in ((base + "/reports/chargeback?period=2026-13", "period"),
+                                (base + "/reports/chargeback?period=2026-11&format=xls", "format"),
+                                (base + "/reports/chargeback?from=2026-11-02T00:00:00Z", "missing period"),
+                                (base + "/reports/chargeback?period=2026-11&colour=red", "unknown parameter")):
+            st, _, body = http(bad_url, fin)
+            check(st == 400 and needle in body, "%s -> %d %s" % (bad_url, st, body))
+        for tok in (None, "cst_000000000000_" + "0" * 40, gone, fin[:-1] + ("0" if fin[-1] != "0" else "1")):
+            st, hdr, _ = http(url, tok)
+            check(st == 401 and "WWW-Authenticate" in hdr, "token %r -> %d" % (tok and tok[:8], st))
+        st, _, body = http(url + "&customer=acme", cust)
+        check(st == 403, "customer token reading another customer -> %d" % st)
+        st, hdr, body = http(url, cust)
+        check(st == 200 and "customer-" not in hdr["Content-Disposition"], "customer scope download")
+        check_csv(body, rows, "2026-11", customer=EVIL)
+        check("acme" not in body and "globex" not in body, "customer scope leaked other customers")
+        st, _, body = http(url + "&customer=" + urllib.request.quote(EVIL) + "&format=json", cust)
+        check(st == 200 and all(l["customer"] == EVIL for l in json.loads(body)["lines"]), "own customer explicitly")
+        st, _, body = http(base + "/reports/focus?period=2026-11", fin)
+        check(st == 200 and body.replace("\r\n", "\n") == focus, "HTTP FOCUS equals the command line's")
+
+        # a closed month does not change: a late October event through a real worker
+        oct_before = svc.costream("report", "-c", cfg, "--period", "2026-10", "--format", "csv").stdout
+        svc.costream("period", "close", "2026-10", "-c", cfg)
+        svc.redis("HSET", "costream:customer:acme", "plan", "pro")
+        w = svc.start_worker(cfg, "worker")
+        prod = harness.producer(svc.bootstrap)
+        prod.send("usage-events", value=dump({"specversion": "1.0", "id": "late-1", "source": "//late", "type": "usage",
+                                               "subject": "acme", "time": "2026-10-20T10:00:00Z",
+                                               "data": {"product": "api-gateway", "meter": "requests", "quantity": "1000"}}))
+        prod.flush()
+        harness.wait_until(lambda: svc.psql("SELECT count(*) FROM usage_cost WHERE rules_version = '2026-11-01.1'")[0][0] == "1",
+                           60, "the late event")
+        check(svc.stop_worker(w) == 0, "worker exit")
+        oct_after = svc.costream("report", "-c", cfg, "--period", "2026-10", "--format", "csv").stdout
+        check(oct_after == oct_before, "the closed month's report changed")
+        nov = svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "csv", "--customer", "acme").stdout
+        late = [r for r in csv.DictReader(io.StringIO(nov)) if r["meter"] == "requests"]
+        # 1000 requests x 0.0000035 = 0.0035 list; pro 10 % -> 0.00315 billed
+        check(len(late) == 1 and late[0]["correction_of"] == "2026-10" and late[0]["charge_class"] == "Correction"
+              and Decimal(late[0]["unrounded_billed_cost"]) == Decimal("0.00315"), "late usage correction: %s" % late)
+
+        # a report larger than memory would comfortably hold, streamed
+        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version, plan,"
+                 " currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
+                 " SELECT '2025-12-01', '2025-12-01'::timestamptz + (g % 744) * interval '1 hour', 'bulk-' || (g / 744),"
+                 " 'p', 'm', 'r', 'v', 'free', 'USD', 'u', 0.001, 0, 1.5, 0.0015, 0, 0.0015, 1"
+                 " FROM generate_series(0, 999999) g")
+        rss_before = int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % server.pid).read()).group(1))
+        req = urllib.request.Request(base + "/reports/focus?period=2025-12", headers={"Authorization": "Bearer " + fin})
+        size, lines, peak = 0, 0, 0
+        with urllib.request.urlopen(req, timeout=600) as r:
+            while True:
+                chunk = r.read(1 << 20)
+                if not chunk:
+                    break
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+                if lines % 50 < 5:
+                    peak = max(peak, int(re.search(r"VmRSS:\s+(\d+)", open("/proc/%d/status" % server.pid).read()).group(1)))
+        hwm = int(re.search(r"VmHWM:\s+(\d+)", open("/proc/%d/status" % server.pid).read()).group(1))
+        check(lines == 1000001, "streamed FOCUS rows: %d" % (lines - 1))
+        check(hwm < 64 * 1024 and size > 200 * 1024 * 1024, "server peak RSS %d kB for a %d MB report" % (hwm, size >> 20))
+        print("ok: every number of csv/json/table/focus matches (%d lines, billed %s, unrounded %s USD); HTTP 200/400/401/403;"
+              " customer scope; closed month unchanged; %d MB FOCUS streamed with server peak RSS %d MB (was %d MB)"
+              % (nlines, total[2], total[3], size >> 20, hwm >> 10, rss_before >> 10), flush=True)
+        ok = True
+    finally:
+        if server:
+            server.send_signal(signal.SIGTERM)
+            server.wait()
+        svc.close(keep_logs=not ok)
+
+
+if __name__ == "__main__":
+    main()
