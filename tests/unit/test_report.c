@@ -1,0 +1,123 @@
+/* Unit tests for src/report.c: per-line rounding to the minor unit (half to
+ * even), subtotals as sums of rounded lines, reconciliation against the
+ * stored total, JSON validity, FOCUS columns, minor units. */
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "report.h"
+#include "timestamp.h"
+#include "unit.h"
+
+static cs_dec D(const char *s)
+{
+    cs_dec d;
+    ck_assert_int_eq(cs_dec_parse(s, strlen(s), &d), 0);
+    return d;
+}
+
+static cs_report_row row(const char *customer, const char *product, const char *list,
+                         const char *cost)
+{
+    cs_dec l = D(list), c = D(cost), d;
+    cs_dec_sub(l, c, &d);
+    return (cs_report_row){.customer = customer, .customer_name = customer, .product = product,
+                           .meter = "m", .unit = "u", .currency = "USD", .plan = "pro",
+                           .quantity = D("10"), .unit_price = D("0.1"), .discount_rate = D("0.1"),
+                           .list_cost = l, .discount = d, .cost = c, .events = 3,
+                           .rule_id = "r", .rules_version = "v"};
+}
+
+static cs_report_meta meta = {.period = "2026-11", .provider = "P", .issuer = "I"};
+
+START_TEST(csv_rounding_and_totals)
+{
+    cs_report *r = cs_report_new(CS_REPORT_CSV, &meta);
+    cs_buf b = {0};
+    cs_report_begin(r, &b);
+    /* 0.125 → 0.12 and 0.135 → 0.14 (half to even); 1.005 → 1.00 */
+    cs_report_row a1 = row("a", "p1", "0.125", "0.125");
+    cs_report_row a2 = row("a", "p2", "0.135", "0.135");
+    cs_report_row b1 = row("b", "p1", "1.115", "1.005");
+    ck_assert_int_eq(cs_report_add(r, &a1, &b), 0);
+    ck_assert_int_eq(cs_report_add(r, &a2, &b), 0);
+    ck_assert_int_eq(cs_report_add(r, &b1, &b), 0);
+    cs_report_stored st = {"USD", D("1.265")};
+    ck_assert_int_eq(cs_report_end(r, &st, 1, &b), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "line,a,a,p1,m,u,10,0.1,pro,0.1,0.12,0.00,0.12,USD,,,3,0.125000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "line,a,a,p2,m,u,10,0.1,pro,0.1,0.14,0.00,0.14,USD,,,3,0.135000000000\r\n"));
+    /* list 1.115 → 1.12, billed 1.005 → 1.00, discount = 0.12 */
+    ck_assert_ptr_nonnull(strstr(b.data, "line,b,b,p1,m,u,10,0.1,pro,0.1,1.12,0.12,1.00,USD,,,3,1.005000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "customer_total,a,a,,,,,,,,0.26,0.00,0.26,USD,,,6,0.260000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "product_total,,,p1,,,,,,,1.24,0.12,1.12,USD,,,6,1.130000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "grand_total,,,,,,,,,,1.38,0.12,1.26,USD,,,9,1.265000000000\r\n"));
+    cs_report_free(r);
+    cs_buf_free(&b);
+}
+END_TEST
+
+START_TEST(reconciliation_failure)
+{
+    cs_report *r = cs_report_new(CS_REPORT_JSON, &meta);
+    cs_buf b = {0};
+    cs_report_begin(r, &b);
+    cs_report_row a = row("a", "p", "1", "1");
+    cs_report_add(r, &a, &b);
+    cs_report_stored st = {"USD", D("1.000000000001")};
+    ck_assert_int_eq(cs_report_end(r, &st, 1, &b), -EDOM);
+    json_error_t e;
+    json_t *j = json_loads(b.data, 0, &e);
+    ck_assert_msg(j != NULL, "invalid JSON: %s", e.text);
+    ck_assert(json_is_false(json_object_get(j, "reconciled")));
+    ck_assert_int_eq((int)json_array_size(json_object_get(j, "lines")), 1);
+    json_decref(j);
+    cs_report_free(r);
+    cs_buf_free(&b);
+}
+END_TEST
+
+START_TEST(focus_row)
+{
+    cs_report *r = cs_report_new(CS_REPORT_FOCUS, &meta);
+    cs_buf b = {0};
+    cs_report_begin(r, &b);
+    cs_report_row x = row("=cmd", "p", "0.5", "0.45");
+    cs_timestamp_parse("2026-12-31T23:00:00Z", 20, &x.hour_usec);
+    cs_timestamp_parse("2026-12-01T00:00:00Z", 20, &x.billing_period_usec);
+    x.correction_of = "2026-11";
+    ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+    ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), 0);
+    char *second = strstr(b.data, "\r\n") + 2;
+    ck_assert_str_eq(second,
+                     "0.45,\"'=cmd\",\"'=cmd\",USD,2027-01-01T00:00:00Z,2026-12-01T00:00:00Z,Usage,"
+                     "Correction,\"p m at 0.1 per u, correction for 2026-11\",2027-01-01T00:00:00Z,"
+                     "2026-12-31T23:00:00Z,10,u,0.45,0.09,0.45,I,0.5,0.1,10,u,P,P,Other,p,,,"
+                     "\"{\"\"costream/plan\"\":\"\"pro\"\"}\",m,pro,0.1,r,v,3,2026-11\r\n");
+    cs_report_free(r);
+    cs_buf_free(&b);
+}
+END_TEST
+
+START_TEST(minor_units)
+{
+    ck_assert_int_eq(cs_report_minor_units("USD"), 2);
+    ck_assert_int_eq(cs_report_minor_units("JPY"), 0);
+    ck_assert_int_eq(cs_report_minor_units("KWD"), 3);
+    cs_report_format f;
+    ck_assert_int_eq(cs_report_format_parse("focus", &f), 0);
+    ck_assert_int_eq(f, CS_REPORT_FOCUS);
+    ck_assert_int_lt(cs_report_format_parse("xls", &f), 0);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, csv_rounding_and_totals);
+    tcase_add_test(tc, reconciliation_failure);
+    tcase_add_test(tc, focus_row);
+    tcase_add_test(tc, minor_units);
+    suite_add_tcase(s, tc);
+    return s;
+}
