@@ -24,7 +24,6 @@
 struct cs_store {
     char *conninfo;
     PGconn *conn;
-    int staged; /* staging table exists in this session */
     unsigned long connects;
 };
 
@@ -70,7 +69,6 @@ static void disconnect(cs_store *s)
     if (s->conn)
         PQfinish(s->conn);
     s->conn = NULL;
-    s->staged = 0;
 }
 
 int cs_store_connect(cs_store *s, char *err, size_t errsize)
@@ -364,23 +362,30 @@ static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_
     return 1;
 }
 
-static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
+/* Creates the session's temporary table (create_sql, once per session;
+ * its rows vanish at commit) and COPYs rows into it. */
+static int stage_rows(cs_store *s, const char *create_sql, const char *copy_sql, size_t nrows,
+                      size_t ncols, row_fn row, const void *ctx, char *err, size_t errsize)
 {
     int r;
-    if (!s->staged) {
-        if ((r = exec_ok(s,
-                         "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
-                         " hour timestamptz, customer text, product text, meter text,"
-                         " rule_id text, rules_version text, plan text, currency char(3),"
-                         " unit text, unit_price numeric, discount_rate numeric,"
-                         " quantity numeric, list_cost numeric, discount numeric,"
-                         " cost numeric, events bigint) ON COMMIT DELETE ROWS",
-                         PGRES_COMMAND_OK, err, errsize)) < 0)
-            return r;
-        s->staged = 1;
-    }
-    if ((r = exec_ok(s, "COPY cs_stage FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0 ||
-        (r = copy_rows(s, cs_agg_count(agg), 16, agg_row, agg, err, errsize)) < 0)
+    if ((r = exec_ok(s, create_sql, PGRES_COMMAND_OK, err, errsize)) < 0 ||
+        (r = exec_ok(s, copy_sql, PGRES_COPY_IN, err, errsize)) < 0)
+        return r;
+    return copy_rows(s, nrows, ncols, row, ctx, err, errsize);
+}
+
+static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
+{
+    int r = stage_rows(s,
+                       "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
+                       " hour timestamptz, customer text, product text, meter text,"
+                       " rule_id text, rules_version text, plan text, currency char(3),"
+                       " unit text, unit_price numeric, discount_rate numeric,"
+                       " quantity numeric, list_cost numeric, discount numeric,"
+                       " cost numeric, events bigint) ON COMMIT DELETE ROWS",
+                       "COPY cs_stage FROM STDIN", cs_agg_count(agg), 16, agg_row, agg, err,
+                       errsize);
+    if (r < 0)
         return r;
     return exec_ok(s,
                    "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"
@@ -412,14 +417,11 @@ static int id_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_D
 /* Records the batch's event ids; tells the caller which are duplicates. */
 static int dedup_ids(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
-    int r;
-    if ((r = exec_ok(s,
-                     "CREATE TEMP TABLE IF NOT EXISTS cs_ids (ord integer, source text, id text)"
-                     " ON COMMIT DELETE ROWS",
-                     PGRES_COMMAND_OK, err, errsize)) < 0 ||
-        (r = exec_ok(s, "COPY cs_ids FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0)
-        return r;
-    if ((r = copy_rows(s, b->nids, 3, id_row, b, err, errsize)) < 0)
+    int r = stage_rows(s,
+                       "CREATE TEMP TABLE IF NOT EXISTS cs_ids (ord integer, source text, id text)"
+                       " ON COMMIT DELETE ROWS",
+                       "COPY cs_ids FROM STDIN", b->nids, 3, id_row, b, err, errsize);
+    if (r < 0)
         return r;
     PGresult *res;
     const char *params[1] = {b->group};
@@ -488,13 +490,12 @@ static int customer_row(const void *ctx, size_t i, const char **cols, char (*num
 
 static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
-    int r;
-    if ((r = exec_ok(s,
-                     "CREATE TEMP TABLE IF NOT EXISTS cs_customers (id text, name text, plan text,"
-                     " cost_center text) ON COMMIT DELETE ROWS",
-                     PGRES_COMMAND_OK, err, errsize)) < 0 ||
-        (r = exec_ok(s, "COPY cs_customers FROM STDIN", PGRES_COPY_IN, err, errsize)) < 0 ||
-        (r = copy_rows(s, b->ncustomers, 4, customer_row, b, err, errsize)) < 0)
+    int r = stage_rows(s,
+                       "CREATE TEMP TABLE IF NOT EXISTS cs_customers (id text, name text,"
+                       " plan text, cost_center text) ON COMMIT DELETE ROWS",
+                       "COPY cs_customers FROM STDIN", b->ncustomers, 4, customer_row, b, err,
+                       errsize);
+    if (r < 0)
         return r;
     return exec_ok(s,
                    "INSERT INTO customers AS c (id, name, plan, cost_center)"
