@@ -60,7 +60,19 @@ static int append_digit(cs_u128 *mag, int *digits, int d)
     return 0;
 }
 
+static int parse(const char *s, size_t len, bool round, cs_dec *ret);
+
 int cs_dec_parse(const char *s, size_t len, cs_dec *ret)
+{
+    return parse(s, len, false, ret);
+}
+
+int cs_dec_parse_round(const char *s, size_t len, cs_dec *ret)
+{
+    return parse(s, len, true, ret);
+}
+
+static int parse(const char *s, size_t len, bool round, cs_dec *ret)
 {
     size_t i = 0;
     bool neg = false, any = false;
@@ -92,7 +104,7 @@ int cs_dec_parse(const char *s, size_t len, cs_dec *ret)
             if ((r = append_digit(&mag, &digits, s[i] - '0')) < 0)
                 return r;
             if (++frac > 80)
-                return -EDOM;
+                return round ? -ERANGE : -EDOM;
         }
     }
     if (!any)
@@ -122,12 +134,19 @@ int cs_dec_parse(const char *s, size_t len, cs_dec *ret)
     /* value = mag * 10^(exp - frac); raw units = mag * 10^(12 + exp - frac) */
     long shift = CS_DEC_SCALE + exp - frac;
     if (shift < 0) {
-        if (shift < -39)
-            return -EDOM;
+        if (shift < -39) {
+            if (!round)
+                return -EDOM;
+            ret->raw = 0; /* far below 10^-12: rounds to zero */
+            return 0;
+        }
         cs_u128 p = pow10_u128((int)-shift);
-        if (mag % p != 0)
+        if (mag % p != 0 && !round)
             return -EDOM;
-        mag /= p;
+        cs_u128 q = mag / p, rem = mag % p, half = p / 2;
+        if (rem > half || (rem == half && (p % 2 == 0) && (q & 1)))
+            q++;
+        mag = q;
     } else {
         if (shift > 38)
             return -ERANGE;
@@ -147,6 +166,19 @@ static cs_u128 div_round_half_even(cs_u128 mag, int n)
     if (r > half || (r == half && (q & 1)))
         q++;
     return q;
+}
+
+int cs_dec_div_int(cs_dec d, int64_t divisor, cs_dec *ret)
+{
+    if (divisor <= 0)
+        return -EINVAL;
+    cs_u128 mag = dec_abs(d.raw), dv = (cs_u128)divisor;
+    cs_u128 q = mag / dv, r = mag % dv;
+    /* half to even: compare 2r with the divisor */
+    if (2 * r > dv || (2 * r == dv && (q & 1)))
+        q++;
+    ret->raw = d.raw < 0 ? -(cs_i128)q : (cs_i128)q;
+    return 0;
 }
 
 cs_dec cs_dec_round(cs_dec d, int places)

@@ -43,6 +43,15 @@ cs_dec cs_dec_from_int(int64_t v);
  *   -ERANGE  magnitude of 10^26 or more */
 int cs_dec_parse(const char *s, size_t len, cs_dec *ret);
 
+/* Like cs_dec_parse(), but digits beyond the 12th decimal are rounded half
+ * to even instead of refused (for values that were binary floats at their
+ * source, such as Prometheus samples).  -EINVAL or -ERANGE as above. */
+int cs_dec_parse_round(const char *s, size_t len, cs_dec *ret);
+
+/* *ret = d / divisor (divisor > 0), rounded half to even at the 12th
+ * decimal.  Returns 0 or -EINVAL for a divisor <= 0. */
+int cs_dec_div_int(cs_dec d, int64_t divisor, cs_dec *ret);
+
 /* Writes d rounded half-even to places (0..12) fractional digits, always
  * with exactly that many digits after the point ("-1.50", "3").  Returns the
  * length written, or -ENOSPC if size is too small (CS_DEC_STRLEN always fits),

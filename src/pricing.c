@@ -24,37 +24,65 @@ static bool matcher_holds(const cs_matcher *m, const cs_label *labels, size_t n)
     return false;
 }
 
+static bool matchers_hold(const cs_rule *r, const cs_label *labels, size_t nlabels)
+{
+    for (size_t m = 0; m < r->nmatchers; m++)
+        if (!matcher_holds(&r->matchers[m], labels, nlabels))
+            return false;
+    return true;
+}
+
 const cs_rule *cs_pricing_match(const cs_rules *rs, const char *product, const char *meter,
                                 int64_t t, const cs_label *labels, size_t nlabels)
 {
     for (size_t i = 0; i < rs->nrules; i++) {
         const cs_rule *r = &rs->rules[i];
-        if (t < r->from_usec || t >= r->until_usec || strcmp(r->meter, meter) != 0 ||
-            strcmp(r->product, product) != 0)
+        if (r->metric_kind != CS_METRIC_KIND_NONE || t < r->from_usec || t >= r->until_usec ||
+            strcmp(r->meter, meter) != 0 || strcmp(r->product, product) != 0)
             continue;
-        bool ok = true;
-        for (size_t m = 0; ok && m < r->nmatchers; m++)
-            ok = matcher_holds(&r->matchers[m], labels, nlabels);
-        if (ok)
+        if (matchers_hold(r, labels, nlabels))
             return r;
     }
     return NULL;
 }
 
-int cs_pricing_price(const cs_rules *rs, const cs_rule *rule, const char *plan,
-                     cs_dec quantity, cs_price *ret)
+const cs_rule *cs_pricing_match_metric(const cs_rules *rs, const char *name, int64_t t,
+                                       const cs_label *labels, size_t nlabels)
 {
-    cs_price p = {.rule = rule};
-    int r;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const cs_rule *r = &rs->rules[i];
+        if (r->metric_kind == CS_METRIC_KIND_NONE || t < r->from_usec || t >= r->until_usec)
+            continue;
+        bool named = false;
+        for (size_t n = 0; !named && n < r->nmetric_names; n++)
+            named = strcmp(r->metric_names[n], name) == 0;
+        if (named && matchers_hold(r, labels, nlabels))
+            return r;
+    }
+    return NULL;
+}
 
-    p.discount_rate = cs_rules_plan_discount(rs, plan);
-    for (size_t i = 0; plan && i < rule->ndiscounts; i++)
-        if (strcmp(rule->discounts[i].plan, plan) == 0)
-            p.discount_rate = rule->discounts[i].discount;
-    if ((r = cs_dec_mul(quantity, rule->unit_price, &p.list_cost)) < 0 ||
+int cs_pricing_cost(cs_dec quantity, cs_dec unit_price, cs_dec discount_rate, cs_price *ret)
+{
+    cs_price p = {.discount_rate = discount_rate};
+    int r;
+    if ((r = cs_dec_mul(quantity, unit_price, &p.list_cost)) < 0 ||
         (r = cs_dec_mul(p.list_cost, p.discount_rate, &p.discount)) < 0 ||
         (r = cs_dec_sub(p.list_cost, p.discount, &p.cost)) < 0)
         return r;
     *ret = p;
     return 0;
+}
+
+int cs_pricing_price(const cs_rules *rs, const cs_rule *rule, const char *plan,
+                     cs_dec quantity, cs_price *ret)
+{
+    cs_dec rate = cs_rules_plan_discount(rs, plan);
+    for (size_t i = 0; plan && i < rule->ndiscounts; i++)
+        if (strcmp(rule->discounts[i].plan, plan) == 0)
+            rate = rule->discounts[i].discount;
+    int r = cs_pricing_cost(quantity, rule->unit_price, rate, ret);
+    if (r == 0)
+        ret->rule = rule;
+    return r;
 }

@@ -34,6 +34,15 @@ typedef struct cs_price {
 const cs_rule *cs_pricing_match(const cs_rules *rules, const char *product, const char *meter,
                                 int64_t time_usec, const cs_label *labels, size_t nlabels);
 
+/* Returns the metric rule that prices a sample of metric `name` with these
+ * labels at time_usec, or NULL. */
+const cs_rule *cs_pricing_match_metric(const cs_rules *rules, const char *name,
+                                       int64_t time_usec, const cs_label *labels, size_t nlabels);
+
+/* The cost formula alone: list, discount and cost of quantity at
+ * unit_price with discount_rate.  0 or -ERANGE. */
+int cs_pricing_cost(cs_dec quantity, cs_dec unit_price, cs_dec discount_rate, cs_price *ret);
+
 /* Prices quantity under rule for a customer on plan (may be NULL).  Returns
  * 0 or -ERANGE when the cost would leave the decimal range. */
 int cs_pricing_price(const cs_rules *rules, const cs_rule *rule, const char *plan,

@@ -315,6 +315,82 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
     pop(c);
 }
 
+/* Parses a rule's "metric" object. */
+static void parse_metric(ctx *c, json_t *jr, cs_rule *r)
+{
+    json_t *m = json_object_get(jr, "metric");
+    if (!m)
+        return;
+    push_key(c, "metric");
+    if (!json_is_object(m)) {
+        err_here(c, "must be an object {\"names\", \"kind\", \"unit_divisor\"}");
+        pop(c);
+        return;
+    }
+    const char *kind = get_string(c, m, "kind", true);
+    if (kind && strcmp(kind, "counter") == 0)
+        r->metric_kind = CS_METRIC_KIND_COUNTER;
+    else if (kind && strcmp(kind, "gauge") == 0)
+        r->metric_kind = CS_METRIC_KIND_GAUGE;
+    else if (kind) {
+        push_key(c, "kind");
+        err_here(c, "\"%s\" is not counter or gauge", kind);
+        pop(c);
+    }
+    json_t *names = json_object_get(m, "names");
+    push_key(c, "names");
+    if (!json_is_array(names) || json_array_size(names) == 0) {
+        err_here(c, names ? "must be a non-empty array of metric names" : "required field is missing");
+    } else {
+        r->metric_names = calloc(json_array_size(names), sizeof(char *));
+        size_t i;
+        json_t *v;
+        json_array_foreach(names, i, v) {
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                push_index(c, i);
+                err_here(c, "must be a metric name");
+                pop(c);
+            } else if (r->metric_names) {
+                r->metric_names[r->nmetric_names++] = strdup(json_string_value(v));
+            }
+        }
+    }
+    pop(c);
+    static const struct { const char *key; int64_t dflt, min, max, scale; } ints[] = {
+        {"unit_divisor", 1, 1, INT64_C(1000000000000000), 1},
+        {"max_gap_seconds", 600, 1, 86400 * 366, 1000000},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        json_t *v = json_object_get(m, ints[k].key);
+        int64_t val = ints[k].dflt;
+        if (v) {
+            push_key(c, ints[k].key);
+            if (!json_is_integer(v) || json_integer_value(v) < ints[k].min ||
+                json_integer_value(v) > ints[k].max)
+                err_here(c, "must be a whole number from %lld to %lld", (long long)ints[k].min,
+                         (long long)ints[k].max);
+            else
+                val = json_integer_value(v);
+            pop(c);
+        }
+        if (k == 0)
+            r->unit_divisor = val;
+        else
+            r->max_gap_usec = val * ints[k].scale;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(m, key, v) {
+        if (strcmp(key, "names") && strcmp(key, "kind") && strcmp(key, "unit_divisor") &&
+            strcmp(key, "max_gap_seconds")) {
+            push_key(c, key);
+            err_here(c, "unknown field");
+            pop(c);
+        }
+    }
+    pop(c);
+}
+
 static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx)
 {
     if (!json_is_object(jr)) {
@@ -342,6 +418,7 @@ static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx
     }
     parse_matchers(c, jr, r);
     parse_discounts(c, jr, "discounts", false, &r->discounts, &r->ndiscounts);
+    parse_metric(c, jr, r);
     for (size_t k = 0; id && k < idx; k++) {
         if (all->rules[k].id && strcmp(all->rules[k].id, id) == 0) {
             push_key(c, "id");
@@ -351,7 +428,7 @@ static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx
     }
     static const char *const known[] = {"id", "product", "meter", "unit", "description",
                                         "unit_price", "effective_from", "effective_until",
-                                        "match", "discounts", NULL};
+                                        "match", "discounts", "metric", NULL};
     const char *k;
     json_t *v;
     json_object_foreach(jr, k, v) {
@@ -482,6 +559,9 @@ void cs_rules_free(cs_rules *rs)
         }
         free(r->matchers);
         free_discounts(r->discounts, r->ndiscounts);
+        for (size_t m = 0; m < r->nmetric_names; m++)
+            free(r->metric_names[m]);
+        free(r->metric_names);
         free(r->id);
         free(r->product);
         free(r->meter);

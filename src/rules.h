@@ -5,7 +5,9 @@
  * product/meter pair at a unit price, optionally only for events whose labels
  * match (=, !=, =~, !~; regexes are POSIX extended and fully anchored, as in
  * Prometheus) and only for event times in [effective_from, effective_until).
- * The first rule in file order that matches an event prices it.
+ * The first rule in file order that matches an event prices it.  A rule
+ * with a "metric" object prices infrastructure metric samples instead
+ * (counters by their increase, gauges by value x time; docs/metrics-streams.md).
  *
  * Loading validates everything and reports every problem as
  * "file:line:column: message", positions taken from the JSON text.  A loaded
@@ -36,6 +38,8 @@ typedef struct cs_plan_discount {
     cs_dec discount; /* fraction in [0, 1]: 0.25 = 25 % off */
 } cs_plan_discount;
 
+typedef enum cs_metric_kind { CS_METRIC_KIND_NONE = 0, CS_METRIC_KIND_COUNTER, CS_METRIC_KIND_GAUGE } cs_metric_kind;
+
 typedef struct cs_rule {
     char *id;
     char *product;
@@ -49,6 +53,12 @@ typedef struct cs_rule {
     size_t nmatchers;
     cs_plan_discount *discounts; /* overrides of the plan defaults */
     size_t ndiscounts;
+    /* Metric rules price infrastructure samples instead of usage events. */
+    cs_metric_kind metric_kind;  /* NONE for usage-event rules */
+    char **metric_names;         /* Prometheus metric names it prices */
+    size_t nmetric_names;
+    int64_t unit_divisor;        /* raw units (x seconds for gauges) per priced unit */
+    int64_t max_gap_usec;        /* gauges: a longer gap between samples is not charged */
 } cs_rule;
 
 typedef struct cs_rules {

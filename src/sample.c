@@ -1,0 +1,301 @@
+/* sample.c - decoding metric samples (see sample.h).  jansson and msgpack
+ * front ends find the four fields; one validator applies the rules. */
+#include "sample.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timestamp.h"
+
+__attribute__((format(printf, 3, 4)))
+static int fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
+{
+    va_list ap;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    return -EBADMSG;
+}
+
+static const char *put(cs_sample *s, const char *p, size_t n)
+{
+    if (n + 1 > sizeof(s->arena) - s->arena_used)
+        return NULL;
+    char *d = s->arena + s->arena_used;
+    memcpy(d, p, n);
+    d[n] = '\0';
+    s->arena_used += n + 1;
+    return d;
+}
+
+const char *cs_sample_special_name(cs_sample_special sp)
+{
+    switch (sp) {
+    case CS_SAMPLE_NAN: return "NaN";
+    case CS_SAMPLE_POS_INF: return "+Inf";
+    case CS_SAMPLE_NEG_INF: return "-Inf";
+    default: return NULL;
+    }
+}
+
+static int string_field(cs_sample *s, cs_event_error *err, const char *field, const char *p,
+                        size_t n, const char **ret)
+{
+    if (n == 0)
+        return fail(err, CS_REJECT_INVALID_VALUE, "%s: must not be empty", field);
+    if (n > 256)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "%s: %zu bytes, at most 256 allowed", field, n);
+    if (memchr(p, '\0', n))
+        return fail(err, CS_REJECT_INVALID_VALUE, "%s: contains a NUL character", field);
+    if (!cs_utf8_valid(p, n))
+        return fail(err, CS_REJECT_INVALID_UTF8, "%s: not valid UTF-8", field);
+    if (!(*ret = put(s, p, n)))
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "%s: sample exceeds %d bytes", field,
+                    CS_EVENT_ARENA);
+    return 0;
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cs_label *)a)->name, ((const cs_label *)b)->name);
+}
+
+static int add_label(cs_sample *s, cs_event_error *err, const char *k, size_t kn, const char *v,
+                     size_t vn)
+{
+    char field[80];
+    snprintf(field, sizeof(field), "labels.%.*s", (int)(kn > 40 ? 40 : kn), k);
+    if (s->nlabels >= CS_SAMPLE_MAX_LABELS)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "labels: more than %d labels",
+                    CS_SAMPLE_MAX_LABELS);
+    const char *name, *value;
+    int r;
+    if ((r = string_field(s, err, "labels (a name)", k, kn, &name)) < 0)
+        return r;
+    if (vn == 0) { /* an empty label value is the same as no label */
+        return 0;
+    }
+    if ((r = string_field(s, err, field, v, vn, &value)) < 0)
+        return r;
+    s->labels[s->nlabels++] = (cs_label){name, value};
+    return 0;
+}
+
+/* Common checks once the fields are found.  value_text may be NULL (absent),
+ * value_type names a wrong type. */
+static int finish(cs_sample *s, cs_event_error *err, const char *name, size_t name_n,
+                  const char *ts, size_t ts_n, const char *value, size_t value_n,
+                  const char *value_type)
+{
+    int r;
+    if (!name)
+        return fail(err, CS_REJECT_MISSING_FIELD, "name: required field is missing");
+    if ((r = string_field(s, err, "name", name, name_n, &s->name)) < 0)
+        return r;
+    if (!ts)
+        return fail(err, CS_REJECT_MISSING_FIELD, "timestamp: required field is missing");
+    if (cs_timestamp_parse(ts, ts_n, &s->time_usec) < 0)
+        return fail(err, CS_REJECT_INVALID_TIME, "timestamp: \"%.*s\" is not an RFC 3339 date-time",
+                    (int)(ts_n > 40 ? 40 : ts_n), ts);
+    if (value_type)
+        return fail(err, CS_REJECT_WRONG_TYPE, "value: expected a string, got %s", value_type);
+    if (!value)
+        return fail(err, CS_REJECT_MISSING_FIELD, "value: required field is missing");
+    s->special = CS_SAMPLE_FINITE;
+    if (value_n == 3 && strncmp(value, "NaN", 3) == 0)
+        s->special = CS_SAMPLE_NAN;
+    else if ((value_n == 4 && strncmp(value, "+Inf", 4) == 0) ||
+             (value_n == 3 && strncmp(value, "Inf", 3) == 0))
+        s->special = CS_SAMPLE_POS_INF;
+    else if (value_n == 4 && strncmp(value, "-Inf", 4) == 0)
+        s->special = CS_SAMPLE_NEG_INF;
+    else if ((r = cs_dec_parse_round(value, value_n, &s->value)) < 0)
+        return fail(err, CS_REJECT_INVALID_VALUE, "value: \"%.*s\" is %s",
+                    (int)(value_n > 40 ? 40 : value_n), value,
+                    r == -ERANGE ? "out of range" : "not a number, NaN, +Inf or -Inf");
+    else if (cs_dec_is_neg(s->value))
+        return fail(err, CS_REJECT_INVALID_VALUE,
+                    "value: \"%.*s\" is negative (costream prices counters and non-negative gauges)",
+                    (int)(value_n > 40 ? 40 : value_n), value);
+    qsort(s->labels, s->nlabels, sizeof(cs_label), label_cmp);
+    for (size_t i = 1; i < s->nlabels; i++)
+        if (strcmp(s->labels[i].name, s->labels[i - 1].name) == 0)
+            return fail(err, CS_REJECT_INVALID_VALUE, "labels: \"%.40s\" appears twice",
+                        s->labels[i].name);
+    char text[CS_EVENT_ARENA];
+    int n = cs_sample_series_text(s, text, sizeof(text));
+    if (n < 0)
+        return fail(err, CS_REJECT_TOO_LARGE_FIELD, "labels: the series name is too long");
+    SHA256((const unsigned char *)text, (size_t)n, s->series_id);
+    return 0;
+}
+
+static int decode_json(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
+{
+    json_error_t je;
+    if (!cs_utf8_valid(buf, len))
+        return fail(err, CS_REJECT_INVALID_UTF8, "message is not valid UTF-8");
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return fail(err, CS_REJECT_MALFORMED_JSON, "line %d column %d: %s", je.line, je.column,
+                    je.text);
+    int r;
+    if (!json_is_object(root)) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "sample: expected a JSON object");
+        goto out;
+    }
+    json_t *name = json_object_get(root, "name"), *ts = json_object_get(root, "timestamp");
+    json_t *value = json_object_get(root, "value"), *labels = json_object_get(root, "labels");
+    if ((name && !json_is_string(name)) || (ts && !json_is_string(ts))) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "%s: expected a string",
+                 name && !json_is_string(name) ? "name" : "timestamp");
+        goto out;
+    }
+    if (labels && !json_is_object(labels)) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "labels: expected an object");
+        goto out;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v) {
+        if (strcmp(k, "__name__") == 0)
+            continue;
+        if (!json_is_string(v)) {
+            r = fail(err, CS_REJECT_WRONG_TYPE, "labels.%.40s: expected a string", k);
+            goto out;
+        }
+        if ((r = add_label(s, err, k, strlen(k), json_string_value(v), json_string_length(v))) < 0)
+            goto out;
+    }
+    r = finish(s, err, name ? json_string_value(name) : NULL, name ? json_string_length(name) : 0,
+               ts ? json_string_value(ts) : NULL, ts ? json_string_length(ts) : 0,
+               value && json_is_string(value) ? json_string_value(value) : NULL,
+               value && json_is_string(value) ? json_string_length(value) : 0,
+               value && !json_is_string(value) ? (json_is_number(value) ? "a number" : "another type") : NULL);
+out:
+    json_decref(root);
+    return r;
+}
+
+static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+{
+    size_t kl = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == kl &&
+            memcmp(kv->key.via.str.ptr, key, kl) == 0)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+static int decode_msgpack(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    int r;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+        r = fail(err, CS_REJECT_MALFORMED_MSGPACK, "message is not one complete MessagePack map");
+        goto out;
+    }
+    const msgpack_object *root = &u.data;
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "sample: expected a map");
+        goto out;
+    }
+    const msgpack_object *name = mp_get(root, "name"), *ts = mp_get(root, "timestamp");
+    const msgpack_object *value = mp_get(root, "value"), *labels = mp_get(root, "labels");
+    if ((name && name->type != MSGPACK_OBJECT_STR) || (ts && ts->type != MSGPACK_OBJECT_STR)) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "%s: expected a string",
+                 name && name->type != MSGPACK_OBJECT_STR ? "name" : "timestamp");
+        goto out;
+    }
+    if (labels && labels->type != MSGPACK_OBJECT_MAP) {
+        r = fail(err, CS_REJECT_WRONG_TYPE, "labels: expected a map");
+        goto out;
+    }
+    for (uint32_t i = 0; labels && i < labels->via.map.size; i++) {
+        const msgpack_object_kv *kv = &labels->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_STR) {
+            r = fail(err, CS_REJECT_WRONG_TYPE, "labels: names and values must be strings");
+            goto out;
+        }
+        if (kv->key.via.str.size == 8 && memcmp(kv->key.via.str.ptr, "__name__", 8) == 0)
+            continue;
+        if ((r = add_label(s, err, kv->key.via.str.ptr, kv->key.via.str.size, kv->val.via.str.ptr,
+                           kv->val.via.str.size)) < 0)
+            goto out;
+    }
+    int vstr = value && value->type == MSGPACK_OBJECT_STR;
+    r = finish(s, err, name ? name->via.str.ptr : NULL, name ? name->via.str.size : 0,
+               ts ? ts->via.str.ptr : NULL, ts ? ts->via.str.size : 0,
+               vstr ? value->via.str.ptr : NULL, vstr ? value->via.str.size : 0,
+               value && !vstr ? "another type" : NULL);
+out:
+    msgpack_unpacked_destroy(&u);
+    return r;
+}
+
+int cs_sample_decode(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
+                     cs_sample *s, cs_event_error *err)
+{
+    const char *p = buf;
+    s->arena_used = 0;
+    s->nlabels = 0;
+    err->code = CS_REJECT_NONE;
+    err->detail[0] = '\0';
+    if (len == 0)
+        return fail(err, CS_REJECT_EMPTY, "message has no payload");
+    if (max_bytes && len > max_bytes)
+        return fail(err, CS_REJECT_OVERSIZED, "message is %zu bytes, the limit is %zu", len,
+                    max_bytes);
+    if (fmt == CS_EVENT_FORMAT_AUTO) {
+        unsigned char c = (unsigned char)p[0];
+        fmt = (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf ? CS_EVENT_FORMAT_MSGPACK
+                                                                 : CS_EVENT_FORMAT_JSON;
+    }
+    return fmt == CS_EVENT_FORMAT_JSON ? decode_json(p, len, s, err) : decode_msgpack(p, len, s, err);
+}
+
+int cs_sample_series_text(const cs_sample *s, char *buf, size_t size)
+{
+    size_t o = 0;
+    int n = snprintf(buf, size, "%s{", s->name);
+    if (n < 0 || (size_t)n >= size)
+        return -ENOSPC;
+    o = (size_t)n;
+    for (size_t i = 0; i < s->nlabels; i++) {
+        n = snprintf(buf + o, size - o, "%s%s=\"", i ? "," : "", s->labels[i].name);
+        if (n < 0 || (size_t)n >= size - o)
+            return -ENOSPC;
+        o += (size_t)n;
+        for (const char *v = s->labels[i].value; *v; v++) {
+            if (o + 3 >= size)
+                return -ENOSPC;
+            if (*v == '"' || *v == '\\')
+                buf[o++] = '\\';
+            if (*v == '\n') {
+                buf[o++] = '\\';
+                buf[o++] = 'n';
+                continue;
+            }
+            buf[o++] = *v;
+        }
+        if (o + 2 >= size)
+            return -ENOSPC;
+        buf[o++] = '"';
+    }
+    if (o + 2 > size)
+        return -ENOSPC;
+    buf[o++] = '}';
+    buf[o] = '\0';
+    return (int)o;
+}
