@@ -84,6 +84,12 @@ int cs_config_init(cs_config *cfg)
     r |= set_str(&cfg->report_provider, "costream");
     r |= set_str(&cfg->report_issuer, "costream");
     cfg->metrics_max_customers = 1000;
+    r |= set_list(cfg->metric_label_order, &cfg->nmetric_label_order,
+                  "namespace,sandbox_id,pod", "defaults", "metrics.labels.order", &errs);
+    cfg->settle_interval_ms = 5000;
+    cfg->lateness_ms = 10000;
+    cfg->partition_idle_ms = 600000;
+    cfg->series_idle_ms = 3600000;
     cfg->mtd_refresh_ms = 30000;
     cfg->redis_port = 6379;
     cfg->dedup = 1;
@@ -103,6 +109,8 @@ void cs_config_free(cs_config *cfg)
         return;
     free_list(cfg->topics, &cfg->ntopics);
     free_list(cfg->label_order, &cfg->nlabel_order);
+    free_list(cfg->metric_topics, &cfg->nmetric_topics);
+    free_list(cfg->metric_label_order, &cfg->nmetric_label_order);
     free(cfg->group);
     free(cfg->postgres);
     free(cfg->redis_host);
@@ -246,6 +254,18 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         }
         return set_str(&cfg->start_offset, v);
     }
+    if (strcmp(key, "metrics.topics") == 0)
+        return set_list(cfg->metric_topics, &cfg->nmetric_topics, v, where, key, errs);
+    if (strcmp(key, "metrics.labels.order") == 0)
+        return set_list(cfg->metric_label_order, &cfg->nmetric_label_order, v, where, key, errs);
+    if (strcmp(key, "metrics.settle_interval_ms") == 0)
+        return set_int(&cfg->settle_interval_ms, v, 10, 3600000, where, key, errs);
+    if (strcmp(key, "metrics.lateness_ms") == 0)
+        return set_int(&cfg->lateness_ms, v, 0, 86400000, where, key, errs);
+    if (strcmp(key, "metrics.partition_idle_ms") == 0)
+        return set_int(&cfg->partition_idle_ms, v, 1000, 604800000, where, key, errs);
+    if (strcmp(key, "metrics.series_idle_ms") == 0)
+        return set_int(&cfg->series_idle_ms, v, 1000, 2000000000, where, key, errs);
     if (strcmp(key, "http.listen") == 0) {
         if (strcmp(v, "off") == 0) {
             free(cfg->http_listen);

@@ -51,6 +51,14 @@ typedef struct cs_config {
     int dedup_window_hours; /* how long ids are remembered */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
+    char *metric_topics[CS_CONFIG_MAX_LIST]; /* metric sample topics */
+    size_t nmetric_topics;
+    char *metric_label_order[CS_CONFIG_MAX_LIST];
+    size_t nmetric_label_order;
+    int settle_interval_ms;  /* how often pending samples are settled */
+    int lateness_ms;         /* settle below the watermark minus this */
+    int partition_idle_ms;   /* a partition this long without samples stops holding it back */
+    int series_idle_ms;      /* series without samples this long are forgotten */
     char *serve_listen;    /* costream serve: "host:port" */
     char *report_provider; /* FOCUS ProviderName / PublisherName */
     char *report_issuer;   /* FOCUS InvoiceIssuerName */

@@ -139,9 +139,11 @@ cs_consumer *cs_consumer_new(const cs_config *cfg, const cs_consumer_callbacks *
     conf = NULL; /* owned by rk now */
     rd_kafka_poll_set_consumer(c->rk);
     rd_kafka_topic_partition_list_t *topics =
-        rd_kafka_topic_partition_list_new((int)cfg->ntopics);
+        rd_kafka_topic_partition_list_new((int)(cfg->ntopics + cfg->nmetric_topics));
     for (size_t i = 0; i < cfg->ntopics; i++)
         rd_kafka_topic_partition_list_add(topics, cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    for (size_t i = 0; i < cfg->nmetric_topics; i++)
+        rd_kafka_topic_partition_list_add(topics, cfg->metric_topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t re = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (re) {

@@ -194,23 +194,32 @@ static int lookup_customer(cs_labels *l, const char *key, int64_t now, cs_custom
     return 1;
 }
 
-int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer *ret,
-                      const char **ret_err)
+static const char *find_label(const cs_label *labels, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, name) == 0)
+            return labels[i].value;
+    return NULL;
+}
+
+static int resolve(cs_labels *l, const char *subject, const cs_label *labels, size_t nlabels,
+                   char *const *order, size_t norder, int64_t now, cs_customer *ret,
+                   const char **ret_err)
 {
     char key[1024];
     int r;
 
     ret->attributed = 1;
     ret->name[0] = ret->cost_center[0] = '\0';
-    if (ev->subject) {
-        snprintf(ret->id, sizeof(ret->id), "%s", ev->subject);
+    if (subject) {
+        snprintf(ret->id, sizeof(ret->id), "%s", subject);
     } else {
         r = 0;
-        for (size_t i = 0; i < l->norder && r == 0; i++) {
-            const char *v = cs_event_label(ev, l->order[i]);
+        for (size_t i = 0; i < norder && r == 0; i++) {
+            const char *v = find_label(labels, nlabels, order[i]);
             if (!v)
                 continue;
-            snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, l->order[i], v);
+            snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, order[i], v);
             r = lookup(l, key, now, ret->id, sizeof(ret->id));
         }
         if (r < 0)
@@ -232,6 +241,19 @@ int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer
 fail:
     *ret_err = l->err;
     return -EIO;
+}
+
+int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now, cs_customer *ret,
+                      const char **ret_err)
+{
+    return resolve(l, ev->subject, ev->labels, ev->nlabels, l->order, l->norder, now, ret, ret_err);
+}
+
+int cs_labels_resolve_series(cs_labels *l, const cs_label *labels, size_t nlabels,
+                             char *const *order, size_t norder, int64_t now, cs_customer *ret,
+                             const char **ret_err)
+{
+    return resolve(l, NULL, labels, nlabels, order, norder, now, ret, ret_err);
 }
 
 int cs_labels_ping(cs_labels *l, const char **ret_err)

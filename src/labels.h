@@ -50,6 +50,13 @@ void cs_labels_free(cs_labels *l); /* NULL allowed */
 int cs_labels_resolve(cs_labels *l, const cs_event *ev, int64_t now_usec, cs_customer *ret,
                       const char **ret_err);
 
+/* Resolves the customer of a metric series from its labels, trying the
+ * label names in order (config metrics.labels.order).  Same contract as
+ * cs_labels_resolve(). */
+int cs_labels_resolve_series(cs_labels *l, const cs_label *labels, size_t nlabels,
+                             char *const *order, size_t norder, int64_t now_usec,
+                             cs_customer *ret, const char **ret_err);
+
 /* Checks the connection (PING), reconnecting if needed.  0 or -EIO. */
 int cs_labels_ping(cs_labels *l, const char **ret_err);
 

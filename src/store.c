@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "migrations.h"
+#include "pricing.h"
+#include "series.h"
 #include "store_internal.h"
 #include "timestamp.h"
 
@@ -302,7 +305,8 @@ static int copy_text(char **buf, size_t *len, size_t *cap, const char *s, char s
 /* Sends rows of columns to a COPY ... FROM STDIN in progress and ends it.
  * row(i, cols) fills the ncols column texts of row i, or returns 0 to skip
  * it.  Returns 0, -ENOMEM or -EIO. */
-typedef int (*row_fn)(const void *ctx, size_t i, const char **cols, char (*scratch)[CS_DEC_STRLEN]);
+#define COPY_CELL 96 /* scratch per column: numbers, timestamps, hex ids */
+typedef int (*row_fn)(const void *ctx, size_t i, const char **cols, char (*scratch)[COPY_CELL]);
 
 static int copy_rows(cs_store *s, size_t nrows, size_t ncols, row_fn row, const void *ctx,
                      char *err, size_t errsize)
@@ -310,14 +314,21 @@ static int copy_rows(cs_store *s, size_t nrows, size_t ncols, row_fn row, const 
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     const char *cols[24];
-    char scratch[24][CS_DEC_STRLEN];
+    char scratch[24][COPY_CELL];
     int r = buf ? 0 : -ENOMEM;
 
     for (size_t i = 0; r == 0 && i < nrows; i++) {
         if (!row(ctx, i, cols, scratch))
             continue;
-        for (size_t c = 0; r == 0 && c < ncols; c++)
-            r = copy_text(&buf, &len, &cap, cols[c], c + 1 < ncols ? '\t' : '\n');
+        for (size_t c = 0; r == 0 && c < ncols; c++) {
+            char sep = c + 1 < ncols ? '\t' : '\n';
+            if (cols[c]) {
+                r = copy_text(&buf, &len, &cap, cols[c], sep);
+            } else if ((r = copy_text(&buf, &len, &cap, "", '\\')) == 0) {
+                /* NULL is \N: the backslash came as the "separator" above */
+                r = copy_text(&buf, &len, &cap, "N", sep);
+            }
+        }
         if (r == 0 && len > (1 << 20)) {
             if (PQputCopyData(s->conn, buf, (int)len) != 1)
                 r = -EIO;
@@ -341,7 +352,7 @@ static int copy_rows(cs_store *s, size_t nrows, size_t ncols, row_fn row, const 
     return r;
 }
 
-static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_DEC_STRLEN])
+static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
 {
     const cs_agg_row *row = cs_agg_row_at(ctx, i);
     if (row->events == 0)
@@ -404,10 +415,10 @@ static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t er
                    PGRES_COMMAND_OK, err, errsize);
 }
 
-static int id_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_DEC_STRLEN])
+static int id_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
 {
     const cs_store_batch *b = ctx;
-    snprintf(num[0], CS_DEC_STRLEN, "%zu", i);
+    snprintf(num[0], COPY_CELL, "%zu", i);
     cols[0] = num[0];
     cols[1] = b->ids[i].source;
     cols[2] = b->ids[i].id;
@@ -477,7 +488,7 @@ int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
     return ok ? 0 : -EIO;
 }
 
-static int customer_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_DEC_STRLEN])
+static int customer_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
 {
     const cs_store_customer *c = &((const cs_store_batch *)ctx)->customers[i];
     (void)num;
@@ -508,6 +519,82 @@ static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, siz
                    " (coalesce(EXCLUDED.name, c.name), coalesce(EXCLUDED.plan, c.plan),"
                    " coalesce(EXCLUDED.cost_center, c.cost_center))",
                    PGRES_COMMAND_OK, err, errsize);
+}
+
+static void hex32(const unsigned char *id, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++) {
+        out[2 + 2 * i] = d[id[i] >> 4];
+        out[3 + 2 * i] = d[id[i] & 15];
+    }
+    out[66] = '\0';
+}
+
+typedef struct sample_ctx {
+    const cs_store_batch *b;
+} sample_ctx;
+
+static int sample_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
+{
+    const cs_store_batch *b = ((const sample_ctx *)ctx)->b;
+    const cs_store_sample *x = &b->samples[i];
+    hex32(x->series_id, num[0]);
+    cs_timestamp_format(x->time_usec, num[1], COPY_CELL);
+    snprintf(num[2], COPY_CELL, "%" PRId64, x->unit_divisor);
+    snprintf(num[3], COPY_CELL, "%" PRId64, x->max_gap_usec);
+    cs_dec_format(x->unit_price, 12, num[4], COPY_CELL);
+    cs_dec_format(x->discount_rate, 12, num[5], COPY_CELL);
+    snprintf(num[6], COPY_CELL, "%" PRId32, x->partition);
+    snprintf(num[7], COPY_CELL, "%" PRId64, x->offset);
+    const char *c[] = {b->group, num[0], x->series, num[1], x->value, x->special, x->kind, num[2],
+                       num[3], x->customer, x->plan, x->product, x->meter, x->rule_id,
+                       x->rules_version, x->currency, x->unit, num[4], num[5], x->topic, num[6],
+                       num[7]};
+    memcpy(cols, c, sizeof(c));
+    return 1;
+}
+
+/* Stores the batch's metric samples as pending, and advances the watermarks. */
+static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    sample_ctx sc = {b};
+    if (b->nsamples > 0 &&
+        ((r = exec_ok(s,
+                      "COPY metric_samples_pending (group_id, series_id, series, ts, value, special,"
+                      " kind, unit_divisor, max_gap_us, customer, plan, product, meter, rule_id,"
+                      " rules_version, currency, unit, unit_price, discount_rate, topic, partition,"
+                      " \"offset\") FROM STDIN",
+                      PGRES_COPY_IN, err, errsize)) < 0 ||
+         (r = copy_rows(s, b->nsamples, 22, sample_row, &sc, err, errsize)) < 0))
+        return r;
+    for (size_t i = 0; i < b->nwatermarks; i++) {
+        const cs_store_watermark *w = &b->watermarks[i];
+        char part[16], ts[CS_TIMESTAMP_STRLEN];
+        snprintf(part, sizeof(part), "%" PRId32, w->partition);
+        if (w->max_usec >= 0)
+            cs_timestamp_format(w->max_usec, ts, sizeof(ts));
+        const char *values[4] = {b->group, w->topic, part, w->max_usec >= 0 ? ts : NULL};
+        PGresult *res = PQexecParams(
+            s->conn,
+            "INSERT INTO metric_watermarks AS w (group_id, topic, partition, max_ts)"
+            " VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+            " SET max_ts = GREATEST(w.max_ts, EXCLUDED.max_ts),"
+            " advanced_at = CASE WHEN EXCLUDED.max_ts > coalesce(w.max_ts, '-infinity')"
+            " THEN now() ELSE w.advanced_at END",
+            4, NULL, values, NULL, NULL, 0);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) {
+            set_err(err, errsize, "postgres: metric_watermarks: %s", PQerrorMessage(s->conn));
+            return -EIO;
+        }
+    }
+    return 0;
 }
 
 static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
@@ -588,6 +675,7 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
         (b->nids > 0 && b->on_dedup && (r = dedup_ids(s, b, err, errsize)) < 0) ||
         (cs_agg_count(b->agg) > 0 && (r = stage_aggregates(s, b->agg, err, errsize)) < 0) ||
         (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
+        ((b->nsamples > 0 || b->nwatermarks > 0) && (r = insert_samples(s, b, err, errsize)) < 0) ||
         (r = insert_rejects(s, b, err, errsize)) < 0) {
         rollback(s);
         if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)
@@ -597,4 +685,224 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
     if ((r = exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
         return r;
     return 0;
+}
+
+/* ---- settlement of metric samples --------------------------------------- */
+
+typedef struct settled_series {
+    const char *hex;    /* series id, hex digits (inside the query result) */
+    const char *series;
+    cs_series_state st;
+} settled_series;
+
+typedef struct series_list {
+    settled_series *items;
+    size_t n, cap;
+} series_list;
+
+static int series_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
+{
+    const settled_series *x = &((const series_list *)ctx)->items[i];
+    snprintf(num[0], COPY_CELL, "\\x%s", x->hex);
+    cs_timestamp_format(x->st.last_usec, num[1], COPY_CELL);
+    cs_dec_format(x->st.last_value, 12, num[2], COPY_CELL);
+    cols[0] = num[0];
+    cols[1] = x->series;
+    cols[2] = num[1];
+    cols[3] = x->st.has_value ? num[2] : NULL;
+    return 1;
+}
+
+static int64_t col_i64(PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static cs_dec col_dec(PGresult *r, int row, int col)
+{
+    cs_dec d = cs_dec_zero();
+    const char *v = PQgetvalue(r, row, col);
+    cs_dec_parse(v, strlen(v), &d);
+    return d;
+}
+
+/* Applies the settled samples (sorted by series, time) to their series'
+ * states, pricing what they charge into agg. */
+static int apply_samples(PGresult *res, cs_agg *agg, series_list *out, cs_settle_result *ret)
+{
+    int n = PQntuples(res);
+    for (int i = 0; i < n;) {
+        const char *hex = PQgetvalue(res, i, 0);
+        settled_series cur = {.hex = hex, .series = PQgetvalue(res, i, 1)};
+        if (PQgetvalue(res, i, 18)[0] == 't') {
+            cur.st.exists = true;
+            cur.st.last_usec = col_i64(res, i, 19);
+            cur.st.has_value = !PQgetisnull(res, i, 20);
+            if (cur.st.has_value)
+                cur.st.last_value = col_dec(res, i, 20);
+        }
+        for (; i < n && strcmp(PQgetvalue(res, i, 0), hex) == 0; i++) {
+            const char *special = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+            cs_sample_special sp = !special                      ? CS_SAMPLE_FINITE
+                                   : strcmp(special, "NaN") == 0 ? CS_SAMPLE_NAN
+                                   : special[0] == '-'           ? CS_SAMPLE_NEG_INF
+                                                                 : CS_SAMPLE_POS_INF;
+            cs_metric_kind kind = strcmp(PQgetvalue(res, i, 5), "gauge") == 0
+                                      ? CS_METRIC_KIND_GAUGE
+                                      : CS_METRIC_KIND_COUNTER;
+            int64_t t = col_i64(res, i, 2);
+            cs_dec usage, qty;
+            cs_series_outcome o = cs_series_apply(&cur.st, kind, col_i64(res, i, 7), t, sp,
+                                                  sp == CS_SAMPLE_FINITE ? col_dec(res, i, 3)
+                                                                         : cs_dec_zero(),
+                                                  &usage);
+            ret->outcomes[o]++;
+            ret->samples++;
+            if (o != CS_SERIES_CHARGED && o != CS_SERIES_RESET)
+                continue;
+            cs_price p;
+            if (cs_dec_div_int(usage, col_i64(res, i, 6), &qty) < 0 ||
+                cs_pricing_cost(qty, col_dec(res, i, 16), col_dec(res, i, 17), &p) < 0)
+                return -ERANGE;
+            cs_agg_key k = {.hour_usec = cs_timestamp_hour(t), .customer = PQgetvalue(res, i, 8),
+                            .plan = PQgetvalue(res, i, 9), .product = PQgetvalue(res, i, 10),
+                            .meter = PQgetvalue(res, i, 11), .rule_id = PQgetvalue(res, i, 12),
+                            .rules_version = PQgetvalue(res, i, 13),
+                            .currency = PQgetvalue(res, i, 14), .unit = PQgetvalue(res, i, 15),
+                            .unit_price = col_dec(res, i, 16),
+                            .discount_rate = p.discount_rate};
+            int r = cs_agg_add(agg, &k, qty, p.list_cost, p.discount, p.cost, NULL);
+            if (r < 0)
+                return r;
+        }
+        if (cur.st.exists) {
+            if (cs_array_reserve(&out->items, &out->cap, out->n + 1, sizeof(*out->items)) < 0)
+                return -ENOMEM;
+            out->items[out->n++] = cur;
+        }
+    }
+    return 0;
+}
+
+int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, cs_agg *agg,
+                    cs_settle_result *ret, char *err, size_t errsize)
+{
+    int r;
+    PGresult *res = NULL;
+    series_list states = {0};
+    memset(ret, 0, sizeof(*ret));
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    if ((r = exec_ok(s, "BEGIN", PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    char idle[32], w_text[CS_TIMESTAMP_STRLEN], evict_text[CS_TIMESTAMP_STRLEN];
+    snprintf(idle, sizeof(idle), "%.6f", (double)o->idle_usec / 1e6);
+    const char *p1[2] = {group, idle};
+    res = PQexecParams(s->conn,
+                       "SELECT pg_try_advisory_xact_lock(hashtext('costream-settle:' || $1)),"
+                       " (SELECT count(*) FILTER (WHERE max_ts IS NULL) FROM metric_watermarks"
+                       "  WHERE group_id = $1"
+                       "  AND advanced_at > now() - make_interval(secs => $2::double precision)),"
+                       " (SELECT (extract(epoch FROM min(max_ts)) * 1000000)::bigint"
+                       "  FROM metric_watermarks WHERE group_id = $1"
+                       "  AND advanced_at > now() - make_interval(secs => $2::double precision))",
+                       2, NULL, p1, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "postgres: settle: %s", PQerrorMessage(s->conn));
+        r = -EIO;
+        goto fail;
+    }
+    int locked = PQgetvalue(res, 0, 0)[0] == 't';
+    int waiting = atoi(PQgetvalue(res, 0, 1));
+    int no_wm = PQgetisnull(res, 0, 2);
+    int64_t wm = no_wm ? 0 : col_i64(res, 0, 2) - o->lateness_usec;
+    PQclear(res);
+    res = NULL;
+    if (!locked || waiting > 0 || no_wm) { /* another worker settles, or a partition lags */
+        rollback(s);
+        return 0;
+    }
+    ret->watermark_usec = wm;
+    cs_timestamp_format(wm, w_text, sizeof(w_text));
+    const char *p2[2] = {group, w_text};
+    res = PQexecParams(
+        s->conn,
+        "WITH d AS (DELETE FROM metric_samples_pending WHERE group_id = $1"
+        "           AND ts < $2::timestamptz RETURNING *)"
+        " SELECT encode(d.series_id, 'hex'), d.series,"
+        " (extract(epoch FROM d.ts) * 1000000)::bigint, d.value::text, d.special, d.kind,"
+        " d.unit_divisor, d.max_gap_us, d.customer, d.plan, d.product, d.meter, d.rule_id,"
+        " d.rules_version, d.currency, d.unit, d.unit_price::text, d.discount_rate::text,"
+        " s.series_id IS NOT NULL, (extract(epoch FROM s.last_ts) * 1000000)::bigint,"
+        " s.last_value::text"
+        " FROM d LEFT JOIN metric_series s ON s.group_id = d.group_id"
+        " AND s.series_id = d.series_id"
+        " ORDER BY d.series_id, d.ts, d.topic, d.partition, d.\"offset\"",
+        2, NULL, p2, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "postgres: settle: %s", PQerrorMessage(s->conn));
+        r = -EIO;
+        goto fail;
+    }
+    if ((r = apply_samples(res, agg, &states, ret)) < 0) {
+        snprintf(err, errsize, "settle: %s", r == -ERANGE ? "a cost exceeds 38 digits" : "out of memory");
+        goto fail;
+    }
+    if (cs_agg_count(agg) > 0 && (r = stage_aggregates(s, agg, err, errsize)) < 0)
+        goto fail;
+    if (states.n > 0) {
+        r = stage_rows(s,
+                       "CREATE TEMP TABLE IF NOT EXISTS cs_series (series_id bytea, series text,"
+                       " last_ts timestamptz, last_value numeric) ON COMMIT DELETE ROWS",
+                       "COPY cs_series FROM STDIN", states.n, 4, series_row, &states, err,
+                       errsize);
+        if (r < 0)
+            goto fail;
+        const char *p3[1] = {group};
+        PGresult *u = PQexecParams(s->conn,
+                                   "INSERT INTO metric_series AS m (group_id, series_id, series,"
+                                   " last_ts, last_value)"
+                                   " SELECT $1, series_id, series, last_ts, last_value FROM cs_series"
+                                   " ON CONFLICT (group_id, series_id) DO UPDATE"
+                                   " SET last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value,"
+                                   " updated_at = now()",
+                                   1, NULL, p3, NULL, NULL, 0);
+        int ok = PQresultStatus(u) == PGRES_COMMAND_OK;
+        PQclear(u);
+        if (!ok) {
+            set_err(err, errsize, "postgres: metric_series: %s", PQerrorMessage(s->conn));
+            r = -EIO;
+            goto fail;
+        }
+    }
+    /* idle series are forgotten: their next sample is a new baseline */
+    cs_timestamp_format(wm - o->evict_usec > 0 ? wm - o->evict_usec : 0, evict_text,
+                        sizeof(evict_text));
+    const char *p4[2] = {group, evict_text};
+    PGresult *e = PQexecParams(s->conn,
+                               "DELETE FROM metric_series WHERE group_id = $1"
+                               " AND last_ts < $2::timestamptz",
+                               2, NULL, p4, NULL, NULL, 0);
+    int ok = PQresultStatus(e) == PGRES_COMMAND_OK;
+    if (ok)
+        ret->evicted = strtoull(PQcmdTuples(e), NULL, 10);
+    PQclear(e);
+    if (!ok) {
+        set_err(err, errsize, "postgres: metric_series: %s", PQerrorMessage(s->conn));
+        r = -EIO;
+        goto fail;
+    }
+    if ((r = exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
+        goto fail;
+    PQclear(res);
+    free(states.items);
+    ret->settled = 1;
+    return 0;
+fail:
+    PQclear(res);
+    free(states.items);
+    rollback(s);
+    if (s->conn && PQstatus(s->conn) != CONNECTION_OK)
+        disconnect(s);
+    return r < 0 ? r : -EIO;
 }

@@ -55,8 +55,35 @@ typedef struct cs_store_customer {
     const char *id, *name, *plan, *cost_center; /* "" for unknown */
 } cs_store_customer;
 
+/* A metric sample waiting for settlement, already priced and attributed. */
+typedef struct cs_store_sample {
+    const unsigned char *series_id; /* 32 bytes */
+    const char *series;
+    int64_t time_usec;
+    const char *value;   /* exact decimal text, or NULL with special set */
+    const char *special; /* "NaN", "+Inf", "-Inf" or NULL */
+    const char *kind;    /* "counter" or "gauge" */
+    int64_t unit_divisor, max_gap_usec;
+    const char *customer, *plan, *product, *meter, *rule_id, *rules_version, *currency, *unit;
+    cs_dec unit_price, discount_rate;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} cs_store_sample;
+
+/* Newest sample time of a metric partition (-1: assigned, none seen yet). */
+typedef struct cs_store_watermark {
+    const char *topic;
+    int32_t partition;
+    int64_t max_usec;
+} cs_store_watermark;
+
 typedef struct cs_store_batch {
     const char *group;
+    const cs_store_sample *samples;
+    size_t nsamples;
+    const cs_store_watermark *watermarks;
+    size_t nwatermarks;
     const cs_store_customer *customers; /* attributes seen in this batch */
     size_t ncustomers;
     const cs_agg *agg;  /* rows with events == 0 are skipped */
@@ -109,6 +136,29 @@ int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, con
 
 /* Successful connections after the first (reconnects). */
 unsigned long cs_store_reconnects(const cs_store *s);
+
+typedef struct cs_settle_options {
+    int64_t lateness_usec;  /* settle samples older than the watermark minus this */
+    int64_t idle_usec;      /* partitions not advanced for this long do not hold it back */
+    int64_t evict_usec;     /* series without samples for this long are forgotten */
+} cs_settle_options;
+
+typedef struct cs_settle_result {
+    int settled;              /* 0: nothing to do (lock held elsewhere, no watermark) */
+    int64_t watermark_usec;
+    uint64_t samples;
+    uint64_t outcomes[8];     /* by cs_series_outcome */
+    uint64_t evicted;
+} cs_settle_result;
+
+/* Settles pending metric samples below the group's watermark in one
+ * transaction (see sql/0004_metric_streams.sql): per series in timestamp
+ * order, through the series state, into usage_cost.  The cost rows written
+ * are also added to agg (for metrics; the caller clears it).  Only one
+ * worker of a group settles at a time (advisory lock); others return with
+ * settled = 0.  0 or -EIO. */
+int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, cs_agg *agg,
+                    cs_settle_result *ret, char *err, size_t errsize);
 
 /* Deletes the group's remembered event ids first seen more than
  * window_hours ago, in its own transaction.  *ret_deleted counts them. */

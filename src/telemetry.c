@@ -16,6 +16,7 @@ struct cs_telemetry {
     cs_metric_family *lag, *assigned, *flush_seconds, *flushes, *rows;
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
     cs_metric_family *cpu, *rss, *fds, *max_fds, *start;
+    cs_metric_family *samples, *evicted, *watermark;
 };
 
 static cs_dec dec_u64(uint64_t v)
@@ -106,6 +107,15 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
                                  CS_METRIC_GAUGE, L("version", "currency"), NULL, 0);
     t->build = cs_metrics_family(m, "costream_build_info", "costream's version", CS_METRIC_GAUGE,
                                  L("version"), NULL, 0);
+    t->samples = cs_metrics_family(m, "costream_metric_samples_total",
+                                   "Infrastructure metric samples by outcome (settled: baseline, charged, reset, duplicate, late, nan, gap; or unpriced at ingestion)",
+                                   CS_METRIC_COUNTER, L("outcome"), NULL, 0);
+    t->evicted = cs_metrics_family(m, "costream_metric_series_evicted_total",
+                                   "Idle metric series forgotten (their next sample is a new baseline)",
+                                   CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+    t->watermark = cs_metrics_family(m, "costream_metric_watermark_seconds",
+                                     "Event time below which metric samples have been settled (Unix seconds)",
+                                     CS_METRIC_GAUGE, NULL, 0, NULL, 0);
     t->cpu = cs_metrics_family(m, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
                                CS_METRIC_COUNTER, NULL, 0, NULL, 0);
     t->rss = cs_metrics_family(m, "process_resident_memory_bytes", "Resident memory size in bytes",
@@ -167,6 +177,14 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
     cs_metrics_set(t->cache_ratio, NULL, ratio);
     cs_metrics_set(t->assigned, NULL, dec_u64(n->partitions));
     cs_metrics_set(t->folded, NULL, dec_u64(cs_metrics_family_folded(t->cost)));
+    static const char *const outcomes[] = {"baseline", "charged", "reset", "duplicate",
+                                           "late", "nan", "gap"};
+    for (size_t i = 0; i < 7; i++)
+        cs_metrics_set(t->samples, (const char *const[]){outcomes[i]}, dec_u64(n->samples[i]));
+    cs_metrics_set(t->samples, (const char *const[]){"unpriced"}, dec_u64(n->samples_unpriced));
+    cs_metrics_set(t->evicted, NULL, dec_u64(n->series_evicted));
+    if (n->watermark_usec > 0)
+        cs_metrics_set(t->watermark, NULL, dec_usec(n->watermark_usec));
 }
 
 void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duration_usec,

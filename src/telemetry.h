@@ -34,6 +34,10 @@ typedef struct cs_telemetry_counters {
     unsigned long redis_reconnects;
     cs_cache_stats cache;
     size_t partitions;
+    uint64_t samples[8];          /* settled metric samples by cs_series_outcome */
+    uint64_t samples_unpriced;    /* samples of metrics no rule prices (ignored) */
+    uint64_t series_evicted;
+    int64_t watermark_usec;       /* last settlement's watermark, 0 before */
 } cs_telemetry_counters;
 
 typedef enum cs_flush_result { CS_FLUSH_OK, CS_FLUSH_FENCED, CS_FLUSH_ERROR } cs_flush_result;

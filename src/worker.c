@@ -31,6 +31,8 @@
 #include "log.h"
 #include "pricing.h"
 #include "rules.h"
+#include "sample.h"
+#include "series.h"
 #include "store.h"
 #include "strmap.h"
 #include "timestamp.h"
@@ -41,7 +43,17 @@ typedef struct part_state {
     int64_t expected; /* stored next offset, or CS_OFFSET_NONE */
     int64_t next;     /* after the last message folded in, or CS_OFFSET_NONE */
     bool active;
+    bool metric;          /* a metric-sample topic */
+    bool wm_registered;   /* its watermark row exists */
+    int64_t max_sample;   /* newest sample time in this batch, or -1 */
 } part_state;
+
+/* A metric sample of the batch, with copies of its strings. */
+typedef struct pending_sample {
+    cs_store_sample s;
+    unsigned char series_id[CS_SERIES_ID_LEN];
+    char *block; /* owns every string of s */
+} pending_sample;
 
 /* One aggregated event of the current batch, kept for de-duplication. */
 typedef struct batch_event {
@@ -66,6 +78,10 @@ typedef struct cs_worker {
     cs_store_event_id *ids;
     size_t nevents, capevents;
     cs_strmap customers; /* id → cs_customer *, attributes seen in this batch */
+    pending_sample *samples;
+    size_t nsamples, capsamples;
+    cs_agg *settled; /* cost rows of the last settlement, for metrics */
+    cs_sample sample;
     size_t pending; /* messages folded in since the last flush */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
@@ -118,6 +134,11 @@ static part_state *add_part(cs_worker *w, const char *topic, int32_t partition)
     p->partition = partition;
     p->expected = p->next = CS_OFFSET_NONE;
     p->active = false;
+    p->metric = false;
+    for (size_t i = 0; i < w->cfg->nmetric_topics; i++)
+        p->metric = p->metric || strcmp(w->cfg->metric_topics[i], topic) == 0;
+    p->wm_registered = false;
+    p->max_sample = -1;
     w->nparts++;
     return p;
 }
@@ -130,6 +151,15 @@ static void drop_rejects(cs_worker *w)
         free((void *)w->rejects[i].key);
     }
     w->nrejects = 0;
+}
+
+static void drop_samples(cs_worker *w)
+{
+    for (size_t i = 0; i < w->nsamples; i++)
+        free(w->samples[i].block);
+    w->nsamples = 0;
+    for (size_t i = 0; i < w->nparts; i++)
+        w->parts[i].max_sample = -1;
 }
 
 static void drop_events(cs_worker *w)
@@ -233,7 +263,10 @@ static int flush(cs_worker *w, const char *why)
         if (p->active && p->next >= 0 && p->next != p->expected)
             offs[noffs++] = (cs_store_offset){p->topic, p->partition, p->expected, p->next};
     }
-    if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0) {
+    bool wm_due = false;
+    for (size_t i = 0; i < w->nparts; i++)
+        wm_due = wm_due || (w->parts[i].active && w->parts[i].metric && !w->parts[i].wm_registered);
+    if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0 && !wm_due) {
         free(offs);
         w->last_flush = mono_usec();
         return 0;
@@ -244,7 +277,26 @@ static int flush(cs_worker *w, const char *why)
         return -ENOMEM;
     }
     cs_strmap_each(&w->customers, collect_customer, &cl);
-    cs_store_batch b = {.group = w->cfg->group, .customers = cl.items, .ncustomers = cl.n,
+    cs_store_watermark *wms = calloc(w->nparts + 1, sizeof(*wms));
+    cs_store_sample *samples = calloc(w->nsamples + 1, sizeof(*samples));
+    size_t nwms = 0;
+    if (!wms || !samples) {
+        free(wms);
+        free(samples);
+        free(cl.items);
+        free(offs);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_state *p = &w->parts[i];
+        if (p->active && p->metric && (!p->wm_registered || p->max_sample >= 0))
+            wms[nwms++] = (cs_store_watermark){p->topic, p->partition, p->max_sample};
+    }
+    for (size_t i = 0; i < w->nsamples; i++)
+        samples[i] = w->samples[i].s;
+    cs_store_batch b = {.group = w->cfg->group, .samples = samples, .nsamples = w->nsamples,
+                        .watermarks = wms, .nwatermarks = nwms,
+                        .customers = cl.items, .ncustomers = cl.n,
                         .agg = w->agg, .ids = w->ids,
                         .nids = w->nevents, .on_dedup = on_dedup, .opaque = w,
                         .rejects = w->rejects, .nrejects = w->nrejects, .offsets = offs,
@@ -252,6 +304,8 @@ static int flush(cs_worker *w, const char *why)
     int64_t t0 = mono_usec();
     r = cs_store_flush(w->store, &b, err, sizeof(err));
     free(cl.items);
+    free(wms);
+    free(samples);
     int64_t dt = mono_usec() - t0;
     cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
                        dt, r == 0 ? w->agg : NULL);
@@ -290,6 +344,10 @@ static int flush(cs_worker *w, const char *why)
         cs_agg_clear(w->agg);
         drop_rejects(w);
         drop_events(w);
+        drop_samples(w);
+        for (size_t i = 0; i < w->nparts; i++)
+            if (w->parts[i].active && w->parts[i].metric)
+                w->parts[i].wm_registered = true;
         cs_strmap_clear(&w->customers, free);
         w->pending = 0;
     } else if (r == -ESTALE) {
@@ -441,6 +499,91 @@ static int add_reject(cs_worker *w, const cs_message *m, cs_reject_code code, co
     return 0;
 }
 
+/* Keeps a priced metric sample for the flush.  0 or -ENOMEM. */
+static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, const cs_rule *rule,
+                      const cs_customer *cust, const cs_price *price)
+{
+    char series[CS_EVENT_ARENA], value[CS_DEC_STRLEN];
+    if (cs_sample_series_text(x, series, sizeof(series)) < 0)
+        return -ENOMEM;
+    if (x->special == CS_SAMPLE_FINITE)
+        cs_dec_format(x->value, 12, value, sizeof(value));
+    const char *kind = rule->metric_kind == CS_METRIC_KIND_GAUGE ? "gauge" : "counter";
+    const char *special = cs_sample_special_name(x->special);
+    const char *strs[] = {series, x->special == CS_SAMPLE_FINITE ? value : "", special ? special : "",
+                          kind, cust->id, cust->plan, rule->product, rule->meter, rule->id,
+                          w->rules->version, w->rules->currency, rule->unit, m->topic};
+    enum { N = sizeof(strs) / sizeof(strs[0]) };
+    size_t len[N], total = 0;
+    for (size_t i = 0; i < N; i++)
+        total += (len[i] = strlen(strs[i]) + 1);
+    if (cs_array_reserve(&w->samples, &w->capsamples, w->nsamples + 1, sizeof(*w->samples)) < 0)
+        return -ENOMEM;
+    pending_sample *ps = &w->samples[w->nsamples];
+    ps->block = malloc(total);
+    if (!ps->block)
+        return -ENOMEM;
+    const char *copy[N];
+    char *p = ps->block;
+    for (size_t i = 0; i < N; i++) {
+        memcpy(p, strs[i], len[i]);
+        copy[i] = p;
+        p += len[i];
+    }
+    memcpy(ps->series_id, x->series_id, CS_SERIES_ID_LEN);
+    ps->s = (cs_store_sample){
+        .series_id = ps->series_id, .series = copy[0], .time_usec = x->time_usec,
+        .value = x->special == CS_SAMPLE_FINITE ? copy[1] : NULL,
+        .special = special ? copy[2] : NULL, .kind = copy[3],
+        .unit_divisor = rule->unit_divisor, .max_gap_usec = rule->max_gap_usec,
+        .customer = copy[4], .plan = copy[5], .product = copy[6], .meter = copy[7],
+        .rule_id = copy[8], .rules_version = copy[9], .currency = copy[10], .unit = copy[11],
+        .unit_price = rule->unit_price, .discount_rate = price->discount_rate,
+        .topic = copy[12], .partition = m->partition, .offset = m->offset};
+    w->nsamples++;
+    return 0;
+}
+
+/* Folds one metric sample in: decode, price, attribute, keep.  Same
+ * contract as handle(). */
+static int handle_sample(cs_worker *w, const cs_message *m, part_state *p, cs_event_error *err)
+{
+    cs_sample *x = &w->sample;
+    int r = cs_sample_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, x, err);
+    if (r < 0)
+        return 0; /* rejected by the caller */
+    if (x->time_usec > p->max_sample)
+        p->max_sample = x->time_usec; /* the partition advanced, priced or not */
+    const cs_rule *rule = cs_pricing_match_metric(w->rules, x->name, x->time_usec, x->labels,
+                                                  x->nlabels);
+    if (!rule) {
+        w->n.samples_unpriced++;
+        return 0;
+    }
+    cs_customer cust;
+    const char *rerr;
+    if (cs_labels_resolve_series(w->labels, x->labels, x->nlabels, w->cfg->metric_label_order,
+                                 w->cfg->nmetric_label_order, now_usec(), &cust, &rerr) < 0) {
+        w->n.redis_errors++;
+        atomic_store(&w->st_redis_ok, 0);
+        cs_log(CS_LOG_ERROR, "customer lookup failed; retrying the message", "error", rerr,
+               "topic", m->topic, NULL);
+        return -EAGAIN;
+    }
+    atomic_store(&w->st_redis_ok, 1);
+    cs_price price;
+    if (cs_pricing_price(w->rules, rule, cust.plan, cs_dec_zero(), &price) < 0)
+        return 0;
+    if ((r = add_sample(w, m, x, rule, &cust, &price)) < 0)
+        return r;
+    if (cust.attributed && remember_customer(w, &cust) < 0)
+        return -ENOMEM;
+    w->n.accepted++;
+    if (!cust.attributed)
+        w->n.unattributed++;
+    return 0;
+}
+
 /* Folds one message in.  0 when done (accepted or rejected), -EAGAIN when
  * Redis is unavailable (retry the same message later), -ENOMEM. */
 static int handle(cs_worker *w, const cs_message *m)
@@ -452,7 +595,16 @@ static int handle(cs_worker *w, const cs_message *m)
 
     if (!p || !p->active || (p->next >= 0 && m->offset < p->next))
         return 0; /* not ours any more, or already folded in */
-    r = cs_event_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, ev, &err);
+    if (p->metric) {
+        err.code = CS_REJECT_NONE;
+        r = handle_sample(w, m, p, &err);
+        if (r < 0)
+            return r;
+        r = -1; /* the event path below is not taken */
+    } else {
+        r = cs_event_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, ev,
+                            &err);
+    }
     if (r == 0) {
         cs_customer cust;
         const char *rerr;
@@ -605,6 +757,41 @@ static void refresh_month_to_date(cs_worker *w)
     }
 }
 
+/* Settles pending metric samples below the watermark (if this worker gets
+ * the group's settlement lock). */
+static void settle(cs_worker *w)
+{
+    char err[512];
+    cs_settle_result res;
+    cs_settle_options o = {(int64_t)w->cfg->lateness_ms * 1000,
+                           (int64_t)w->cfg->partition_idle_ms * 1000,
+                           (int64_t)w->cfg->series_idle_ms * 1000};
+    int64_t t0 = mono_usec();
+    int r = cs_store_settle(w->store, w->cfg->group, &o, w->settled, &res, err, sizeof(err));
+    if (r < 0) {
+        w->n.store_errors++;
+        cs_agg_clear(w->settled);
+        cs_log(CS_LOG_WARN, "settling metric samples failed; will retry", "error", err, NULL);
+        return;
+    }
+    if (!res.settled)
+        return;
+    cs_telemetry_flush(w->tm, CS_FLUSH_OK, mono_usec() - t0, w->settled);
+    for (size_t i = 0; i < cs_agg_count(w->settled); i++)
+        w->n.rows_written += cs_agg_row_at(w->settled, i)->events > 0;
+    for (int i = 0; i < 8; i++)
+        w->n.samples[i] += res.outcomes[i];
+    w->n.series_evicted += res.evicted;
+    w->n.watermark_usec = res.watermark_usec;
+    cs_agg_clear(w->settled);
+    if (res.samples) {
+        char n[24], wm[CS_TIMESTAMP_STRLEN];
+        fmt_i64(n, sizeof(n), (int64_t)res.samples);
+        cs_timestamp_format(res.watermark_usec, wm, sizeof(wm));
+        cs_log(CS_LOG_DEBUG, "settled metric samples", "samples", n, "watermark", wm, NULL);
+    }
+}
+
 /* Forgets event ids older than the de-duplication window. */
 static void prune_event_ids(cs_worker *w)
 {
@@ -656,7 +843,8 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     w->labels = cs_labels_new(cfg);
     w->store = cs_store_new(cfg->postgres);
     w->agg = cs_agg_new();
-    if (!w->labels || !w->store || !w->agg) {
+    w->settled = cs_agg_new();
+    if (!w->labels || !w->store || !w->agg || !w->settled) {
         ret = -ENOMEM;
         goto out;
     }
@@ -700,7 +888,7 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
     cs_message held = {0}; /* a message waiting for Redis */
     int64_t retry_store_at = 0, next_prune = mono_usec() + 5 * CS_USEC_PER_SEC;
-    int64_t next_publish = 0, next_lag = 0, next_mtd = 0;
+    int64_t next_publish = 0, next_lag = 0, next_mtd = 0, next_settle = 0;
     bool store_failing = false;
 
     while (!*stop) {
@@ -768,6 +956,10 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
                 next_lag = now + 5 * CS_USEC_PER_SEC;
             next_publish = now + CS_USEC_PER_SEC;
         }
+        if (cfg->nmetric_topics && now >= next_settle) {
+            settle(w);
+            next_settle = mono_usec() + (int64_t)cfg->settle_interval_ms * 1000;
+        }
         if (now >= next_mtd) {
             refresh_month_to_date(w);
             next_mtd = now + (int64_t)cfg->mtd_refresh_ms * 1000;
@@ -797,6 +989,7 @@ out:
     drop_rejects(w);
     free(w->rejects);
     drop_events(w);
+    drop_samples(w);
     cs_strmap_clear(&w->customers, free);
     free(w->events);
     free(w->ids);
@@ -804,6 +997,8 @@ out:
         free(w->parts[i].topic);
     free(w->parts);
     cs_agg_free(w->agg);
+    cs_agg_free(w->settled);
+    free(w->samples);
     cs_store_free(w->store);
     cs_labels_free(w->labels);
     cs_rules_free(w->rules);
