@@ -13,7 +13,7 @@ START_TEST(example_loads)
     ck_assert_int_eq(cs_rules_load(CS_SOURCE_ROOT "/rules/example.json", &rs, &errs), 0);
     ck_assert_int_eq((int)errs.n, 0);
     ck_assert_str_eq(rs->currency, "USD");
-    ck_assert_int_eq((int)rs->nrules, 12);
+    ck_assert_int_eq((int)rs->nrules, 16);
     ck_assert_int_eq((int)rs->nplans, 3);
     char buf[CS_DEC_STRLEN];
     cs_dec_format(cs_rules_plan_discount(rs, "enterprise"), 2, buf, sizeof(buf));
