@@ -232,6 +232,22 @@ int64_t cs_consumer_high_watermark(cs_consumer *c, const char *topic, int32_t pa
     return hi;
 }
 
+int cs_consumer_partition_count(cs_consumer *c, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(c->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = -EIO;
+    if (!t)
+        return -ENOMEM;
+    if (rd_kafka_metadata(c->rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    return n;
+}
+
 size_t cs_consumer_assigned(const cs_consumer *c)
 {
     return c->assigned ? (size_t)c->assigned->cnt : 0;

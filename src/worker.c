@@ -81,6 +81,8 @@ typedef struct cs_worker {
     pending_sample *samples;
     size_t nsamples, capsamples;
     cs_agg *settled; /* cost rows of the last settlement, for metrics */
+    int metric_partitions[CS_CONFIG_MAX_LIST]; /* per metric topic; 0 = unknown yet */
+    bool wm_all_registered; /* every metric partition has a watermark row */
     cs_sample sample;
     size_t pending; /* messages folded in since the last flush */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
@@ -263,7 +265,7 @@ static int flush(cs_worker *w, const char *why)
         if (p->active && p->next >= 0 && p->next != p->expected)
             offs[noffs++] = (cs_store_offset){p->topic, p->partition, p->expected, p->next};
     }
-    bool wm_due = false;
+    bool wm_due = w->cfg->nmetric_topics > 0 && !w->wm_all_registered;
     for (size_t i = 0; i < w->nparts; i++)
         wm_due = wm_due || (w->parts[i].active && w->parts[i].metric && !w->parts[i].wm_registered);
     if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0 && !wm_due) {
@@ -292,8 +294,30 @@ static int flush(cs_worker *w, const char *why)
         if (p->active && p->metric && (!p->wm_registered || p->max_sample >= 0))
             wms[nwms++] = (cs_store_watermark){p->topic, p->partition, p->max_sample};
     }
-    for (size_t i = 0; i < w->nsamples; i++)
+    /* Every partition of the metric topics needs a watermark row, even one
+     * another worker owns and has not flushed yet: the settlement waits for
+     * all of them (NULL rows), so nothing is settled before it arrived. */
+    size_t nall = 0;
+    cs_store_watermark *all = NULL;
+    if (!w->wm_all_registered) {
+        for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
+            nall += (size_t)(w->metric_partitions[t] > 0 ? w->metric_partitions[t] : 0);
+        all = calloc(nall + nwms + 1, sizeof(*all));
+        if (all) {
+            size_t k = 0;
+            for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
+                for (int p = 0; p < w->metric_partitions[t]; p++)
+                    all[k++] = (cs_store_watermark){w->cfg->metric_topics[t], p, -1};
+            memcpy(all + k, wms, nwms * sizeof(*wms));
+            free(wms);
+            wms = all;
+            nwms += k;
+        }
+    }
+    for (size_t i = 0; i < w->nsamples; i++) {
         samples[i] = w->samples[i].s;
+        samples[i].series_id = w->samples[i].series_id; /* the array may have moved */
+    }
     cs_store_batch b = {.group = w->cfg->group, .samples = samples, .nsamples = w->nsamples,
                         .watermarks = wms, .nwatermarks = nwms,
                         .customers = cl.items, .ncustomers = cl.n,
@@ -348,6 +372,12 @@ static int flush(cs_worker *w, const char *why)
         for (size_t i = 0; i < w->nparts; i++)
             if (w->parts[i].active && w->parts[i].metric)
                 w->parts[i].wm_registered = true;
+        if (all) {
+            bool known = true;
+            for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
+                known = known && w->metric_partitions[t] > 0;
+            w->wm_all_registered = known;
+        }
         cs_strmap_clear(&w->customers, free);
         w->pending = 0;
     } else if (r == -ESTALE) {
@@ -532,7 +562,7 @@ static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, con
     }
     memcpy(ps->series_id, x->series_id, CS_SERIES_ID_LEN);
     ps->s = (cs_store_sample){
-        .series_id = ps->series_id, .series = copy[0], .time_usec = x->time_usec,
+        .series_id = NULL /* set at flush: the array may move */, .series = copy[0], .time_usec = x->time_usec,
         .value = x->special == CS_SAMPLE_FINITE ? copy[1] : NULL,
         .special = special ? copy[2] : NULL, .kind = copy[3],
         .unit_divisor = rule->unit_divisor, .max_gap_usec = rule->max_gap_usec,
@@ -785,10 +815,14 @@ static void settle(cs_worker *w)
     w->n.watermark_usec = res.watermark_usec;
     cs_agg_clear(w->settled);
     if (res.samples) {
-        char n[24], wm[CS_TIMESTAMP_STRLEN];
+        char n[24], wm[CS_TIMESTAMP_STRLEN], oc[7][24];
         fmt_i64(n, sizeof(n), (int64_t)res.samples);
+        for (int i = 0; i < 7; i++)
+            fmt_i64(oc[i], sizeof(oc[i]), (int64_t)res.outcomes[i]);
         cs_timestamp_format(res.watermark_usec, wm, sizeof(wm));
-        cs_log(CS_LOG_DEBUG, "settled metric samples", "samples", n, "watermark", wm, NULL);
+        cs_log(CS_LOG_DEBUG, "settled metric samples", "samples", n, "watermark", wm, "baseline",
+               oc[0], "charged", oc[1], "reset", oc[2], "duplicate", oc[3], "late", oc[4], "nan",
+               oc[5], "gap", oc[6], NULL);
     }
 }
 
@@ -880,6 +914,18 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         cs_log(CS_LOG_ERROR, "cannot create the Kafka consumer", "error", err, NULL);
         ret = -EINVAL;
         goto out;
+    }
+    for (size_t t = 0; t < cfg->nmetric_topics; t++) {
+        int n = cs_consumer_partition_count(w->consumer, cfg->metric_topics[t], 10000);
+        char cnt[24];
+        fmt_i64(cnt, sizeof(cnt), n);
+        if (n <= 0)
+            cs_log(CS_LOG_ERROR, "cannot learn the partitions of a metric topic; settlement waits",
+                   "topic", cfg->metric_topics[t], NULL);
+        else
+            cs_log(CS_LOG_DEBUG, "metric topic", "topic", cfg->metric_topics[t], "partitions", cnt,
+                   NULL);
+        w->metric_partitions[t] = n > 0 ? n : 0;
     }
     cs_log(CS_LOG_INFO, "worker started", "group", cfg->group, "rules_version", w->rules->version,
            NULL);
