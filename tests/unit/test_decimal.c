@@ -109,6 +109,31 @@ START_TEST(arithmetic)
 }
 END_TEST
 
+START_TEST(parse_round_and_divide)
+{
+    cs_dec d;
+    ck_assert_int_eq(cs_dec_parse_round("0.1234567890125", 15, &d), 0);
+    ck_assert(d.raw == 123456789012LL); /* ...0125 → ...012 (half to even) */
+    ck_assert_int_eq(cs_dec_parse_round("0.1234567890135", 15, &d), 0);
+    ck_assert(d.raw == 123456789014LL);
+    ck_assert_int_eq(cs_dec_parse_round("1e-20", 5, &d), 0);
+    ck_assert(d.raw == 0);
+    ck_assert_int_eq(cs_dec_parse_round("NaN", 3, &d), -EINVAL);
+    cs_dec r;
+    ck_assert_int_eq(cs_dec_div_int(D("1"), 3, &r), 0);
+    ck_assert_str_eq(F(r, 12), "0.333333333333");
+    ck_assert_int_eq(cs_dec_div_int(D("2"), 3, &r), 0);
+    ck_assert_str_eq(F(r, 12), "0.666666666667");
+    ck_assert_int_eq(cs_dec_div_int(D("0.000000000005"), 2, &r), 0); /* 2.5e-12 → 2e-12 */
+    ck_assert(r.raw == 2);
+    ck_assert_int_eq(cs_dec_div_int(D("0.000000000007"), 2, &r), 0); /* 3.5e-12 → 4e-12 */
+    ck_assert(r.raw == 4);
+    ck_assert_int_eq(cs_dec_div_int(D("-7200"), 3600, &r), 0);
+    ck_assert_str_eq(F(r, 0), "-2");
+    ck_assert_int_eq(cs_dec_div_int(D("1"), 0, &r), -EINVAL);
+}
+END_TEST
+
 static uint64_t rnd(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -183,6 +208,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, parse_errors);
     tcase_add_test(tc, format_and_round);
     tcase_add_test(tc, arithmetic);
+    tcase_add_test(tc, parse_round_and_divide);
     tcase_add_test(tc, mul_random_cross_check);
     tcase_add_test(tc, format_parse_roundtrip);
     tcase_set_timeout(tc, 60);

@@ -1,0 +1,99 @@
+/* Unit tests for src/sample.c: both encodings, special values, rounding of
+ * float-born values, series identity independent of label order, rejects. */
+#include <msgpack.h>
+#include <string.h>
+
+#include "sample.h"
+#include "unit.h"
+
+static cs_sample s;
+static cs_event_error err;
+
+static int dec(const char *j)
+{
+    return cs_sample_decode(j, strlen(j), 4096, CS_EVENT_FORMAT_AUTO, &s, &err);
+}
+
+START_TEST(json_and_identity)
+{
+    ck_assert_int_eq(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"1234.5\",\"name\":\"c_total\","
+                         "\"labels\":{\"__name__\":\"c_total\",\"pod\":\"p1\",\"namespace\":\"ns\"}}"), 0);
+    ck_assert_str_eq(s.name, "c_total");
+    ck_assert_int_eq((int)s.nlabels, 2); /* __name__ is not a label */
+    ck_assert_str_eq(s.labels[0].name, "namespace"); /* sorted */
+    char text[256], buf[CS_DEC_STRLEN];
+    cs_sample_series_text(&s, text, sizeof(text));
+    ck_assert_str_eq(text, "c_total{namespace=\"ns\",pod=\"p1\"}");
+    cs_dec_format(s.value, 1, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "1234.5");
+    unsigned char id[CS_SERIES_ID_LEN];
+    memcpy(id, s.series_id, sizeof(id));
+    /* same series, other label order, other value and time */
+    ck_assert_int_eq(dec("{\"labels\":{\"pod\":\"p1\",\"namespace\":\"ns\"},\"name\":\"c_total\","
+                         "\"value\":\"1.00000000000000000049\",\"timestamp\":\"2026-11-03T10:16:00Z\"}"), 0);
+    ck_assert(memcmp(id, s.series_id, sizeof(id)) == 0);
+    cs_dec_format(s.value, 12, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "1.000000000000"); /* rounded half-even, not refused */
+    ck_assert_int_eq(dec("{\"timestamp\":\"2026-11-03T10:16:00Z\",\"value\":\"1e3\",\"name\":\"c_total\","
+                         "\"labels\":{\"pod\":\"p2\",\"namespace\":\"ns\"}}"), 0);
+    ck_assert(memcmp(id, s.series_id, sizeof(id)) != 0);
+}
+END_TEST
+
+START_TEST(specials_and_rejects)
+{
+    const char *sp[] = {"NaN", "+Inf", "-Inf"};
+    cs_sample_special want[] = {CS_SAMPLE_NAN, CS_SAMPLE_POS_INF, CS_SAMPLE_NEG_INF};
+    for (int i = 0; i < 3; i++) {
+        char j[256];
+        snprintf(j, sizeof(j), "{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"%s\",\"name\":\"g\",\"labels\":{}}", sp[i]);
+        ck_assert_int_eq(dec(j), 0);
+        ck_assert_int_eq(s.special, want[i]);
+        ck_assert_str_eq(cs_sample_special_name(s.special), sp[i]);
+    }
+    ck_assert_int_lt(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":1.5,\"name\":\"g\"}"), 0);
+    ck_assert_int_eq(err.code, CS_REJECT_WRONG_TYPE);
+    ck_assert_int_lt(dec("{\"timestamp\":\"yesterday\",\"value\":\"1\",\"name\":\"g\"}"), 0);
+    ck_assert_int_eq(err.code, CS_REJECT_INVALID_TIME);
+    ck_assert_int_lt(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"-3\",\"name\":\"g\"}"), 0);
+    ck_assert_int_eq(err.code, CS_REJECT_INVALID_VALUE);
+    ck_assert_int_lt(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"abc\",\"name\":\"g\"}"), 0);
+    ck_assert_int_eq(err.code, CS_REJECT_INVALID_VALUE);
+    ck_assert_int_lt(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"1\"}"), 0);
+    ck_assert_int_eq(err.code, CS_REJECT_MISSING_FIELD);
+    ck_assert_int_lt(dec("{\"timestamp\":"), 0);
+    ck_assert_int_eq(err.code, CS_REJECT_MALFORMED_JSON);
+}
+END_TEST
+
+START_TEST(msgpack_same_series)
+{
+    ck_assert_int_eq(dec("{\"timestamp\":\"2026-11-03T10:15:00.250Z\",\"value\":\"7\",\"name\":\"m\",\"labels\":{\"a\":\"x\"}}"), 0);
+    unsigned char id[CS_SERIES_ID_LEN];
+    memcpy(id, s.series_id, sizeof(id));
+    int64_t t = s.time_usec;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+#define S(x) do { msgpack_pack_str(&pk, strlen(x)); msgpack_pack_str_body(&pk, x, strlen(x)); } while (0)
+    msgpack_pack_map(&pk, 4);
+    S("name"); S("m"); S("value"); S("7"); S("timestamp"); S("2026-11-03T10:15:00.250Z");
+    S("labels"); msgpack_pack_map(&pk, 2); S("__name__"); S("m"); S("a"); S("x");
+    ck_assert_int_eq(cs_sample_decode(sb.data, sb.size, 0, CS_EVENT_FORMAT_AUTO, &s, &err), 0);
+    ck_assert(memcmp(id, s.series_id, sizeof(id)) == 0);
+    ck_assert(s.time_usec == t);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *su = suite_create("sample");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, json_and_identity);
+    tcase_add_test(tc, specials_and_rejects);
+    tcase_add_test(tc, msgpack_same_series);
+    suite_add_tcase(su, tc);
+    return su;
+}
