@@ -57,4 +57,16 @@ for bad in ("NaN", "-1", "1,5"):
         sys.exit("schema accepted quantity %r" % bad)
     except jsonschema.ValidationError:
         pass
+sample_schema = load("schemas/metric-sample.schema.json")
+jsonschema.Draft202012Validator.check_schema(sample_schema)
+jsonschema.validate({"timestamp": "2026-11-03T10:15:00Z", "value": "1234.5", "name": "c_total",
+                     "labels": {"__name__": "c_total", "pod": "p"}}, sample_schema)
+for v in ("NaN", "+Inf", "-Inf", "1e3"):
+    jsonschema.validate({"timestamp": "2026-11-03T10:15:00Z", "value": v, "name": "g"}, sample_schema)
+for bad in ("-1", "1,5", 3):
+    try:
+        jsonschema.validate({"timestamp": "2026-11-03T10:15:00Z", "value": bad, "name": "g"}, sample_schema)
+        sys.exit("schema accepted sample value %r" % (bad,))
+    except jsonschema.ValidationError:
+        pass
 print("schemas: ok")
