@@ -34,11 +34,25 @@ typedef struct cs_loadgen_opts {
     const char *totals_path; /* NULL: do not write */
     const char *redis_path;  /* NULL: do not write */
     const cs_config *kafka;  /* kafka.* passthrough, may be NULL */
+    /* infrastructure metric samples (when metrics_topic is set) */
+    const char *metrics_topic;
+    unsigned metric_pods;        /* sandbox and pipeline pods, one customer each */
+    unsigned metric_interval_s;  /* scrape interval */
+    int64_t metric_start_usec;   /* samples in [start, end) */
+    int64_t metric_end_usec;
 } cs_loadgen_opts;
 
 /* Writes the Redis commands (one per line, for `redis-cli`) that define the
  * customers of opts.  0 or -errno. */
 int cs_loadgen_write_redis(const cs_loadgen_opts *opts, const char *path);
+
+/* Produces container metrics (CPU and egress counters, memory and storage
+ * gauges) for opts->metric_pods pods, every metric_interval_s, in time
+ * order, as prometheus-kafka-adapter JSON on unkeyed random partitions;
+ * then one sample of an unpriced metric at metric_end_usec on every
+ * partition, so that the settlement watermark passes all of them. */
+int cs_loadgen_metrics(const cs_loadgen_opts *opts, volatile sig_atomic_t *stop, char *err,
+                       size_t errsize);
 
 /* Produces opts->count messages.  Returns 0, or a negative error with err
  * filled.  Stops early when *stop is set. */

@@ -58,6 +58,7 @@ static void usage(FILE *f)
             "  migrate -c FILE [--set KEY=VALUE]  apply the SQL migrations to PostgreSQL\n"
             "  rules check FILE...                validate pricing rules files\n"
             "  loadgen --brokers B --topic T --count N [options]\n"
+            "          [--metrics-topic M --metric-pods P --metric-span-hours H]\n"
             "                                     produce realistic usage events\n"
             "  kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file F]\n"
             "                                     serve a throwaway Kafka on loopback\n"
@@ -481,8 +482,13 @@ static int cmd_loadgen(int argc, char **argv)
         {"totals", required_argument, NULL, 'T'},
         {"redis-out", required_argument, NULL, 'R'},
         {"set", required_argument, NULL, 'x'},
+        {"metrics-topic", required_argument, NULL, 'M'},
+        {"metric-pods", required_argument, NULL, 'K'},
+        {"metric-interval-seconds", required_argument, NULL, 'I'},
+        {"metric-span-hours", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
+    uint64_t metric_span_hours = 6;
     cs_loadgen_opts o = {.topic = "usage-events", .count = 1000, .customers = 200,
                          .seed = 1, .span_usec = 72 * CS_USEC_PER_HOUR};
     cs_config kcfg;
@@ -515,6 +521,10 @@ static int cmd_loadgen(int argc, char **argv)
         case 's': start = optarg; break;
         case 'h': bad |= parse_u64("--span-hours", optarg, &span_hours); break;
         case 'T': o.totals_path = optarg; break;
+        case 'M': o.metrics_topic = optarg; break;
+        case 'K': bad |= parse_u64("--metric-pods", optarg, &v); o.metric_pods = (unsigned)v; break;
+        case 'I': bad |= parse_u64("--metric-interval-seconds", optarg, &v); o.metric_interval_s = (unsigned)v; break;
+        case 'H': bad |= parse_u64("--metric-span-hours", optarg, &metric_span_hours); break;
         case 'R': o.redis_path = optarg; break;
         case 'x': {
             char *eq = strchr(optarg, '=');
@@ -558,6 +568,17 @@ static int cmd_loadgen(int argc, char **argv)
     if (r == 0 && o.brokers && o.count) {
         install_signals();
         r = cs_loadgen_run(&o, &stop_flag, err, sizeof(err));
+        if (r < 0)
+            fprintf(stderr, "costream loadgen: %s\n", err);
+    }
+    if (r == 0 && o.brokers && o.metrics_topic) {
+        o.metric_end_usec = (int64_t)time(NULL) * CS_USEC_PER_SEC / (60 * CS_USEC_PER_SEC) *
+                            (60 * CS_USEC_PER_SEC);
+        o.metric_start_usec = o.metric_end_usec - (int64_t)metric_span_hours * CS_USEC_PER_HOUR;
+        if (o.metric_pods == 0)
+            o.metric_pods = 40;
+        install_signals();
+        r = cs_loadgen_metrics(&o, &stop_flag, err, sizeof(err));
         if (r < 0)
             fprintf(stderr, "costream loadgen: %s\n", err);
     }
