@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "decode.h"
 #include "jsonscan.h"
 #include "timestamp.h"
 
@@ -51,8 +52,7 @@ const char *cs_reject_code_name(cs_reject_code code)
     return reject_names[code];
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
+int cs_decode_fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
 {
     va_list ap;
     err->code = code;
@@ -61,6 +61,8 @@ static int fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
     va_end(ap);
     return -EBADMSG;
 }
+
+#define fail cs_decode_fail
 
 int cs_utf8_valid(const char *str, size_t len)
 {
@@ -369,7 +371,7 @@ static const char *mp_type_name(const msgpack_object *o)
     }
 }
 
-static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
+const msgpack_object *cs_decode_mp_get(const msgpack_object *map, const char *key)
 {
     size_t klen = strlen(key);
     const msgpack_object *found = NULL;
@@ -385,7 +387,7 @@ static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
 static void mp_raw(const msgpack_object *map, const char *key, rawval *ret, char *numbuf,
                    size_t numsize)
 {
-    const msgpack_object *v = mp_get(map, key);
+    const msgpack_object *v = cs_decode_mp_get(map, key);
     memset(ret, 0, sizeof(*ret));
     if (!v)
         return;
@@ -440,7 +442,7 @@ static int decode_msgpack(const char *buf, size_t len, cs_event *ev, cs_event_er
     mp_raw(root, "type", &re.type, NULL, 0);
     mp_raw(root, "subject", &re.subject, NULL, 0);
     mp_raw(root, "time", &re.time, NULL, 0);
-    const msgpack_object *data = mp_get(root, "data");
+    const msgpack_object *data = cs_decode_mp_get(root, "data");
     const msgpack_object *labels = NULL;
     if (data) {
         re.have_data = true;
@@ -450,7 +452,7 @@ static int decode_msgpack(const char *buf, size_t len, cs_event *ev, cs_event_er
             mp_raw(data, "product", &re.product, NULL, 0);
             mp_raw(data, "meter", &re.meter, NULL, 0);
             mp_raw(data, "quantity", &re.quantity, re.numbuf, sizeof(re.numbuf));
-            labels = mp_get(data, "labels");
+            labels = cs_decode_mp_get(data, "labels");
         }
     }
     ev->nlabels = 0;
@@ -487,14 +489,9 @@ out:
     return r;
 }
 
-int cs_event_decode(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
-                    cs_event *ev, cs_event_error *err)
+int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_format *fmt,
+                      cs_event_error *err)
 {
-    const char *p = buf;
-
-    ev->arena_used = 0;
-    ev->nlabels = 0;
-    ev->subject = NULL;
     err->code = CS_REJECT_NONE;
     err->detail[0] = '\0';
     if (len == 0)
@@ -502,21 +499,35 @@ int cs_event_decode(const void *buf, size_t len, size_t max_bytes, cs_event_form
     if (max_bytes && len > max_bytes)
         return fail(err, CS_REJECT_OVERSIZED, "message is %zu bytes, the limit is %zu", len,
                     max_bytes);
-    if (fmt == CS_EVENT_FORMAT_AUTO) {
+    if (*fmt == CS_EVENT_FORMAT_AUTO) {
         unsigned char c = (unsigned char)p[0];
         size_t i = 0;
         while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
             i++;
         if (i < len && p[i] == '{')
-            fmt = CS_EVENT_FORMAT_JSON;
+            *fmt = CS_EVENT_FORMAT_JSON;
         else if ((c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf)
-            fmt = CS_EVENT_FORMAT_MSGPACK;
+            *fmt = CS_EVENT_FORMAT_MSGPACK;
         else if (!cs_utf8_valid(p, len))
             return fail(err, CS_REJECT_INVALID_UTF8,
                         "message is neither a MessagePack map nor valid UTF-8 JSON");
         else
-            fmt = CS_EVENT_FORMAT_JSON; /* let the JSON parser say what is wrong */
+            *fmt = CS_EVENT_FORMAT_JSON; /* let the JSON parser say what is wrong */
     }
+    return 0;
+}
+
+int cs_event_decode(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
+                    cs_event *ev, cs_event_error *err)
+{
+    const char *p = buf;
+    int r;
+
+    ev->arena_used = 0;
+    ev->nlabels = 0;
+    ev->subject = NULL;
+    if ((r = cs_decode_prelude(p, len, max_bytes, &fmt, err)) < 0)
+        return r;
     if (fmt == CS_EVENT_FORMAT_JSON)
         return decode_json(p, len, ev, err);
     return decode_msgpack(p, len, ev, err);

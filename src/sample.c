@@ -11,18 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode.h"
 #include "timestamp.h"
 
-__attribute__((format(printf, 3, 4)))
-static int fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
-{
-    va_list ap;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
-    va_end(ap);
-    return -EBADMSG;
-}
+#define fail cs_decode_fail
 
 static const char *put(cs_sample *s, const char *p, size_t n)
 {
@@ -184,17 +176,6 @@ out:
     return r;
 }
 
-static const msgpack_object *mp_get(const msgpack_object *map, const char *key)
-{
-    size_t kl = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == kl &&
-            memcmp(kv->key.via.str.ptr, key, kl) == 0)
-            return &kv->val;
-    }
-    return NULL;
-}
 
 static int decode_msgpack(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
 {
@@ -211,8 +192,8 @@ static int decode_msgpack(const char *buf, size_t len, cs_sample *s, cs_event_er
         r = fail(err, CS_REJECT_WRONG_TYPE, "sample: expected a map");
         goto out;
     }
-    const msgpack_object *name = mp_get(root, "name"), *ts = mp_get(root, "timestamp");
-    const msgpack_object *value = mp_get(root, "value"), *labels = mp_get(root, "labels");
+    const msgpack_object *name = cs_decode_mp_get(root, "name"), *ts = cs_decode_mp_get(root, "timestamp");
+    const msgpack_object *value = cs_decode_mp_get(root, "value"), *labels = cs_decode_mp_get(root, "labels");
     if ((name && name->type != MSGPACK_OBJECT_STR) || (ts && ts->type != MSGPACK_OBJECT_STR)) {
         r = fail(err, CS_REJECT_WRONG_TYPE, "%s: expected a string",
                  name && name->type != MSGPACK_OBJECT_STR ? "name" : "timestamp");
@@ -248,20 +229,11 @@ int cs_sample_decode(const void *buf, size_t len, size_t max_bytes, cs_event_for
                      cs_sample *s, cs_event_error *err)
 {
     const char *p = buf;
+    int r;
     s->arena_used = 0;
     s->nlabels = 0;
-    err->code = CS_REJECT_NONE;
-    err->detail[0] = '\0';
-    if (len == 0)
-        return fail(err, CS_REJECT_EMPTY, "message has no payload");
-    if (max_bytes && len > max_bytes)
-        return fail(err, CS_REJECT_OVERSIZED, "message is %zu bytes, the limit is %zu", len,
-                    max_bytes);
-    if (fmt == CS_EVENT_FORMAT_AUTO) {
-        unsigned char c = (unsigned char)p[0];
-        fmt = (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf ? CS_EVENT_FORMAT_MSGPACK
-                                                                 : CS_EVENT_FORMAT_JSON;
-    }
+    if ((r = cs_decode_prelude(p, len, max_bytes, &fmt, err)) < 0)
+        return r;
     return fmt == CS_EVENT_FORMAT_JSON ? decode_json(p, len, s, err) : decode_msgpack(p, len, s, err);
 }
 

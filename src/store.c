@@ -188,6 +188,27 @@ static void rollback(cs_store *s)
         PQclear(PQexec(s->conn, "ROLLBACK"));
 }
 
+/* Runs a parameterised command (text results); on failure names `what`
+ * in err and returns -EIO.  *ret_res (may be NULL) receives the result on
+ * success, for the caller to read and PQclear. */
+static int exec_params(cs_store *s, const char *sql, int n, const char *const *values,
+                       const int *lengths, const int *formats, const char *what,
+                       PGresult **ret_res, char *err, size_t errsize)
+{
+    PGresult *res = PQexecParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "postgres: %s: %s", what, PQerrorMessage(s->conn));
+        PQclear(res);
+        return -EIO;
+    }
+    if (ret_res)
+        *ret_res = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
 int cs_store_migrate(cs_store *s, unsigned *ret_applied, char *err, size_t errsize)
 {
     int r;
@@ -578,21 +599,15 @@ static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_
         if (w->max_usec >= 0)
             cs_timestamp_format(w->max_usec, ts, sizeof(ts));
         const char *values[4] = {b->group, w->topic, part, w->max_usec >= 0 ? ts : NULL};
-        PGresult *res = PQexecParams(
-            s->conn,
-            "INSERT INTO metric_watermarks AS w (group_id, topic, partition, max_ts)"
-            " VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (group_id, topic, partition) DO UPDATE"
-            " SET max_ts = GREATEST(w.max_ts, EXCLUDED.max_ts),"
-            " advanced_at = CASE WHEN EXCLUDED.max_ts > coalesce(w.max_ts, '-infinity')"
-            " THEN now() ELSE w.advanced_at END",
-            4, NULL, values, NULL, NULL, 0);
-        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok) {
-            set_err(err, errsize, "postgres: metric_watermarks: %s", PQerrorMessage(s->conn));
-            return -EIO;
-        }
+        if ((r = exec_params(s,
+                             "INSERT INTO metric_watermarks AS w (group_id, topic, partition, max_ts)"
+                             " VALUES ($1, $2, $3, $4)"
+                             " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+                             " SET max_ts = GREATEST(w.max_ts, EXCLUDED.max_ts),"
+                             " advanced_at = CASE WHEN EXCLUDED.max_ts > coalesce(w.max_ts, '-infinity')"
+                             " THEN now() ELSE w.advanced_at END",
+                             4, values, NULL, NULL, "metric_watermarks", NULL, err, errsize)) < 0)
+            return r;
     }
     return 0;
 }
@@ -608,17 +623,13 @@ static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_
                                  rj->raw, rj->key};
         int lengths[8] = {0, 0, 0, 0, 0, 0, (int)rj->raw_len, (int)rj->key_len};
         int formats[8] = {0, 0, 0, 0, 0, 0, 1, 1};
-        PGresult *res = PQexecParams(s->conn,
-                                     "INSERT INTO rejected_events (group_id, topic, partition,"
-                                     " \"offset\", reason, detail, raw, msg_key)"
-                                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                     8, NULL, values, lengths, formats, 0);
-        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok) {
-            set_err(err, errsize, "postgres: rejected_events: %s", PQerrorMessage(s->conn));
-            return -EIO;
-        }
+        int r = exec_params(s,
+                            "INSERT INTO rejected_events (group_id, topic, partition,"
+                            " \"offset\", reason, detail, raw, msg_key)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            8, values, lengths, formats, "rejected_events", NULL, err, errsize);
+        if (r < 0)
+            return r;
     }
     return 0;
 }
@@ -859,39 +870,28 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
         if (r < 0)
             goto fail;
         const char *p3[1] = {group};
-        PGresult *u = PQexecParams(s->conn,
-                                   "INSERT INTO metric_series AS m (group_id, series_id, series,"
-                                   " last_ts, last_value)"
-                                   " SELECT $1, series_id, series, last_ts, last_value FROM cs_series"
-                                   " ON CONFLICT (group_id, series_id) DO UPDATE"
-                                   " SET last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value,"
-                                   " updated_at = now()",
-                                   1, NULL, p3, NULL, NULL, 0);
-        int ok = PQresultStatus(u) == PGRES_COMMAND_OK;
-        PQclear(u);
-        if (!ok) {
-            set_err(err, errsize, "postgres: metric_series: %s", PQerrorMessage(s->conn));
-            r = -EIO;
+        if ((r = exec_params(s,
+                             "INSERT INTO metric_series AS m (group_id, series_id, series,"
+                             " last_ts, last_value)"
+                             " SELECT $1, series_id, series, last_ts, last_value FROM cs_series"
+                             " ON CONFLICT (group_id, series_id) DO UPDATE"
+                             " SET last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value,"
+                             " updated_at = now()",
+                             1, p3, NULL, NULL, "metric_series", NULL, err, errsize)) < 0)
             goto fail;
-        }
     }
     /* idle series are forgotten: their next sample is a new baseline */
     cs_timestamp_format(wm - o->evict_usec > 0 ? wm - o->evict_usec : 0, evict_text,
                         sizeof(evict_text));
     const char *p4[2] = {group, evict_text};
-    PGresult *e = PQexecParams(s->conn,
-                               "DELETE FROM metric_series WHERE group_id = $1"
-                               " AND last_ts < $2::timestamptz",
-                               2, NULL, p4, NULL, NULL, 0);
-    int ok = PQresultStatus(e) == PGRES_COMMAND_OK;
-    if (ok)
-        ret->evicted = strtoull(PQcmdTuples(e), NULL, 10);
-    PQclear(e);
-    if (!ok) {
-        set_err(err, errsize, "postgres: metric_series: %s", PQerrorMessage(s->conn));
-        r = -EIO;
+    PGresult *e;
+    if ((r = exec_params(s,
+                         "DELETE FROM metric_series WHERE group_id = $1"
+                         " AND last_ts < $2::timestamptz",
+                         2, p4, NULL, NULL, "metric_series", &e, err, errsize)) < 0)
         goto fail;
-    }
+    ret->evicted = strtoull(PQcmdTuples(e), NULL, 10);
+    PQclear(e);
     if ((r = exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
         goto fail;
     PQclear(res);

@@ -1,0 +1,24 @@
+/* decode.h - helpers shared by the two message decoders (event.c,
+ * sample.c); internal to them.  Pure. */
+#ifndef CS_DECODE_H
+#define CS_DECODE_H
+
+#include <msgpack.h>
+#include <stddef.h>
+
+#include "event.h"
+
+/* Fills err and returns -EBADMSG. */
+int cs_decode_fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The value of string key in a MessagePack map (the last one), or NULL. */
+const msgpack_object *cs_decode_mp_get(const msgpack_object *map, const char *key);
+
+/* Resets err, refuses empty and oversized messages, and resolves
+ * CS_EVENT_FORMAT_AUTO ('{' → JSON, a map header → MessagePack).  0 or
+ * -EBADMSG. */
+int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_format *fmt,
+                      cs_event_error *err);
+
+#endif
