@@ -809,20 +809,16 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
     char idle[32], w_text[CS_TIMESTAMP_STRLEN], evict_text[CS_TIMESTAMP_STRLEN];
     snprintf(idle, sizeof(idle), "%.6f", (double)o->idle_usec / 1e6);
     const char *p1[2] = {group, idle};
-    res = PQexecParams(s->conn,
-                       "SELECT pg_try_advisory_xact_lock(hashtext('costream-settle:' || $1)),"
-                       " (SELECT count(*) FILTER (WHERE max_ts IS NULL) FROM metric_watermarks"
-                       "  WHERE group_id = $1"
-                       "  AND advanced_at > now() - make_interval(secs => $2::double precision)),"
-                       " (SELECT (extract(epoch FROM min(max_ts)) * 1000000)::bigint"
-                       "  FROM metric_watermarks WHERE group_id = $1"
-                       "  AND advanced_at > now() - make_interval(secs => $2::double precision))",
-                       2, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        set_err(err, errsize, "postgres: settle: %s", PQerrorMessage(s->conn));
-        r = -EIO;
+    if ((r = exec_params(s,
+                         "SELECT pg_try_advisory_xact_lock(hashtext('costream-settle:' || $1)),"
+                         " (SELECT count(*) FILTER (WHERE max_ts IS NULL) FROM metric_watermarks"
+                         "  WHERE group_id = $1"
+                         "  AND advanced_at > now() - make_interval(secs => $2::double precision)),"
+                         " (SELECT (extract(epoch FROM min(max_ts)) * 1000000)::bigint"
+                         "  FROM metric_watermarks WHERE group_id = $1"
+                         "  AND advanced_at > now() - make_interval(secs => $2::double precision))",
+                         2, p1, NULL, NULL, "settle", &res, err, errsize)) < 0)
         goto fail;
-    }
     int locked = PQgetvalue(res, 0, 0)[0] == 't';
     int waiting = atoi(PQgetvalue(res, 0, 1));
     int no_wm = PQgetisnull(res, 0, 2);
@@ -836,8 +832,8 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
     ret->watermark_usec = wm;
     cs_timestamp_format(wm, w_text, sizeof(w_text));
     const char *p2[2] = {group, w_text};
-    res = PQexecParams(
-        s->conn,
+    r = exec_params(
+        s,
         "WITH d AS (DELETE FROM metric_samples_pending WHERE group_id = $1"
         "           AND ts < $2::timestamptz RETURNING *)"
         " SELECT encode(d.series_id, 'hex'), d.series,"
@@ -849,12 +845,9 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
         " FROM d LEFT JOIN metric_series s ON s.group_id = d.group_id"
         " AND s.series_id = d.series_id"
         " ORDER BY d.series_id, d.ts, d.topic, d.partition, d.\"offset\"",
-        2, NULL, p2, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        set_err(err, errsize, "postgres: settle: %s", PQerrorMessage(s->conn));
-        r = -EIO;
+        2, p2, NULL, NULL, "settle", &res, err, errsize);
+    if (r < 0)
         goto fail;
-    }
     if ((r = apply_samples(res, agg, &states, ret)) < 0) {
         snprintf(err, errsize, "settle: %s", r == -ERANGE ? "a cost exceeds 38 digits" : "out of memory");
         goto fail;
