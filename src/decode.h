@@ -15,6 +15,10 @@ int cs_decode_fail(cs_event_error *err, cs_reject_code code, const char *fmt, ..
 /* The value of string key in a MessagePack map (the last one), or NULL. */
 const msgpack_object *cs_decode_mp_get(const msgpack_object *map, const char *key);
 
+/* Copies n bytes of p, NUL-terminated, into arena (capacity cap, *used
+ * bytes taken); returns the copy, or NULL when it does not fit. */
+const char *cs_decode_arena_put(char *arena, size_t cap, size_t *used, const char *p, size_t n);
+
 /* Resets err, refuses empty and oversized messages, and resolves
  * CS_EVENT_FORMAT_AUTO ('{' → JSON, a map header → MessagePack).  0 or
  * -EBADMSG. */

@@ -122,15 +122,20 @@ typedef struct rawevent {
     char numbuf[48]; /* text of a MessagePack integer quantity */
 } rawevent;
 
+const char *cs_decode_arena_put(char *arena, size_t cap, size_t *used, const char *p, size_t n)
+{
+    if (n + 1 > cap - *used)
+        return NULL;
+    char *d = arena + *used;
+    memcpy(d, p, n);
+    d[n] = '\0';
+    *used += n + 1;
+    return d;
+}
+
 static const char *arena_put(cs_event *ev, const char *s, size_t n)
 {
-    if (n + 1 > sizeof(ev->arena) - ev->arena_used)
-        return NULL;
-    char *d = ev->arena + ev->arena_used;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    ev->arena_used += n + 1;
-    return d;
+    return cs_decode_arena_put(ev->arena, sizeof(ev->arena), &ev->arena_used, s, n);
 }
 
 static int take_string(cs_event *ev, cs_event_error *err, const rawval *v, const char *field,

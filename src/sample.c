@@ -18,13 +18,7 @@
 
 static const char *put(cs_sample *s, const char *p, size_t n)
 {
-    if (n + 1 > sizeof(s->arena) - s->arena_used)
-        return NULL;
-    char *d = s->arena + s->arena_used;
-    memcpy(d, p, n);
-    d[n] = '\0';
-    s->arena_used += n + 1;
-    return d;
+    return cs_decode_arena_put(s->arena, sizeof(s->arena), &s->arena_used, p, n);
 }
 
 const char *cs_sample_special_name(cs_sample_special sp)

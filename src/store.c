@@ -457,19 +457,15 @@ static int dedup_ids(cs_store *s, const cs_store_batch *b, char *err, size_t err
         return r;
     PGresult *res;
     const char *params[1] = {b->group};
-    res = PQexecParams(s->conn,
-                       "WITH firsts AS (SELECT DISTINCT ON (source, id) ord, source, id FROM cs_ids"
-                       "                ORDER BY source, id, ord),"
-                       " fresh AS (INSERT INTO event_ids (group_id, source, id)"
-                       "           SELECT $1, source, id FROM firsts ON CONFLICT DO NOTHING"
-                       "           RETURNING source, id)"
-                       " SELECT f.ord FROM firsts f JOIN fresh USING (source, id)",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        set_err(err, errsize, "postgres: event_ids: %s", PQerrorMessage(s->conn));
-        PQclear(res);
-        return -EIO;
-    }
+    if ((r = exec_params(s,
+                         "WITH firsts AS (SELECT DISTINCT ON (source, id) ord, source, id"
+                         "                FROM cs_ids ORDER BY source, id, ord),"
+                         " fresh AS (INSERT INTO event_ids (group_id, source, id)"
+                         "           SELECT $1, source, id FROM firsts ON CONFLICT DO NOTHING"
+                         "           RETURNING source, id)"
+                         " SELECT f.ord FROM firsts f JOIN fresh USING (source, id)",
+                         1, params, NULL, NULL, "event_ids", &res, err, errsize)) < 0)
+        return r;
     unsigned char *accepted = calloc(b->nids + 1, 1);
     if (!accepted) {
         PQclear(res);
@@ -644,22 +640,18 @@ static int advance_offsets(cs_store *s, const cs_store_batch *b, char *err, size
         snprintf(exp, sizeof(exp), "%" PRId64, o->expected);
         const char *values[5] = {b->group, o->topic, part, next, exp};
         PGresult *res;
-        if (o->expected < 0)
-            res = PQexecParams(s->conn,
-                               "INSERT INTO consumer_offsets (group_id, topic, partition,"
-                               " next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                               4, NULL, values, NULL, NULL, 0);
-        else
-            res = PQexecParams(s->conn,
-                               "UPDATE consumer_offsets SET next_offset = $4, updated_at = now()"
-                               " WHERE group_id = $1 AND topic = $2 AND partition = $3"
-                               " AND next_offset = $5",
-                               5, NULL, values, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            set_err(err, errsize, "postgres: consumer_offsets: %s", PQerrorMessage(s->conn));
-            PQclear(res);
-            return -EIO;
-        }
+        int r = o->expected < 0
+                    ? exec_params(s,
+                                  "INSERT INTO consumer_offsets (group_id, topic, partition,"
+                                  " next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                  4, values, NULL, NULL, "consumer_offsets", &res, err, errsize)
+                    : exec_params(s,
+                                  "UPDATE consumer_offsets SET next_offset = $4,"
+                                  " updated_at = now() WHERE group_id = $1 AND topic = $2"
+                                  " AND partition = $3 AND next_offset = $5",
+                                  5, values, NULL, NULL, "consumer_offsets", &res, err, errsize);
+        if (r < 0)
+            return r;
         int changed = strcmp(PQcmdTuples(res), "1") == 0;
         PQclear(res);
         if (!changed) {
