@@ -19,6 +19,12 @@ const msgpack_object *cs_decode_mp_get(const msgpack_object *map, const char *ke
  * bytes taken); returns the copy, or NULL when it does not fit. */
 const char *cs_decode_arena_put(char *arena, size_t cap, size_t *used, const char *p, size_t n);
 
+/* Checks, without allocating, that every length and element count that
+ * MessagePack text declares fits in the bytes that remain, so that the
+ * unpacker never reserves memory for data that is not there.  0 or
+ * -EBADMSG. */
+int cs_decode_mp_check(const char *buf, size_t len);
+
 /* Resets err, refuses empty and oversized messages, and resolves
  * CS_EVENT_FORMAT_AUTO ('{' → JSON, a map header → MessagePack).  0 or
  * -EBADMSG. */

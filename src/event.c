@@ -20,11 +20,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
 #include "jsonscan.h"
 #include "timestamp.h"
+#include "utf8.h"
 
 #define MAX_FIELD 256 /* bytes in id, source, subject, product, meter, labels */
 
@@ -43,6 +45,7 @@ static const char *const reject_names[CS_REJECT__COUNT] = {
     [CS_REJECT_UNPRICED] = "unpriced",
     [CS_REJECT_TOO_LARGE_FIELD] = "field_too_large",
     [CS_REJECT_COST_OVERFLOW] = "cost_overflow",
+    [CS_REJECT_STORE_REFUSED] = "store_refused",
 };
 
 const char *cs_reject_code_name(cs_reject_code code)
@@ -55,53 +58,17 @@ const char *cs_reject_code_name(cs_reject_code code)
 int cs_decode_fail(cs_event_error *err, cs_reject_code code, const char *fmt, ...)
 {
     va_list ap;
+    char text[4 * CS_EVENT_DETAIL];
     err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    /* details quote the input: make them valid UTF-8, cut between characters */
+    cs_utf8_escape(err->detail, sizeof(err->detail), text, strlen(text), NULL);
     return -EBADMSG;
 }
 
 #define fail cs_decode_fail
-
-int cs_utf8_valid(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + n >= len) /* the sequence's last byte is at i + n */
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
 
 /* ---- raw fields, common to both front ends ------------------------------ */
 
@@ -173,7 +140,7 @@ static int add_label(cs_event *ev, cs_event_error *err, const char *name, size_t
                      const rawval *value)
 {
     char field[80];
-    snprintf(field, sizeof(field), "data.labels.%.*s", (int)(nlen > 40 ? 40 : nlen), name);
+    snprintf(field, sizeof(field), "data.labels.%.*s", cs_utf8_prefix(name, nlen, 40), name);
     if (ev->nlabels >= CS_EVENT_MAX_LABELS)
         return fail(err, CS_REJECT_TOO_LARGE_FIELD, "data.labels: more than %d labels",
                     CS_EVENT_MAX_LABELS);
@@ -199,7 +166,8 @@ static int finish_event(cs_event *ev, cs_event_error *err, const rawevent *re)
     if ((r = take_string(ev, err, &re->specversion, "specversion", true, &spec)) < 0)
         return r;
     if (strcmp(spec, "1.0") != 0)
-        return fail(err, CS_REJECT_INVALID_VALUE, "specversion: \"%.20s\" is not supported, expected \"1.0\"", spec);
+        return fail(err, CS_REJECT_INVALID_VALUE, "specversion: \"%.*s\" is not supported, expected \"1.0\"",
+                    cs_utf8_prefix(spec, strlen(spec), 20), spec);
     if ((r = take_string(ev, err, &re->id, "id", true, &ev->id)) < 0 ||
         (r = take_string(ev, err, &re->source, "source", true, &ev->source)) < 0 ||
         (r = take_string(ev, err, &re->type, "type", true, &ev->type)) < 0 ||
@@ -208,9 +176,11 @@ static int finish_event(cs_event *ev, cs_event_error *err, const rawevent *re)
         return r;
     r = cs_timestamp_parse(tm, strlen(tm), &ev->time_usec);
     if (r == -ERANGE)
-        return fail(err, CS_REJECT_INVALID_TIME, "time: \"%.40s\" is out of range (1970-9999)", tm);
+        return fail(err, CS_REJECT_INVALID_TIME, "time: \"%.*s\" is out of range (1970-9999)",
+                    cs_utf8_prefix(tm, strlen(tm), 40), tm);
     if (r < 0)
-        return fail(err, CS_REJECT_INVALID_TIME, "time: \"%.40s\" is not an RFC 3339 date-time", tm);
+        return fail(err, CS_REJECT_INVALID_TIME, "time: \"%.*s\" is not an RFC 3339 date-time",
+                    cs_utf8_prefix(tm, strlen(tm), 40), tm);
     if (!re->have_data)
         return fail(err, CS_REJECT_MISSING_FIELD, "data: required field is missing");
     if (re->data_type)
@@ -226,7 +196,7 @@ static int finish_event(cs_event *ev, cs_event_error *err, const rawevent *re)
         return fail(err, CS_REJECT_WRONG_TYPE,
                     "data.quantity: expected a number or a decimal string, got %s", q->type_name);
     r = cs_dec_parse(q->p, q->n, &ev->quantity);
-    int shown = (int)(q->n > 40 ? 40 : q->n);
+    int shown = cs_utf8_prefix(q->p, q->n, 40);
     if (q->kind == RAW_STRING && !cs_utf8_valid(q->p, q->n))
         return fail(err, CS_REJECT_INVALID_UTF8, "data.quantity: not valid UTF-8");
     if (r == -EDOM)
@@ -279,6 +249,41 @@ static void json_raw(const json_t *obj, const char *key, rawval *ret)
     }
 }
 
+static int is_number_char(char c)
+{
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* jansson refuses numbers beyond int64 or double (2^63, 1e400), although
+ * costream reads quantities from their text.  Parses text with each such
+ * number blanked to 0 in a private copy (same length, so positions hold);
+ * the quantity's own text is then read from the original by the caller. */
+static json_t *json_load_exact(const char *buf, size_t len, json_error_t *jerr)
+{
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, jerr);
+    char *copy = NULL;
+    for (int tries = 0; !root && tries < CS_EVENT_MAX_LABELS &&
+                        json_error_code(jerr) == json_error_numeric_overflow; tries++) {
+        if (!copy && !(copy = malloc(len)))
+            break;
+        if (!tries)
+            memcpy(copy, buf, len);
+        size_t end = (size_t)jerr->position < len ? (size_t)jerr->position : len;
+        while (end > 0 && !is_number_char(copy[end - 1]) && end + 2 > (size_t)jerr->position)
+            end--;
+        size_t start = end;
+        while (start > 0 && is_number_char(copy[start - 1]))
+            start--;
+        if (start == end)
+            break;
+        copy[start] = '0';
+        memset(copy + start + 1, ' ', end - start - 1);
+        root = json_loadb(copy, len, JSON_REJECT_DUPLICATES, jerr);
+    }
+    free(copy);
+    return root;
+}
+
 static int decode_json(const char *buf, size_t len, cs_event *ev, cs_event_error *err)
 {
     json_error_t jerr;
@@ -287,7 +292,7 @@ static int decode_json(const char *buf, size_t len, cs_event *ev, cs_event_error
 
     if (!cs_utf8_valid(buf, len))
         return fail(err, CS_REJECT_INVALID_UTF8, "message is not valid UTF-8");
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_load_exact(buf, len, &jerr);
     if (!root)
         return fail(err, CS_REJECT_MALFORMED_JSON, "line %d column %d: %s", jerr.line,
                     jerr.column, jerr.text);
@@ -494,6 +499,83 @@ out:
     return r;
 }
 
+static uint64_t be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Header and payload sizes of the MessagePack object whose type byte is c:
+ * *hdr length bytes follow the type byte (big-endian), then the payload;
+ * fixed-size payloads come back in *fixed.  *kind: 0 scalar or bytes, 1
+ * array (length = items), 2 map (length = pairs).  -1 for 0xc1 (never
+ * used). */
+static int mp_shape(unsigned c, size_t *hdr, size_t *fixed, int *kind)
+{
+    static const unsigned char sized[][3] = {
+        /* type, length bytes, fixed payload */
+        {0xc4, 1, 0}, {0xc5, 2, 0}, {0xc6, 4, 0}, {0xc7, 1, 1}, {0xc8, 2, 1}, {0xc9, 4, 1},
+        {0xca, 0, 4}, {0xcb, 0, 8}, {0xcc, 0, 1}, {0xcd, 0, 2}, {0xce, 0, 4}, {0xcf, 0, 8},
+        {0xd0, 0, 1}, {0xd1, 0, 2}, {0xd2, 0, 4}, {0xd3, 0, 8}, {0xd4, 0, 2}, {0xd5, 0, 3},
+        {0xd6, 0, 5}, {0xd7, 0, 9}, {0xd8, 0, 17}, {0xd9, 1, 0}, {0xda, 2, 0}, {0xdb, 4, 0},
+        {0xdc, 2, 0}, {0xdd, 4, 0}, {0xde, 2, 0}, {0xdf, 4, 0},
+    };
+    *hdr = *fixed = 0;
+    *kind = 0;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return 0;
+    if (c <= 0x9f) { /* fixmap, fixarray: the count is in c */
+        *kind = c <= 0x8f ? 2 : 1;
+        return 0;
+    }
+    if (c <= 0xbf) {
+        *fixed = c & 0x1f;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++)
+        if (sized[i][0] == c) {
+            *hdr = sized[i][1];
+            *fixed = sized[i][2];
+            *kind = c == 0xdc || c == 0xdd ? 1 : c == 0xde || c == 0xdf ? 2 : 0;
+            return 0;
+        }
+    return -1;
+}
+
+int cs_decode_mp_check(const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t i = 0;
+    uint64_t pending = 1; /* objects still to read, at every depth */
+    while (pending > 0) {
+        if (i >= len)
+            return -EBADMSG;
+        unsigned c = p[i++];
+        pending--;
+        size_t hdr, fixed;
+        int kind;
+        if (mp_shape(c, &hdr, &fixed, &kind) < 0 || hdr > len - i)
+            return -EBADMSG;
+        uint64_t n = hdr ? be(p + i, hdr) : 0;
+        i += hdr;
+        if (c >= 0x80 && c <= 0x9f)
+            n = c & 0x0f; /* fixmap, fixarray */
+        if (kind == 2)
+            pending += 2 * n;
+        else if (kind == 1)
+            pending += n;
+        else if (n + fixed > len - i)
+            return -EBADMSG;
+        else
+            i += n + fixed;
+        if (pending > len - i) /* every object takes at least one byte */
+            return -EBADMSG;
+    }
+    return 0;
+}
+
 int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_format *fmt,
                       cs_event_error *err)
 {
@@ -519,6 +601,9 @@ int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_form
         else
             *fmt = CS_EVENT_FORMAT_JSON; /* let the JSON parser say what is wrong */
     }
+    if (*fmt == CS_EVENT_FORMAT_MSGPACK && cs_decode_mp_check(p, len) < 0)
+        return fail(err, CS_REJECT_MALFORMED_MSGPACK,
+                    "a length or count is larger than the bytes that follow it");
     return 0;
 }
 

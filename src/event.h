@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "decimal.h"
+#include "utf8.h"
 
 #define CS_EVENT_MAX_LABELS 32
 #define CS_EVENT_ARENA 16384
@@ -40,6 +41,7 @@ typedef enum cs_reject_code {
     CS_REJECT_UNPRICED,       /* no pricing rule covers product/meter/time */
     CS_REJECT_TOO_LARGE_FIELD,
     CS_REJECT_COST_OVERFLOW,
+    CS_REJECT_STORE_REFUSED,  /* PostgreSQL refused the message's data (SQLSTATE in the detail) */
     CS_REJECT__COUNT
 } cs_reject_code;
 
@@ -86,8 +88,5 @@ int cs_event_decode(const void *buf, size_t len, size_t max_bytes, cs_event_form
 /* Returns the value of label name, or NULL. */
 const char *cs_event_label(const cs_event *ev, const char *name);
 
-/* Returns 1 if the len bytes at s are valid UTF-8 (no overlongs, no
- * surrogates, nothing above U+10FFFF), else 0. */
-int cs_utf8_valid(const char *s, size_t len);
 
 #endif

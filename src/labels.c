@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 struct cs_labels {
     redisContext *rc;
     char *host, *socket, *password, *prefix;
@@ -21,6 +23,7 @@ struct cs_labels {
     size_t norder;
     cs_cache *cache;
     unsigned long connects;
+    unsigned long fixed; /* values that were not valid UTF-8 or too long */
     char err[256];
 };
 
@@ -125,6 +128,23 @@ static redisReply *command(cs_labels *l, const char *fmt, ...)
     return r;
 }
 
+/* Copies a value from Redis into dst as valid UTF-8 without control
+ * characters (invalid bytes escaped as \xNN, cut between characters), so
+ * that no name can break a flush; counts the values that had to change. */
+static void take_text(cs_labels *l, char *dst, size_t size, const char *src, size_t len)
+{
+    int cut;
+    size_t escaped = cs_utf8_escape(dst, size, src, len, &cut);
+    int ctl = 0;
+    for (char *p = dst; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = ' ';
+            ctl = 1;
+        }
+    if (escaped || cut || ctl)
+        l->fixed++;
+}
+
 /* Looks key up with GET, through the cache.  Returns 1 and copies the
  * value, 0 if absent, -EIO on failure. */
 static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t outsize)
@@ -142,9 +162,8 @@ static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t 
     if (!r)
         return -EIO;
     int found = 0;
-    if (r->type == REDIS_REPLY_STRING && r->len > 0 && (size_t)r->len < outsize) {
-        memcpy(out, r->str, r->len);
-        out[r->len] = '\0';
+    if (r->type == REDIS_REPLY_STRING && r->len > 0) {
+        take_text(l, out, outsize, r->str, r->len);
         found = 1;
     }
     freeReplyObject(r);
@@ -153,45 +172,48 @@ static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t 
 }
 
 /* Reads the customer hash (plan, name, cost_center) through the cache, as
- * one cached value "plan\x1fname\x1fcost_center".  1 found, 0 absent, -EIO. */
+ * one cached value "plan\x1fname\x1fcost_center" (take_text() leaves no
+ * control character in the parts).  1 found, 0 absent, -EIO. */
 static int lookup_customer(cs_labels *l, const char *key, int64_t now, cs_customer *c)
 {
-    char joined[3 * CS_CUSTOMER_MAX + 8];
+    char joined[sizeof(c->plan) + sizeof(c->name) + sizeof(c->cost_center) + 8];
     const char *cached;
-    int found = 0;
     if (cs_cache_get(l->cache, key, now, &cached)) {
         if (!cached)
             return 0;
         snprintf(joined, sizeof(joined), "%s", cached);
-        found = 1;
-    } else {
-        if (connect_redis(l) < 0)
-            return -EIO;
-        redisReply *r = command(l, "HMGET %s plan name cost_center", key);
-        if (!r)
-            return -EIO;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0) {
-            const char *v[3];
-            for (int i = 0; i < 3; i++)
-                v[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "";
-            snprintf(joined, sizeof(joined), "%.63s\x1f%.256s\x1f%.256s", v[0], v[1], v[2]);
-            found = 1;
-        }
-        freeReplyObject(r);
-        cs_cache_put(l->cache, key, found ? joined : NULL, now);
-        if (!found)
+        char *a = strchr(joined, '\x1f'), *b = a ? strchr(a + 1, '\x1f') : NULL;
+        if (!a || !b)
             return 0;
+        *a = *b = '\0';
+        take_text(l, c->plan, sizeof(c->plan), joined, strlen(joined));
+        take_text(l, c->name, sizeof(c->name), a + 1, strlen(a + 1));
+        take_text(l, c->cost_center, sizeof(c->cost_center), b + 1, strlen(b + 1));
+        return 1;
     }
-    char *save = NULL, *plan = strtok_r(joined, "\x1f", &save);
-    char *rest = save;
-    char *sep = rest ? strchr(rest, '\x1f') : NULL;
-    if (sep)
-        *sep = '\0';
-    snprintf(c->plan, sizeof(c->plan), "%s", plan ? plan : "");
-    snprintf(c->name, sizeof(c->name), "%s", rest ? rest : "");
-    snprintf(c->cost_center, sizeof(c->cost_center), "%s", sep ? sep + 1 : "");
-    return 1;
+    if (connect_redis(l) < 0)
+        return -EIO;
+    redisReply *r = command(l, "HMGET %s plan name cost_center", key);
+    if (!r)
+        return -EIO;
+    int found = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0) {
+        char *dst[3] = {c->plan, c->name, c->cost_center};
+        size_t size[3] = {sizeof(c->plan), sizeof(c->name), sizeof(c->cost_center)};
+        for (int i = 0; i < 3; i++) {
+            const redisReply *e = r->element[i];
+            if (e->type == REDIS_REPLY_STRING)
+                take_text(l, dst[i], size[i], e->str, e->len);
+            else
+                dst[i][0] = '\0';
+        }
+        snprintf(joined, sizeof(joined), "%s\x1f%s\x1f%s", c->plan, c->name, c->cost_center);
+        found = 1;
+    }
+    freeReplyObject(r);
+    cs_cache_put(l->cache, key, found ? joined : NULL, now);
+    return found;
 }
 
 static const char *find_label(const cs_label *labels, size_t n, const char *name)
@@ -268,6 +290,11 @@ int cs_labels_ping(cs_labels *l, const char **ret_err)
 fail:
     *ret_err = l->err;
     return -EIO;
+}
+
+unsigned long cs_labels_fixed_values(const cs_labels *l)
+{
+    return l->fixed;
 }
 
 unsigned long cs_labels_reconnects(const cs_labels *l)

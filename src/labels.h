@@ -10,7 +10,11 @@
  * in the configured order is looked up and the first mapping found wins.  An
  * event that resolves to nobody belongs to CS_UNATTRIBUTED, so no cost is
  * ever dropped.  A customer without a hash gets plan "unknown" (no discount
- * unless the rules give one).  Lookups, including absences, are cached for
+ * unless the rules give one).  Every value read from Redis becomes valid
+ * UTF-8 without control characters: invalid bytes are shown as \xNN and a
+ * value too long for its field is cut between characters (ids at 256
+ * bytes, names and cost centres at 1023); such values are counted
+ * (cs_labels_fixed_values), never refused.  Lookups, including absences, are cached for
  * the configured TTL, so a change in Redis takes effect within that time.
  * Not thread-safe: one per worker.
  */
@@ -26,15 +30,16 @@
 #define CS_UNATTRIBUTED "unattributed"
 #define CS_PLAN_UNKNOWN "unknown"
 #define CS_PLAN_NONE "none"
-#define CS_CUSTOMER_MAX 257
+#define CS_CUSTOMER_MAX 257  /* customer ids: 256 bytes */
+#define CS_CUSTOMER_TEXT 1024 /* names and cost centres: 1023 bytes */
 
 typedef struct cs_labels cs_labels;
 
 typedef struct cs_customer {
     char id[CS_CUSTOMER_MAX];
     char plan[64];
-    char name[CS_CUSTOMER_MAX];        /* "" when Redis has none */
-    char cost_center[CS_CUSTOMER_MAX]; /* "" when Redis has none */
+    char name[CS_CUSTOMER_TEXT];        /* "" when Redis has none */
+    char cost_center[CS_CUSTOMER_TEXT]; /* "" when Redis has none */
     int attributed; /* 0 for CS_UNATTRIBUTED */
 } cs_customer;
 
@@ -61,6 +66,9 @@ int cs_labels_resolve_series(cs_labels *l, const cs_label *labels, size_t nlabel
 int cs_labels_ping(cs_labels *l, const char **ret_err);
 
 cs_cache_stats cs_labels_cache_stats(const cs_labels *l);
+
+/* Values from Redis that had to be escaped or cut. */
+unsigned long cs_labels_fixed_values(const cs_labels *l);
 
 /* Successful connections after the first (reconnects). */
 unsigned long cs_labels_reconnects(const cs_labels *l);

@@ -48,6 +48,22 @@ static int string_field(cs_sample *s, cs_event_error *err, const char *field, co
     return 0;
 }
 
+/* Prometheus's names: metric [a-zA-Z_:][a-zA-Z0-9_:]*, label
+ * [a-zA-Z_][a-zA-Z0-9_]*.  With names restricted so and values quoted and
+ * escaped, the series text below names exactly one label set. */
+static int valid_name(const char *p, size_t n, int colon)
+{
+    if (n == 0 || (p[0] >= '0' && p[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || (colon && c == ':')))
+            return 0;
+    }
+    return 1;
+}
+
 static int label_cmp(const void *a, const void *b)
 {
     return strcmp(((const cs_label *)a)->name, ((const cs_label *)b)->name);
@@ -57,7 +73,7 @@ static int add_label(cs_sample *s, cs_event_error *err, const char *k, size_t kn
                      size_t vn)
 {
     char field[80];
-    snprintf(field, sizeof(field), "labels.%.*s", (int)(kn > 40 ? 40 : kn), k);
+    snprintf(field, sizeof(field), "labels.%.*s", cs_utf8_prefix(k, kn, 40), k);
     if (s->nlabels >= CS_SAMPLE_MAX_LABELS)
         return fail(err, CS_REJECT_TOO_LARGE_FIELD, "labels: more than %d labels",
                     CS_SAMPLE_MAX_LABELS);
@@ -65,6 +81,10 @@ static int add_label(cs_sample *s, cs_event_error *err, const char *k, size_t kn
     int r;
     if ((r = string_field(s, err, "labels (a name)", k, kn, &name)) < 0)
         return r;
+    if (!valid_name(k, kn, 0))
+        return fail(err, CS_REJECT_INVALID_VALUE,
+                    "labels: \"%.*s\" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                    cs_utf8_prefix(k, kn, 40), k);
     if (vn == 0) { /* an empty label value is the same as no label */
         return 0;
     }
@@ -85,11 +105,15 @@ static int finish(cs_sample *s, cs_event_error *err, const char *name, size_t na
         return fail(err, CS_REJECT_MISSING_FIELD, "name: required field is missing");
     if ((r = string_field(s, err, "name", name, name_n, &s->name)) < 0)
         return r;
+    if (!valid_name(name, name_n, 1))
+        return fail(err, CS_REJECT_INVALID_VALUE,
+                    "name: \"%.*s\" is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+                    cs_utf8_prefix(name, name_n, 40), name);
     if (!ts)
         return fail(err, CS_REJECT_MISSING_FIELD, "timestamp: required field is missing");
     if (cs_timestamp_parse(ts, ts_n, &s->time_usec) < 0)
         return fail(err, CS_REJECT_INVALID_TIME, "timestamp: \"%.*s\" is not an RFC 3339 date-time",
-                    (int)(ts_n > 40 ? 40 : ts_n), ts);
+                    cs_utf8_prefix(ts, ts_n, 40), ts);
     if (value_type)
         return fail(err, CS_REJECT_WRONG_TYPE, "value: expected a string, got %s", value_type);
     if (!value)
@@ -104,16 +128,17 @@ static int finish(cs_sample *s, cs_event_error *err, const char *name, size_t na
         s->special = CS_SAMPLE_NEG_INF;
     else if ((r = cs_dec_parse_round(value, value_n, &s->value)) < 0)
         return fail(err, CS_REJECT_INVALID_VALUE, "value: \"%.*s\" is %s",
-                    (int)(value_n > 40 ? 40 : value_n), value,
+                    cs_utf8_prefix(value, value_n, 40), value,
                     r == -ERANGE ? "out of range" : "not a number, NaN, +Inf or -Inf");
     else if (cs_dec_is_neg(s->value))
         return fail(err, CS_REJECT_INVALID_VALUE,
                     "value: \"%.*s\" is negative (costream prices counters and non-negative gauges)",
-                    (int)(value_n > 40 ? 40 : value_n), value);
+                    cs_utf8_prefix(value, value_n, 40), value);
     qsort(s->labels, s->nlabels, sizeof(cs_label), label_cmp);
     for (size_t i = 1; i < s->nlabels; i++)
         if (strcmp(s->labels[i].name, s->labels[i - 1].name) == 0)
-            return fail(err, CS_REJECT_INVALID_VALUE, "labels: \"%.40s\" appears twice",
+            return fail(err, CS_REJECT_INVALID_VALUE, "labels: \"%.*s\" appears twice",
+                        cs_utf8_prefix(s->labels[i].name, strlen(s->labels[i].name), 40),
                         s->labels[i].name);
     char text[CS_EVENT_ARENA];
     int n = cs_sample_series_text(s, text, sizeof(text));
@@ -154,7 +179,8 @@ static int decode_json(const char *buf, size_t len, cs_sample *s, cs_event_error
         if (strcmp(k, "__name__") == 0)
             continue;
         if (!json_is_string(v)) {
-            r = fail(err, CS_REJECT_WRONG_TYPE, "labels.%.40s: expected a string", k);
+            r = fail(err, CS_REJECT_WRONG_TYPE, "labels.%.*s: expected a string",
+                     cs_utf8_prefix(k, strlen(k), 40), k);
             goto out;
         }
         if ((r = add_label(s, err, k, strlen(k), json_string_value(v), json_string_length(v))) < 0)

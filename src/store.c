@@ -23,11 +23,13 @@
 #include "series.h"
 #include "store_internal.h"
 #include "timestamp.h"
+#include "utf8.h"
 
 struct cs_store {
     char *conninfo;
     PGconn *conn;
     unsigned long connects;
+    char sqlstate[6]; /* of the last failure, "" when none was given */
 };
 
 cs_store *cs_store_new(const char *conninfo)
@@ -74,6 +76,92 @@ static void disconnect(cs_store *s)
     s->conn = NULL;
 }
 
+/* SQLSTATE classes and what they mean for the caller (store.h): retry
+ * later, fix the configuration, or isolate the data.  Anything not listed
+ * depends on the data. */
+static const struct {
+    const char *prefix;
+    int code;
+} sqlstate_classes[] = {
+    {"08", -EIO},     /* connection exception */
+    {"40", -EIO},     /* serialization failure, deadlock */
+    {"53", -EIO},     /* insufficient resources */
+    {"55", -EIO},     /* object not in prerequisite state (lock not available) */
+    {"57", -EIO},     /* operator intervention: shutdown, cancel, timeouts */
+    {"58", -EIO},     /* system error (I/O) */
+    {"25", -EIO},     /* invalid transaction state */
+    {"28", -EACCES},  /* invalid authorization */
+    {"42501", -EACCES}, /* insufficient privilege */
+    {"3D", -ENOENT},  /* no such database */
+    {"3F", -ENOENT},  /* no such schema */
+    {"42P01", -ENOENT}, /* undefined table: not migrated */
+    {"42703", -ENOENT}, /* undefined column: not migrated */
+    {"42883", -ENOENT}, /* undefined function: not migrated */
+};
+
+int cs_store_classify(const char *sqlstate)
+{
+    if (!sqlstate || !*sqlstate)
+        return -EIO;
+    int best = -EBADMSG;
+    size_t best_len = 0;
+    for (size_t i = 0; i < sizeof(sqlstate_classes) / sizeof(sqlstate_classes[0]); i++) {
+        size_t n = strlen(sqlstate_classes[i].prefix);
+        if (n > best_len && strncmp(sqlstate, sqlstate_classes[i].prefix, n) == 0) {
+            best = sqlstate_classes[i].code;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+/* Records a failed command: err gets "postgres: what: message (SQLSTATE
+ * x)", a broken connection is dropped, and the result is the class of the
+ * error (cs_store_classify). */
+static int fail_res(cs_store *s, const PGresult *res, const char *what, char *err,
+                    size_t errsize)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", st ? st : "");
+    set_err(err, errsize, "postgres: %s: %s%s%s%s", what,
+            s->conn ? PQerrorMessage(s->conn) : "no connection", st ? " (SQLSTATE " : "",
+            st ? st : "", st ? ")" : "");
+    if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+        disconnect(s);
+        return -EIO;
+    }
+    return cs_store_classify(st);
+}
+
+const char *cs_store_sqlstate(const cs_store *s)
+{
+    return s->sqlstate;
+}
+
+/* A failed connection attempt carries no SQLSTATE in libpq; the server's
+ * FATAL message tells a permanent refusal from a passing one. */
+static int classify_connect(const char *msg)
+{
+    static const struct {
+        const char *text;
+        int code;
+    } permanent[] = {
+        {"password authentication failed", -EACCES},
+        {"authentication failed", -EACCES},
+        {"no pg_hba.conf entry", -EACCES},
+        {"no password supplied", -EACCES},
+        {"role \"", -EACCES}, /* role "x" does not exist */
+        {"database \"", -ENOENT}, /* database "x" does not exist */
+        {"invalid connection option", -EINVAL},
+        {"invalid URI", -EINVAL},
+        {"missing \"=\" after", -EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++)
+        if (strstr(msg, permanent[i].text))
+            return permanent[i].code;
+    return -EIO;
+}
+
 int cs_store_connect(cs_store *s, char *err, size_t errsize)
 {
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
@@ -81,9 +169,12 @@ int cs_store_connect(cs_store *s, char *err, size_t errsize)
     disconnect(s);
     s->conn = PQconnectdb(s->conninfo);
     if (PQstatus(s->conn) != CONNECTION_OK) {
-        set_err(err, errsize, "postgres: connect: %s", PQerrorMessage(s->conn));
+        const char *msg = s->conn ? PQerrorMessage(s->conn) : "out of memory";
+        int r = classify_connect(msg);
+        s->sqlstate[0] = '\0';
+        set_err(err, errsize, "postgres: connect: %s", msg);
         disconnect(s);
-        return -EIO;
+        return r;
     }
     PQclear(PQexec(s->conn, "SET client_min_messages = warning"));
     s->connects++;
@@ -172,14 +263,9 @@ int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, con
 static int exec_ok(cs_store *s, const char *sql, ExecStatusType want, char *err, size_t errsize)
 {
     PGresult *res = PQexec(s->conn, sql);
-    int ok = PQresultStatus(res) == want;
-    if (!ok) {
-        set_err(err, errsize, "postgres: %s", PQerrorMessage(s->conn));
-        if (PQstatus(s->conn) != CONNECTION_OK)
-            disconnect(s);
-    }
+    int r = PQresultStatus(res) == want ? 0 : fail_res(s, res, "command", err, errsize);
     PQclear(res);
-    return ok ? 0 : -EIO;
+    return r;
 }
 
 static void rollback(cs_store *s)
@@ -195,12 +281,14 @@ static int exec_params(cs_store *s, const char *sql, int n, const char *const *v
                        const int *lengths, const int *formats, const char *what,
                        PGresult **ret_res, char *err, size_t errsize)
 {
+    if (ret_res)
+        *ret_res = NULL;
     PGresult *res = PQexecParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        set_err(err, errsize, "postgres: %s: %s", what, PQerrorMessage(s->conn));
+        int r = fail_res(s, res, what, err, errsize);
         PQclear(res);
-        return -EIO;
+        return r;
     }
     if (ret_res)
         *ret_res = res;
@@ -264,6 +352,38 @@ int cs_store_migrate(cs_store *s, unsigned *ret_applied, char *err, size_t errsi
     return 0;
 }
 
+int cs_store_check_schema(cs_store *s, char *err, size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    PGresult *res = PQexec(s->conn, "SELECT version FROM schema_migrations");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        r = fail_res(s, res, "schema_migrations", err, errsize);
+        PQclear(res);
+        if (r == -ENOENT)
+            set_err(err, errsize, "the database has no costream schema: run `costream migrate`");
+        return r;
+    }
+    unsigned missing = 0;
+    const char *first = NULL;
+    for (unsigned i = 0; i < cs_migrations_count; i++) {
+        int found = 0;
+        for (int row = 0; row < PQntuples(res) && !found; row++)
+            found = strcmp(PQgetvalue(res, row, 0), cs_migrations[i].version) == 0;
+        if (!found && !missing++)
+            first = cs_migrations[i].version;
+    }
+    PQclear(res);
+    if (missing) {
+        set_err(err, errsize,
+                "the database lacks %u of costream's %u migrations (first: %s):"
+                " run `costream migrate`", missing, cs_migrations_count, first);
+        return -ENOENT;
+    }
+    return 0;
+}
+
 int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
                           const int32_t *partitions, size_t n, int64_t *ret_offsets, char *err,
                           size_t errsize)
@@ -297,9 +417,21 @@ int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
 }
 
 /* Appends s to buf in COPY text format (backslash escapes), followed by
- * the column separator sep.  Returns 0 or -ENOMEM. */
+ * the column separator sep.  Text that is not valid UTF-8 is written in
+ * its escaped form (utf8.h), so that no value can make PostgreSQL refuse
+ * the batch.  Returns 0 or -ENOMEM. */
 static int copy_text(char **buf, size_t *len, size_t *cap, const char *s, char sep)
 {
+    size_t n = strlen(s);
+    if (!cs_utf8_valid(s, n)) {
+        char *fixed = malloc(4 * n + 1);
+        if (!fixed)
+            return -ENOMEM;
+        cs_utf8_escape(fixed, 4 * n + 1, s, n, NULL);
+        int r = copy_text(buf, len, cap, fixed, sep);
+        free(fixed);
+        return r;
+    }
     for (;; s++) {
         if (*len + 3 > *cap) {
             size_t ncap = *cap * 2 + 64;
@@ -363,13 +495,14 @@ static int copy_rows(cs_store *s, size_t nrows, size_t ncols, row_fn row, const 
     if (PQputCopyEnd(s->conn, r == 0 ? NULL : "costream: aborted") != 1 && r == 0)
         r = -EIO;
     PGresult *res;
+    int sent = r;
     while ((res = PQgetResult(s->conn))) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK && r == 0)
-            r = -EIO;
+            r = fail_res(s, res, "COPY", err, errsize);
         PQclear(res);
     }
-    if (r == -EIO)
-        set_err(err, errsize, "postgres: COPY: %s", PQerrorMessage(s->conn));
+    if (sent == -EIO)
+        r = fail_res(s, NULL, "COPY", err, errsize);
     return r;
 }
 
@@ -612,10 +745,11 @@ static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_
 {
     for (size_t i = 0; i < b->nrejects; i++) {
         const cs_store_reject *rj = &b->rejects[i];
-        char part[16], off[24];
+        char part[16], off[24], detail[1024];
+        cs_utf8_escape(detail, sizeof(detail), rj->detail, strlen(rj->detail), NULL);
         snprintf(part, sizeof(part), "%" PRId32, rj->partition);
         snprintf(off, sizeof(off), "%" PRId64, rj->offset);
-        const char *values[8] = {b->group, rj->topic, part, off, rj->reason, rj->detail,
+        const char *values[8] = {b->group, rj->topic, part, off, rj->reason, detail,
                                  rj->raw, rj->key};
         int lengths[8] = {0, 0, 0, 0, 0, 0, (int)rj->raw_len, (int)rj->key_len};
         int formats[8] = {0, 0, 0, 0, 0, 0, 1, 1};
@@ -683,7 +817,7 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
         rollback(s);
         if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)
             disconnect(s);
-        return r == -ESTALE ? r : -EIO;
+        return r;
     }
     if ((r = exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
         return r;

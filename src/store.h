@@ -102,8 +102,14 @@ typedef struct cs_store_batch {
 cs_store *cs_store_new(const char *conninfo);
 void cs_store_free(cs_store *s); /* NULL allowed; closes the connection */
 
-/* (Re)connects if needed.  0, or -EIO with the reason in err. */
+/* (Re)connects if needed.  0, or an error class above with the reason in
+ * err (-EACCES, -ENOENT and -EINVAL are permanent). */
 int cs_store_connect(cs_store *s, char *err, size_t errsize);
+
+/* Checks that every embedded migration is recorded in schema_migrations.
+ * 0; -ENOENT (err says which are missing: run `costream migrate`); or an
+ * error class above. */
+int cs_store_check_schema(cs_store *s, char *err, size_t errsize);
 
 /* Applies the embedded migrations not yet recorded in schema_migrations,
  * each in its own transaction under an advisory lock, so concurrent or
@@ -116,9 +122,25 @@ int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
                           const int32_t *partitions, size_t n, int64_t *ret_offsets, char *err,
                           size_t errsize);
 
+/* Error classes.  Every function here that talks to PostgreSQL returns,
+ * on failure, one of:
+ *   -EIO      unavailable (connection, shutdown, resources, deadlock): retry
+ *   -EACCES   authentication or privileges refused: fix the configuration
+ *   -ENOENT   database, table or function missing: run `costream migrate`
+ *   -EINVAL   the connection string itself is invalid
+ *   -EBADMSG  the data was refused (SQLSTATE classes 22, 23, 54, ...):
+ *             retrying the same data fails the same way
+ * with err naming the SQLSTATE when the server gave one.
+ * cs_store_classify() maps a SQLSTATE to that class. */
+int cs_store_classify(const char *sqlstate);
+
+/* The SQLSTATE of the last failure ("" when the server gave none). */
+const char *cs_store_sqlstate(const cs_store *s);
+
 /* Writes batch in one transaction.  Returns 0; -ESTALE if an offset was not
- * at its expected value (nothing written; err names the partition); -EIO on
- * a database or connection error (nothing written). */
+ * at its expected value (nothing written; err names the partition); or an
+ * error class above (nothing written).  Text that is not valid UTF-8 is
+ * stored escaped (utf8.h), never refused. */
 int cs_store_flush(cs_store *s, const cs_store_batch *batch, char *err, size_t errsize);
 
 /* Calls row(opaque, customer, currency, cost) for the month-to-date billed

@@ -17,6 +17,7 @@ struct cs_telemetry {
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
     cs_metric_family *cpu, *rss, *fds, *max_fds, *start;
     cs_metric_family *samples, *evicted, *watermark;
+    cs_metric_family *isolations, *fixed_values, *ready, *dropped;
 };
 
 static cs_dec dec_u64(uint64_t v)
@@ -116,6 +117,17 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
     t->watermark = cs_metrics_family(m, "costream_metric_watermark_seconds",
                                      "Event time below which metric samples have been settled (Unix seconds)",
                                      CS_METRIC_GAUGE, NULL, 0, NULL, 0);
+    t->isolations = cs_metrics_family(m, "costream_store_isolations_total",
+                                      "Batches PostgreSQL refused on their data, replayed in smaller batches to isolate the refused messages",
+                                      CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+    t->fixed_values = cs_metrics_family(m, "costream_label_values_escaped_total",
+                                        "Customer ids, names and cost centres from Redis that were not valid UTF-8, had control characters or were too long (stored escaped or cut)",
+                                        CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+    t->dropped = cs_metrics_family(m, "costream_messages_dropped_total",
+                                   "Messages whose data and whose reject PostgreSQL both refused: only their offset was stored (see the logs)",
+                                   CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+    t->ready = cs_metrics_family(m, "costream_ready", "1 when the worker is ready (/readyz), else 0",
+                                 CS_METRIC_GAUGE, NULL, 0, NULL, 0);
     t->cpu = cs_metrics_family(m, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
                                CS_METRIC_COUNTER, NULL, 0, NULL, 0);
     t->rss = cs_metrics_family(m, "process_resident_memory_bytes", "Resident memory size in bytes",
@@ -183,6 +195,10 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
         cs_metrics_set(t->samples, (const char *const[]){outcomes[i]}, dec_u64(n->samples[i]));
     cs_metrics_set(t->samples, (const char *const[]){"unpriced"}, dec_u64(n->samples_unpriced));
     cs_metrics_set(t->evicted, NULL, dec_u64(n->series_evicted));
+    cs_metrics_set(t->isolations, NULL, dec_u64(n->isolations));
+    cs_metrics_set(t->dropped, NULL, dec_u64(n->dropped));
+    cs_metrics_set(t->fixed_values, NULL, dec_u64(n->fixed_values));
+    cs_metrics_set(t->ready, NULL, dec_u64(n->ready ? 1 : 0));
     if (n->watermark_usec > 0)
         cs_metrics_set(t->watermark, NULL, dec_usec(n->watermark_usec));
 }

@@ -38,6 +38,10 @@ typedef struct cs_telemetry_counters {
     uint64_t samples_unpriced;    /* samples of metrics no rule prices (ignored) */
     uint64_t series_evicted;
     int64_t watermark_usec;       /* last settlement's watermark, 0 before */
+    uint64_t isolations;          /* batches refused on their data and bisected */
+    uint64_t dropped;             /* messages whose reject was refused too */
+    unsigned long fixed_values;   /* Redis values escaped or cut */
+    int ready;                    /* /readyz would answer 200 */
 } cs_telemetry_counters;
 
 typedef enum cs_flush_result { CS_FLUSH_OK, CS_FLUSH_FENCED, CS_FLUSH_ERROR } cs_flush_result;

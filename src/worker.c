@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include "store.h"
 #include "strmap.h"
 #include "timestamp.h"
+#include "utf8.h"
 
 typedef struct part_state {
     char *topic;
@@ -46,7 +48,19 @@ typedef struct part_state {
     bool metric;          /* a metric-sample topic */
     bool wm_registered;   /* its watermark row exists */
     int64_t max_sample;   /* newest sample time in this batch, or -1 */
+    int64_t isolate_until; /* replaying in small batches up to here, or -1 */
 } part_state;
+
+/* A message whose data PostgreSQL refused on its own (found by isolation):
+ * it is stored as a store_refused reject when it comes again; if even that
+ * is refused, only its offset is stored (dropped, counted, logged). */
+typedef struct poison {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    bool drop;
+    char detail[CS_EVENT_DETAIL];
+} poison;
 
 /* A metric sample of the batch, with copies of its strings. */
 typedef struct pending_sample {
@@ -84,14 +98,20 @@ typedef struct cs_worker {
     int metric_partitions[CS_CONFIG_MAX_LIST]; /* per metric topic; 0 = unknown yet */
     bool wm_all_registered; /* every metric partition has a watermark row */
     cs_sample sample;
+    poison *poison;
+    size_t npoison, cappoison;
+    size_t isolate; /* while isolating: messages per batch at most; 0 = off */
     size_t pending; /* messages folded in since the last flush */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
     cs_worker_counters n;
     cs_telemetry *tm;
     cs_http *http;
-    /* read by the HTTP thread for /readyz */
-    atomic_int st_assigned, st_store_ok, st_redis_ok;
+    /* read by the HTTP thread for /readyz: 0 or the error class of the
+     * last attempt (store.h), with the message under st_lock */
+    atomic_int st_assigned, st_store, st_redis;
+    pthread_mutex_t st_lock;
+    char st_store_err[256], st_redis_err[256];
     cs_event ev;
 } cs_worker;
 
@@ -113,6 +133,21 @@ static void fmt_i64(char *buf, size_t size, int64_t v)
 {
     snprintf(buf, size, "#%" PRId64, v);
 }
+
+/* Records a backend's state for /readyz: 0 (fine) or an error class of
+ * store.h with its message. */
+static void set_state(cs_worker *w, atomic_int *st, char *buf, int code, const char *msg)
+{
+    if (code && msg) {
+        pthread_mutex_lock(&w->st_lock);
+        cs_utf8_escape(buf, 256, msg, strlen(msg), NULL);
+        pthread_mutex_unlock(&w->st_lock);
+    }
+    atomic_store(st, code);
+}
+
+#define store_state(w, code, msg) set_state(w, &(w)->st_store, (w)->st_store_err, code, msg)
+#define redis_state(w, code, msg) set_state(w, &(w)->st_redis, (w)->st_redis_err, code, msg)
 
 static part_state *find_part(cs_worker *w, const char *topic, int32_t partition)
 {
@@ -141,6 +176,7 @@ static part_state *add_part(cs_worker *w, const char *topic, int32_t partition)
         p->metric = p->metric || strcmp(w->cfg->metric_topics[i], topic) == 0;
     p->wm_registered = false;
     p->max_sample = -1;
+    p->isolate_until = -1;
     w->nparts++;
     return p;
 }
@@ -249,8 +285,121 @@ static void discard_memory(cs_worker *w)
         w->parts[i].next = w->parts[i].expected;
 }
 
+static const char *store_cause(int code)
+{
+    switch (code) {
+    case 0: return "ok";
+    case -EACCES: return "PostgreSQL refused the credentials: fix `postgres` in the configuration";
+    case -ENOENT: return "the database lacks costream's schema: run `costream migrate`";
+    case -EINVAL: return "the `postgres` connection string is invalid";
+    case -EBADMSG: return "PostgreSQL refused the data";
+    default: return "PostgreSQL is unreachable";
+    }
+}
+
+static poison *find_poison(cs_worker *w, const char *topic, int32_t partition, int64_t offset)
+{
+    for (size_t i = 0; i < w->npoison; i++)
+        if (w->poison[i].offset == offset && w->poison[i].partition == partition &&
+            strcmp(w->poison[i].topic, topic) == 0)
+            return &w->poison[i];
+    return NULL;
+}
+
+/* The batch that failed held one message: p's last.  It becomes a
+ * store_refused reject; if it already was one, it is dropped. */
+static void mark_poison(cs_worker *w, part_state *p, const char *err)
+{
+    int64_t off = p->next - 1;
+    char o[24];
+    fmt_i64(o, sizeof(o), off);
+    poison *x = find_poison(w, p->topic, p->partition, off);
+    if (x) {
+        x->drop = true;
+        cs_log(CS_LOG_ERROR, "PostgreSQL refused even the reject of a message; only its offset"
+               " will be stored", "topic", p->topic, "offset", o, "error", err, NULL);
+        return;
+    }
+    if (cs_array_reserve(&w->poison, &w->cappoison, w->npoison + 1, sizeof(*w->poison)) < 0 ||
+        !(w->poison[w->npoison].topic = strdup(p->topic)))
+        return; /* out of memory: the isolation simply runs again */
+    x = &w->poison[w->npoison++];
+    x->partition = p->partition;
+    x->offset = off;
+    x->drop = false;
+    cs_utf8_escape(x->detail, sizeof(x->detail), err, strlen(err), NULL);
+    for (char *c = x->detail; *c; c++)
+        *c = *c == '\n' ? ' ' : *c; /* one line: PostgreSQL's DETAIL follows its message */
+    cs_log(CS_LOG_WARN, "PostgreSQL refused one message's data; it will be stored as a reject",
+           "topic", p->topic, "offset", o, "error", err, NULL);
+}
+
+/* PostgreSQL refused the batch on its data, which retrying cannot fix.
+ * The batch is replayed from the stored offsets in halves (bisection)
+ * until the refused message is alone in a batch; that one becomes a
+ * store_refused reject and everything else is stored as usual.  Offsets
+ * and fencing work as for any replay, so exactly-once holds. */
+static void isolate(cs_worker *w, const char *err)
+{
+    char n[24];
+    w->n.isolations++;
+    fmt_i64(n, sizeof(n), (int64_t)w->pending);
+    part_state *last = NULL;
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_state *p = &w->parts[i];
+        if (!p->active || p->next < 0 || p->next == p->expected)
+            continue;
+        last = p;
+        if (p->next > p->isolate_until)
+            p->isolate_until = p->next;
+    }
+    if (w->pending <= 1 && last) {
+        mark_poison(w, last, err);
+    } else {
+        w->isolate = w->pending > 1 ? w->pending / 2 : 1;
+        char lim[24];
+        fmt_i64(lim, sizeof(lim), (int64_t)w->isolate);
+        cs_log(CS_LOG_WARN, "PostgreSQL refused a batch's data; replaying it in smaller batches",
+               "messages", n, "batch_limit", lim, "error", err, NULL);
+    }
+    discard_memory(w);
+    if (!w->revoking)
+        cs_consumer_reassign(w->consumer);
+}
+
+/* After a stored flush: leaves isolation once every partition is past
+ * the range that was refused, and forgets poison already stored. */
+static void isolation_progress(cs_worker *w)
+{
+    bool done = true;
+    for (size_t i = 0; i < w->nparts; i++) {
+        part_state *p = &w->parts[i];
+        if (p->isolate_until < 0)
+            continue;
+        if (!p->active || p->expected >= p->isolate_until)
+            p->isolate_until = -1;
+        else
+            done = false;
+    }
+    if (w->isolate && done) {
+        w->isolate = 0;
+        cs_log(CS_LOG_INFO, "isolation finished; back to full batches", NULL);
+    }
+    for (size_t i = 0; i < w->npoison;) {
+        part_state *p = find_part(w, w->poison[i].topic, w->poison[i].partition);
+        if (p && p->expected > w->poison[i].offset) {
+            free(w->poison[i].topic);
+            w->poison[i] = w->poison[--w->npoison];
+        } else {
+            i++;
+        }
+    }
+}
+
 /* Writes what is in memory.  0, -ESTALE (fenced; memory discarded and the
- * partitions restarted from the store), or -EIO (memory kept). */
+ * partitions restarted from the store), -EBADMSG (the data was refused:
+ * memory discarded, isolation started), or another error class of store.h
+ * (memory kept; retry). */
 static int flush(cs_worker *w, const char *why)
 {
     cs_store_offset *offs = calloc(w->nparts + 1, sizeof(*offs));
@@ -333,7 +482,7 @@ static int flush(cs_worker *w, const char *why)
     int64_t dt = mono_usec() - t0;
     cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
                        dt, r == 0 ? w->agg : NULL);
-    atomic_store(&w->st_store_ok, r != -EIO);
+    store_state(w, r == 0 || r == -ESTALE || r == -EBADMSG ? 0 : r, err);
     if (r == 0) {
         for (size_t i = 0; i < cs_agg_count(w->agg); i++)
             w->n.rows_written += cs_agg_row_at(w->agg, i)->events > 0;
@@ -380,6 +529,7 @@ static int flush(cs_worker *w, const char *why)
         }
         cs_strmap_clear(&w->customers, free);
         w->pending = 0;
+        isolation_progress(w);
     } else if (r == -ESTALE) {
         w->n.fenced++;
         cs_log(CS_LOG_WARN, "flush fenced: discarding unflushed work and resuming from the store",
@@ -387,9 +537,12 @@ static int flush(cs_worker *w, const char *why)
         discard_memory(w);
         if (!w->revoking) /* restart from the store, unless they are leaving us */
             cs_consumer_reassign(w->consumer);
+    } else if (r == -EBADMSG) {
+        isolate(w, err);
     } else {
         w->n.store_errors++;
-        cs_log(CS_LOG_ERROR, "flush failed; will retry", "error", err, NULL);
+        cs_log(CS_LOG_ERROR, "flush failed; will retry", "error", err, "cause",
+               store_cause(r), NULL);
     }
     w->last_flush = mono_usec();
     free(offs);
@@ -438,12 +591,12 @@ static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_st
     free(pids);
     if (r < 0) {
         w->n.store_errors++;
-        atomic_store(&w->st_store_ok, 0);
+        store_state(w, r, err);
         cs_log(CS_LOG_ERROR, "cannot read stored offsets for the assignment; retrying", "error",
                err, NULL);
         return r;
     }
-    atomic_store(&w->st_store_ok, 1);
+    store_state(w, 0, NULL);
     atomic_store(&w->st_assigned, (int)n);
     for (size_t i = 0; i < n; i++) {
         part_state *p = add_part(w, parts[i].topic, parts[i].partition);
@@ -595,12 +748,12 @@ static int handle_sample(cs_worker *w, const cs_message *m, part_state *p, cs_ev
     if (cs_labels_resolve_series(w->labels, x->labels, x->nlabels, w->cfg->metric_label_order,
                                  w->cfg->nmetric_label_order, now_usec(), &cust, &rerr) < 0) {
         w->n.redis_errors++;
-        atomic_store(&w->st_redis_ok, 0);
+        redis_state(w, -EIO, rerr);
         cs_log(CS_LOG_ERROR, "customer lookup failed; retrying the message", "error", rerr,
                "topic", m->topic, NULL);
         return -EAGAIN;
     }
-    atomic_store(&w->st_redis_ok, 1);
+    redis_state(w, 0, NULL);
     cs_price price;
     if (cs_pricing_price(w->rules, rule, cust.plan, cs_dec_zero(), &price) < 0)
         return 0;
@@ -625,7 +778,13 @@ static int handle(cs_worker *w, const cs_message *m)
 
     if (!p || !p->active || (p->next >= 0 && m->offset < p->next))
         return 0; /* not ours any more, or already folded in */
-    if (p->metric) {
+    poison *x = w->npoison ? find_poison(w, m->topic, m->partition, m->offset) : NULL;
+    if (x) {
+        err.code = x->drop ? CS_REJECT_NONE : CS_REJECT_STORE_REFUSED;
+        memcpy(err.detail, x->detail, sizeof(err.detail));
+        w->n.dropped += x->drop;
+        r = -1;
+    } else if (p->metric) {
         err.code = CS_REJECT_NONE;
         r = handle_sample(w, m, p, &err);
         if (r < 0)
@@ -640,11 +799,12 @@ static int handle(cs_worker *w, const cs_message *m)
         const char *rerr;
         if (cs_labels_resolve(w->labels, ev, now_usec(), &cust, &rerr) < 0) {
             w->n.redis_errors++;
-            atomic_store(&w->st_redis_ok, 0);
+            redis_state(w, -EIO, rerr);
             cs_log(CS_LOG_ERROR, "customer lookup failed; retrying the message", "error", rerr,
                    "topic", m->topic, NULL);
             return -EAGAIN;
         }
+        redis_state(w, 0, NULL);
         const cs_rule *rule = cs_pricing_match(w->rules, ev->product, ev->meter, ev->time_usec,
                                                ev->labels, ev->nlabels);
         cs_price price;
@@ -653,10 +813,11 @@ static int handle(cs_worker *w, const cs_message *m)
             cs_timestamp_format(ev->time_usec, tbuf, sizeof(tbuf));
             err.code = CS_REJECT_UNPRICED;
             snprintf(err.detail, sizeof(err.detail),
-                     "no rule in rules version %s prices product \"%.64s\" meter \"%.64s\" at %s",
-                     w->rules->version, ev->product, ev->meter, tbuf);
-        } else if (atomic_store(&w->st_redis_ok, 1),
-                   cs_pricing_price(w->rules, rule, cust.plan, ev->quantity, &price) < 0) {
+                     "no rule in rules version %s prices product \"%.*s\" meter \"%.*s\" at %s",
+                     w->rules->version, cs_utf8_prefix(ev->product, strlen(ev->product), 64),
+                     ev->product, cs_utf8_prefix(ev->meter, strlen(ev->meter), 64), ev->meter,
+                     tbuf);
+        } else if (cs_pricing_price(w->rules, rule, cust.plan, ev->quantity, &price) < 0) {
             err.code = CS_REJECT_COST_OVERFLOW;
             snprintf(err.detail, sizeof(err.detail), "data.quantity: cost exceeds 38 digits");
         } else {
@@ -734,23 +895,36 @@ static int http_metrics(void *opaque, int openmetrics, char **ret_buf, size_t *r
     return cs_telemetry_render(w->tm, openmetrics, ret_buf, ret_len);
 }
 
+/* The reason the worker is not ready (into reason), or NULL when it is. */
+static const char *not_ready(cs_worker *w, char *reason, size_t size)
+{
+    int st = atomic_load(&w->st_store), rs = atomic_load(&w->st_redis);
+    pthread_mutex_lock(&w->st_lock);
+    if (st)
+        snprintf(reason, size, "%s; consumption is paused (%s)", store_cause(st), w->st_store_err);
+    else if (rs)
+        snprintf(reason, size, "Redis is unreachable; consumption is paused (%s)", w->st_redis_err);
+    pthread_mutex_unlock(&w->st_lock);
+    if (st || rs)
+        return reason;
+    if (atomic_load(&w->st_assigned) == 0) {
+        snprintf(reason, size, "no partitions assigned (joining the group, or more workers than partitions)");
+        return reason;
+    }
+    return NULL;
+}
+
 static int http_ready(void *opaque, char *reason, size_t size)
 {
-    cs_worker *w = opaque;
-    if (!atomic_load(&w->st_store_ok))
-        snprintf(reason, size, "PostgreSQL is unreachable; consumption is paused");
-    else if (!atomic_load(&w->st_redis_ok))
-        snprintf(reason, size, "Redis is unreachable; consumption is paused");
-    else if (atomic_load(&w->st_assigned) == 0)
-        snprintf(reason, size, "no partitions assigned (joining the group, or more workers than partitions)");
-    else
-        return 1;
-    return 0;
+    return not_ready(opaque, reason, size) == NULL;
 }
 
 /* Publishes counters, partition lag. */
 static void publish(cs_worker *w, bool lag)
 {
+    char why[512];
+    w->n.ready = not_ready(w, why, sizeof(why)) == NULL;
+    w->n.fixed_values = cs_labels_fixed_values(w->labels);
     w->n.cache = cs_labels_cache_stats(w->labels);
     w->n.redis_reconnects = cs_labels_reconnects(w->labels);
     w->n.store_reconnects = cs_store_reconnects(w->store);
@@ -857,6 +1031,66 @@ static void log_progress(cs_worker *w)
            rj, "unattributed", u, "flushes", f, NULL);
 }
 
+#define MAX_BACKOFF (10 * CS_USEC_PER_SEC)
+
+/* A flush result that means "the same batch may succeed later". */
+static bool is_unavailable(int r)
+{
+    return r < 0 && r != -ESTALE && r != -EBADMSG && r != -ENOMEM;
+}
+
+/* When the periodic tasks are next due (monotonic µs). */
+typedef struct schedule {
+    int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
+} schedule;
+
+/* The worker's periodic tasks, each on its own schedule: metrics, progress
+ * log, settlement, month-to-date, event-id pruning. */
+static void tick(cs_worker *w, schedule *sch)
+{
+    const cs_config *cfg = w->cfg;
+    int64_t now = mono_usec();
+    if (now - sch->last_progress >= 10 * CS_USEC_PER_SEC) {
+        log_progress(w);
+        sch->last_progress = now;
+    }
+    if (now >= sch->next_publish) {
+        publish(w, now >= sch->next_lag);
+        if (now >= sch->next_lag)
+            sch->next_lag = now + 5 * CS_USEC_PER_SEC;
+        sch->next_publish = now + CS_USEC_PER_SEC;
+    }
+    if (cfg->nmetric_topics && now >= sch->next_settle) {
+        settle(w);
+        sch->next_settle = mono_usec() + (int64_t)cfg->settle_interval_ms * 1000;
+    }
+    if (now >= sch->next_mtd) {
+        refresh_month_to_date(w);
+        sch->next_mtd = now + (int64_t)cfg->mtd_refresh_ms * 1000;
+    }
+    if (cfg->dedup && now >= sch->next_prune) {
+        prune_event_ids(w);
+        sch->next_prune = now + 600 * CS_USEC_PER_SEC;
+    }
+}
+
+/* Refuses to start on a permanent misconfiguration of PostgreSQL (wrong
+ * credentials, no such database, schema not migrated), with one line that
+ * says what to do.  An unreachable server is waited for, not fatal. */
+static int check_store(cs_worker *w)
+{
+    char err[512];
+    int r = cs_store_check_schema(w->store, err, sizeof(err));
+    if (r == 0 || r == -EIO) {
+        if (r)
+            cs_log(CS_LOG_WARN, "PostgreSQL is unreachable; starting anyway and retrying",
+                   "error", err, NULL);
+        return 0;
+    }
+    cs_log(CS_LOG_ERROR, store_cause(r), "error", err, NULL);
+    return r;
+}
+
 int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
                   volatile sig_atomic_t *reload)
 {
@@ -868,6 +1102,7 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     if (!w)
         return -ENOMEM;
     w->cfg = cfg;
+    pthread_mutex_init(&w->st_lock, NULL);
     if ((ret = cs_rules_load(cfg->rules_path, &w->rules, &errs)) < 0) {
         for (size_t i = 0; i < errs.n; i++)
             cs_log(CS_LOG_ERROR, "invalid rules", "error", errs.items[i], NULL);
@@ -882,14 +1117,14 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         ret = -ENOMEM;
         goto out;
     }
+    if ((ret = check_store(w)) < 0)
+        goto out;
     w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
     if (!w->tm) {
         ret = -ENOMEM;
         goto out;
     }
     cs_telemetry_rules(w->tm, w->rules->version, w->rules->currency);
-    atomic_store(&w->st_store_ok, 1);
-    atomic_store(&w->st_redis_ok, 1);
     /* the largest customers of the month get their own series first, so
      * that the cardinality cap folds the smallest */
     if (cs_store_top_customers(w->store, cfg->metrics_max_customers - 1, admit_row, w->tm, err,
@@ -929,12 +1164,12 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     }
     cs_log(CS_LOG_INFO, "worker started", "group", cfg->group, "rules_version", w->rules->version,
            NULL);
-    w->last_flush = mono_usec();
-    int64_t last_progress = mono_usec();
     const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
+    w->last_flush = mono_usec();
+    schedule sch = {.next_prune = mono_usec() + 5 * CS_USEC_PER_SEC,
+                    .last_progress = mono_usec()};
     cs_message held = {0}; /* a message waiting for Redis */
-    int64_t retry_store_at = 0, next_prune = mono_usec() + 5 * CS_USEC_PER_SEC;
-    int64_t next_publish = 0, next_lag = 0, next_mtd = 0, next_settle = 0;
+    int64_t retry_at = 0, backoff = 0;
     bool store_failing = false;
 
     while (!*stop) {
@@ -942,25 +1177,28 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
             *reload = 0;
             reload_rules(w);
         }
-        int64_t now = mono_usec();
+        /* periodic work runs whatever the pipeline waits on, so that
+         * /metrics keeps moving during an outage */
+        tick(w, &sch);
         if (store_failing || held.handle) {
             /* Take no new messages until the store / Redis is back. */
-            if (now < retry_store_at) {
+            if (mono_usec() < retry_at) {
                 usleep(100000);
                 continue;
             }
-            if (store_failing) {
-                int r = flush(w, "retry");
-                store_failing = r == -EIO;
-                retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+            int r = store_failing ? flush(w, "retry") : handle(w, &held);
+            bool failed = store_failing ? is_unavailable(r) : r == -EAGAIN;
+            if (failed) {
+                backoff = backoff ? (backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : backoff * 2)
+                                  : CS_USEC_PER_SEC / 2;
+                retry_at = mono_usec() + backoff;
                 continue;
             }
-            int r = handle(w, &held);
-            if (r == -EAGAIN) {
-                retry_store_at = mono_usec() + CS_USEC_PER_SEC;
-                continue;
-            }
-            cs_consumer_release(&held);
+            backoff = 0;
+            if (store_failing)
+                store_failing = false;
+            else
+                cs_consumer_release(&held);
         } else {
             cs_message m;
             int r = cs_consumer_poll(w->consumer, 100, &m, err, sizeof(err));
@@ -973,7 +1211,8 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
                 r = handle(w, &m);
                 if (r == -EAGAIN) {
                     held = m;
-                    retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+                    backoff = CS_USEC_PER_SEC / 2;
+                    retry_at = mono_usec() + backoff;
                     continue;
                 }
                 cs_consumer_release(&m);
@@ -984,42 +1223,19 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
                 }
             }
         }
-        now = mono_usec();
-        if (w->pending >= (size_t)cfg->flush_max_events || now - w->last_flush >= interval) {
-            if (flush(w, w->pending >= (size_t)cfg->flush_max_events ? "size" : "interval") ==
-                -EIO) {
+        size_t limit = w->isolate ? w->isolate : (size_t)cfg->flush_max_events;
+        if (w->pending >= limit || mono_usec() - w->last_flush >= interval) {
+            if (is_unavailable(flush(w, w->pending >= limit ? "size" : "interval"))) {
                 store_failing = true;
-                retry_store_at = mono_usec() + CS_USEC_PER_SEC;
+                backoff = CS_USEC_PER_SEC / 2;
+                retry_at = mono_usec() + backoff;
             }
-        }
-        if (now - last_progress >= 10 * CS_USEC_PER_SEC) {
-            log_progress(w);
-            last_progress = now;
-        }
-        if (now >= next_publish) {
-            publish(w, now >= next_lag);
-            if (now >= next_lag)
-                next_lag = now + 5 * CS_USEC_PER_SEC;
-            next_publish = now + CS_USEC_PER_SEC;
-        }
-        if (cfg->nmetric_topics && now >= next_settle) {
-            settle(w);
-            next_settle = mono_usec() + (int64_t)cfg->settle_interval_ms * 1000;
-        }
-        if (now >= next_mtd) {
-            refresh_month_to_date(w);
-            next_mtd = now + (int64_t)cfg->mtd_refresh_ms * 1000;
-        }
-        if (cfg->dedup && now >= next_prune) {
-            prune_event_ids(w);
-            next_prune = now + 600 * CS_USEC_PER_SEC;
         }
     }
     cs_consumer_release(&held);
     /* Shut down: store what we have, then leave the group. */
     for (int attempt = 0; attempt < 5; attempt++) {
-        int r = flush(w, "shutdown");
-        if (r != -EIO)
+        if (!is_unavailable(flush(w, "shutdown")))
             break;
         sleep(1);
     }
@@ -1048,6 +1264,10 @@ out:
     cs_store_free(w->store);
     cs_labels_free(w->labels);
     cs_rules_free(w->rules);
+    for (size_t i = 0; i < w->npoison; i++)
+        free(w->poison[i].topic);
+    free(w->poison);
+    pthread_mutex_destroy(&w->st_lock);
     free(w);
     return ret;
 }
