@@ -603,7 +603,7 @@ int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_form
     }
     if (*fmt == CS_EVENT_FORMAT_MSGPACK && cs_decode_mp_check(p, len) < 0)
         return fail(err, CS_REJECT_MALFORMED_MSGPACK,
-                    "a length or count is larger than the bytes that follow it");
+                    "message is truncated: a length or count exceeds the bytes that follow");
     return 0;
 }
 
