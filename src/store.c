@@ -92,7 +92,7 @@ static const struct {
     {"25", -EIO},     /* invalid transaction state */
     {"28", -EACCES},  /* invalid authorization */
     {"42501", -EACCES}, /* insufficient privilege */
-    {"3D", -ENOENT},  /* no such database */
+    {"3D", -ENXIO},   /* no such database */
     {"3F", -ENOENT},  /* no such schema */
     {"42P01", -ENOENT}, /* undefined table: not migrated */
     {"42703", -ENOENT}, /* undefined column: not migrated */
@@ -151,7 +151,7 @@ static int classify_connect(const char *msg)
         {"no pg_hba.conf entry", -EACCES},
         {"no password supplied", -EACCES},
         {"role \"", -EACCES}, /* role "x" does not exist */
-        {"database \"", -ENOENT}, /* database "x" does not exist */
+        {"database \"", -ENXIO}, /* database "x" does not exist */
         {"invalid connection option", -EINVAL},
         {"invalid URI", -EINVAL},
         {"missing \"=\" after", -EINVAL},

@@ -103,7 +103,7 @@ cs_store *cs_store_new(const char *conninfo);
 void cs_store_free(cs_store *s); /* NULL allowed; closes the connection */
 
 /* (Re)connects if needed.  0, or an error class above with the reason in
- * err (-EACCES, -ENOENT and -EINVAL are permanent). */
+ * err (-EACCES, -ENXIO, -ENOENT and -EINVAL are permanent). */
 int cs_store_connect(cs_store *s, char *err, size_t errsize);
 
 /* Checks that every embedded migration is recorded in schema_migrations.
@@ -126,7 +126,8 @@ int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,
  * on failure, one of:
  *   -EIO      unavailable (connection, shutdown, resources, deadlock): retry
  *   -EACCES   authentication or privileges refused: fix the configuration
- *   -ENOENT   database, table or function missing: run `costream migrate`
+ *   -ENXIO    the database does not exist
+ *   -ENOENT   a table or function is missing: run `costream migrate`
  *   -EINVAL   the connection string itself is invalid
  *   -EBADMSG  the data was refused (SQLSTATE classes 22, 23, 54, ...):
  *             retrying the same data fails the same way

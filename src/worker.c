@@ -290,6 +290,7 @@ static const char *store_cause(int code)
     switch (code) {
     case 0: return "ok";
     case -EACCES: return "PostgreSQL refused the credentials: fix `postgres` in the configuration";
+    case -ENXIO: return "the database does not exist: create it, or fix `postgres` in the configuration";
     case -ENOENT: return "the database lacks costream's schema: run `costream migrate`";
     case -EINVAL: return "the `postgres` connection string is invalid";
     case -EBADMSG: return "PostgreSQL refused the data";

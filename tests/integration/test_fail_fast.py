@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Permanent misconfiguration stops `costream run` at once, with one line
+that says what to do; a passing outage is waited for, and /readyz names it.
+
+  - a wrong PostgreSQL password              -> exit 1, "credentials"
+  - a database that does not exist           -> exit 1, "does not exist"
+  - a database never migrated                -> exit 1, "costream migrate"
+  - a rules file that does not exist         -> exit 1, names the file
+  - PostgreSQL not listening (an outage)     -> keeps running; /readyz 503
+                                                "PostgreSQL is unreachable"
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check  # noqa: E402
+
+RULES = {"version": "ff-1", "currency": "USD", "plans": {},
+         "rules": [{"id": "calls", "product": "api", "meter": "calls", "unit": "call", "unit_price": "0.003"}]}
+
+
+def run_until_exit(svc, cfg, seconds=15):
+    t0 = time.monotonic()
+    p = subprocess.run([harness.COSTREAM, "run", "-c", cfg], capture_output=True, text=True, timeout=seconds)
+    return p.returncode, p.stdout + p.stderr, time.monotonic() - t0
+
+
+def error_lines(out):
+    return [json.loads(line) for line in out.splitlines()
+            if line.startswith("{") and json.loads(line).get("level") == "error"]
+
+
+def main():
+    svc = harness.Services(["usage-events:2"])
+    ok = False
+    try:
+        rules_path = os.path.join(svc.dir, "rules.json")
+        with open(rules_path, "w") as f:
+            json.dump(RULES, f)
+        host, port = svc.env["PGHOST"], svc.env["PGPORT"]
+        # a role that must give a password (the throwaway server trusts everyone else)
+        svc.psql("CREATE ROLE billing LOGIN PASSWORD 'right'; CREATE DATABASE fresh;")
+        hba = os.path.join(svc.dir, "pg", "data", "pg_hba.conf")
+        with open(hba) as f:
+            rest = f.read()
+        with open(hba, "w") as f:
+            f.write("host all billing 127.0.0.1/32 scram-sha-256\n" + rest)
+        svc.psql("SELECT pg_reload_conf()")
+        time.sleep(0.5)
+
+        cases = [
+            ("wrong password", "host=%s port=%s dbname=costream user=billing password=wrong" % (host, port),
+             rules_path, r"credentials"),
+            ("missing database", "host=%s port=%s dbname=nosuch user=costream" % (host, port),
+             rules_path, r"does not exist: create it"),
+            ("unmigrated database", "host=%s port=%s dbname=fresh user=costream" % (host, port),
+             rules_path, r"costream migrate"),
+            ("missing rules file", svc.conninfo(), "/nonexistent/rules.json", r"/nonexistent/rules.json: cannot open"),
+        ]
+        for name, conninfo, rules, want in cases:
+            cfg = svc.write_config(name.replace(" ", "_") + ".conf", rules,
+                                   {"postgres": conninfo, "group": "ff"})
+            rc, out, took = run_until_exit(svc, cfg)
+            errs = error_lines(out)
+            check(rc != 0, "%s: exit status %d, expected non-zero\n%s" % (name, rc, out))
+            check(took < 10, "%s: took %.1fs to give up" % (name, took))
+            check(len(errs) == 1, "%s: %d error lines, expected one:\n%s" % (name, len(errs), out))
+            line = errs[0]["msg"] + " " + errs[0].get("error", "")
+            check(re.search(want, line), "%s: the error line %r does not say %r" % (name, line, want))
+            print("%s: exit %d after %.1fs: %s" % (name, rc, took, errs[0]["msg"]))
+
+        # an outage is not a misconfiguration: wait, and say so on /readyz
+        svc.costream("migrate", "-c", svc.write_config("ok.conf", rules_path))
+        down = svc.write_config("down.conf", rules_path, {"postgres": "host=127.0.0.1 port=1 dbname=x user=x connect_timeout=1"})
+        w = svc.start_worker(down, "down")
+        port_ = harness.wait_until(
+            lambda: (re.findall(r'"port":(\d+)', open(w.log_path).read()) or [None])[0], 20, "HTTP port")
+
+        def readyz():
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%s/readyz" % port_, timeout=2)
+                return None
+            except urllib.error.HTTPError as e:
+                return (e.code, e.read().decode())
+
+        got = harness.wait_until(lambda: (lambda r: r if r and "unreachable" in r[1] else None)(readyz()),
+                                 20, "/readyz to name the outage")
+        check(got[0] == 503, "/readyz status %s" % got[0])
+        check(w.poll() is None, "the worker exited during an outage (it must wait)")
+        svc.stop_worker(w)
+        print("outage: still running, /readyz %d %s" % got)
+        ok = True
+    finally:
+        svc.close(keep_logs=not ok)
+    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
