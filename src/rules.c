@@ -19,6 +19,7 @@
 #include "array.h"
 #include "jsonscan.h"
 #include "timestamp.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 8
 
@@ -32,6 +33,14 @@ void cs_errlist_addf(cs_errlist *l, const char *fmt, ...)
     if (vasprintf(&s, fmt, ap) < 0)
         s = NULL;
     va_end(ap);
+    if (s && !cs_utf8_valid(s, strlen(s))) { /* messages quote the input */
+        size_t n = strlen(s);
+        char *fixed = malloc(4 * n + 1);
+        if (fixed)
+            cs_utf8_escape(fixed, 4 * n + 1, s, n, NULL);
+        free(s);
+        s = fixed;
+    }
     if (s)
         l->items[l->n++] = s;
 }

@@ -78,6 +78,8 @@ typedef struct cs_errlist {
 } cs_errlist;
 
 void cs_errlist_free(cs_errlist *l); /* frees the items; l itself is the caller's */
+/* Appends a message; one that is not valid UTF-8 (it quotes the input) is
+ * stored escaped (utf8.h). */
 void cs_errlist_addf(cs_errlist *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parses rules from text; name is used in messages.  Returns 0 and a new
