@@ -77,3 +77,25 @@ void cs_buf_free(cs_buf *b)
     free(b->data);
     *b = (cs_buf){0};
 }
+
+void cs_buf_put_visible(cs_buf *b, const char *s, const char *allow)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t run = 0; /* printable bytes to copy as they are */
+        while (p[run] && (p[run] >= 0x20 || strchr(allow, p[run])) && p[run] != 0x7f &&
+               !(p[run] == 0xc2 && p[run + 1] >= 0x80 && p[run + 1] <= 0x9f))
+            run++;
+        cs_buf_append(b, (const char *)p, run);
+        p += run;
+        if (!*p)
+            break;
+        if (*p == 0xc2) {
+            cs_buf_printf(b, "\\u%04x", p[1]);
+            p += 2;
+        } else {
+            cs_buf_printf(b, "\\x%02x", *p);
+            p++;
+        }
+    }
+}

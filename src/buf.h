@@ -19,6 +19,12 @@ typedef struct cs_buf {
 void cs_buf_append(cs_buf *b, const char *s, size_t n);
 void cs_buf_puts(cs_buf *b, const char *s);
 void cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with every control character shown instead of sent: C0 and
+ * DEL as "\xNN", C1 (U+0080..U+009F, which terminals also obey) as
+ * "\u00NN", so that no text can move a terminal's cursor, colour it, or
+ * break a table.  The C0 characters in allow (e.g. "\t\r\n" inside a quoted
+ * CSV field) are kept. */
+void cs_buf_put_visible(cs_buf *b, const char *s, const char *allow);
 /* Removes the first n bytes (after they were sent). */
 void cs_buf_consume(cs_buf *b, size_t n);
 void cs_buf_reset(cs_buf *b);

@@ -2,9 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "file.h"
 
 static int set_str(char **dst, const char *v)
 {
@@ -95,6 +98,13 @@ int cs_config_init(cs_config *cfg)
     cfg->dedup = 1;
     cfg->dedup_window_hours = 168;
     cfg->flush_interval_ms = 2000;
+    cfg->serve_db_pool = 8;
+    cfg->serve_per_token = 2;
+    cfg->serve_threads = 4;
+    cfg->serve_max_connections = 256;
+    cfg->serve_client_timeout_s = 30;
+    cfg->serve_statement_timeout_ms = 300000;
+    cfg->serve_idle_tx_timeout_ms = 60000;
     cfg->flush_max_events = 200000;
     cfg->cache_size = 100000;
     cfg->cache_ttl_ms = 30000;
@@ -168,10 +178,56 @@ static const char *const focus_categories[] = {
     "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security",
     "Storage", "Web", "Other", NULL};
 
+/* Whole-number keys: name, field, range. */
+static const struct int_key {
+    const char *key;
+    size_t offset;
+    long min, max;
+} int_keys[] = {
+    {"redis.port", offsetof(cs_config, redis_port), 1, 65535},
+    {"redis.db", offsetof(cs_config, redis_db), 0, 1000},
+    {"flush.interval_ms", offsetof(cs_config, flush_interval_ms), 10, 3600000},
+    {"flush.max_events", offsetof(cs_config, flush_max_events), 1, 100000000},
+    {"labels.cache_ttl_ms", offsetof(cs_config, cache_ttl_ms), 0, 86400000},
+    {"metrics.settle_interval_ms", offsetof(cs_config, settle_interval_ms), 10, 3600000},
+    {"metrics.lateness_ms", offsetof(cs_config, lateness_ms), 0, 86400000},
+    {"metrics.partition_idle_ms", offsetof(cs_config, partition_idle_ms), 1000, 604800000},
+    {"metrics.series_idle_ms", offsetof(cs_config, series_idle_ms), 1000, 2000000000},
+    {"metrics.max_customers", offsetof(cs_config, metrics_max_customers), 2, 10000000},
+    {"metrics.month_to_date_refresh_ms", offsetof(cs_config, mtd_refresh_ms), 100, 86400000},
+    {"dedup.window_hours", offsetof(cs_config, dedup_window_hours), 1, 87600},
+    {"serve.db_pool", offsetof(cs_config, serve_db_pool), 1, 1000},
+    {"serve.max_requests_per_token", offsetof(cs_config, serve_per_token), 1, 1000},
+    {"serve.threads", offsetof(cs_config, serve_threads), 1, 256},
+    {"serve.max_connections", offsetof(cs_config, serve_max_connections), 1, 100000},
+    {"serve.client_timeout_s", offsetof(cs_config, serve_client_timeout_s), 1, 86400},
+    {"serve.statement_timeout_ms", offsetof(cs_config, serve_statement_timeout_ms), 100, 86400000},
+    {"serve.idle_in_transaction_timeout_ms", offsetof(cs_config, serve_idle_tx_timeout_ms), 100, 86400000},
+};
+
+/* "host:port" with a port from 0 to 65535 (0: any free port). */
+static int check_listen(const char *v, const char *where, const char *key, cs_errlist *errs)
+{
+    const char *colon = strrchr(v, ':');
+    char *end;
+    errno = 0;
+    long port = colon && colon[1] ? strtol(colon + 1, &end, 10) : -1;
+    if (port < 0 || port > 65535 || errno || *end || colon[1] == '+' || colon[1] == '-') {
+        cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port with a port from 0 to 65535",
+                        where, key, v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *where,
                   cs_errlist *errs)
 {
     int n;
+    for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
+        if (strcmp(key, int_keys[i].key) == 0)
+            return set_int((int *)((char *)cfg + int_keys[i].offset), v, int_keys[i].min,
+                           int_keys[i].max, where, key, errs);
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         return set_kv(&cfg->kafka, &cfg->nkafka, key + 6, v);
     if (strncmp(key, "report.service_category.", 24) == 0 && key[24]) {
@@ -183,13 +239,8 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
                         where, key, v);
         return -EINVAL;
     }
-    if (strcmp(key, "serve.listen") == 0) {
-        if (!strchr(v, ':')) {
-            cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port", where, key, v);
-            return -EINVAL;
-        }
-        return set_str(&cfg->serve_listen, v);
-    }
+    if (strcmp(key, "serve.listen") == 0)
+        return check_listen(v, where, key, errs) < 0 ? -EINVAL : set_str(&cfg->serve_listen, v);
     if (strcmp(key, "report.provider") == 0)
         return set_str(&cfg->report_provider, v);
     if (strcmp(key, "report.issuer") == 0)
@@ -202,22 +253,14 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         return set_str(&cfg->postgres, v);
     if (strcmp(key, "redis.host") == 0)
         return set_str(&cfg->redis_host, v);
-    if (strcmp(key, "redis.port") == 0)
-        return set_int(&cfg->redis_port, v, 1, 65535, where, key, errs);
     if (strcmp(key, "redis.socket") == 0)
         return set_str(&cfg->redis_socket, v);
     if (strcmp(key, "redis.password") == 0)
         return set_str(&cfg->redis_password, v);
-    if (strcmp(key, "redis.db") == 0)
-        return set_int(&cfg->redis_db, v, 0, 1000, where, key, errs);
     if (strcmp(key, "redis.prefix") == 0)
         return set_str(&cfg->redis_prefix, v);
     if (strcmp(key, "rules") == 0)
         return set_str(&cfg->rules_path, v);
-    if (strcmp(key, "flush.interval_ms") == 0)
-        return set_int(&cfg->flush_interval_ms, v, 10, 3600000, where, key, errs);
-    if (strcmp(key, "flush.max_events") == 0)
-        return set_int(&cfg->flush_max_events, v, 1, 100000000, where, key, errs);
     if (strcmp(key, "labels.order") == 0)
         return set_list(cfg->label_order, &cfg->nlabel_order, v, where, key, errs);
     if (strcmp(key, "labels.cache_size") == 0) {
@@ -226,8 +269,6 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
             cfg->cache_size = (size_t)n;
         return r;
     }
-    if (strcmp(key, "labels.cache_ttl_ms") == 0)
-        return set_int(&cfg->cache_ttl_ms, v, 0, 86400000, where, key, errs);
     if (strcmp(key, "events.max_bytes") == 0) {
         int r = set_int(&n, v, 64, 100000000, where, key, errs);
         if (r == 0)
@@ -258,30 +299,14 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         return set_list(cfg->metric_topics, &cfg->nmetric_topics, v, where, key, errs);
     if (strcmp(key, "metrics.labels.order") == 0)
         return set_list(cfg->metric_label_order, &cfg->nmetric_label_order, v, where, key, errs);
-    if (strcmp(key, "metrics.settle_interval_ms") == 0)
-        return set_int(&cfg->settle_interval_ms, v, 10, 3600000, where, key, errs);
-    if (strcmp(key, "metrics.lateness_ms") == 0)
-        return set_int(&cfg->lateness_ms, v, 0, 86400000, where, key, errs);
-    if (strcmp(key, "metrics.partition_idle_ms") == 0)
-        return set_int(&cfg->partition_idle_ms, v, 1000, 604800000, where, key, errs);
-    if (strcmp(key, "metrics.series_idle_ms") == 0)
-        return set_int(&cfg->series_idle_ms, v, 1000, 2000000000, where, key, errs);
     if (strcmp(key, "http.listen") == 0) {
         if (strcmp(v, "off") == 0) {
             free(cfg->http_listen);
             cfg->http_listen = NULL;
             return 0;
         }
-        if (!strchr(v, ':')) {
-            cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port or off", where, key, v);
-            return -EINVAL;
-        }
-        return set_str(&cfg->http_listen, v);
+        return check_listen(v, where, key, errs) < 0 ? -EINVAL : set_str(&cfg->http_listen, v);
     }
-    if (strcmp(key, "metrics.max_customers") == 0)
-        return set_int(&cfg->metrics_max_customers, v, 2, 10000000, where, key, errs);
-    if (strcmp(key, "metrics.month_to_date_refresh_ms") == 0)
-        return set_int(&cfg->mtd_refresh_ms, v, 100, 86400000, where, key, errs);
     if (strcmp(key, "dedup") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
             cs_errlist_addf(errs, "%s: %s: \"%s\" is not on or off", where, key, v);
@@ -290,8 +315,6 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         cfg->dedup = strcmp(v, "on") == 0;
         return 0;
     }
-    if (strcmp(key, "dedup.window_hours") == 0)
-        return set_int(&cfg->dedup_window_hours, v, 1, 87600, where, key, errs);
     if (strcmp(key, "log.level") == 0) {
         if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") && strcmp(v, "error")) {
             cs_errlist_addf(errs, "%s: %s: \"%s\" is not one of debug, info, warn, error", where,
@@ -314,53 +337,63 @@ static char *trim(char *s)
     return s;
 }
 
+/* Applies one line ("key = value", a comment or blank).  0 or -EINVAL. */
+static int load_line(cs_config *cfg, char *s, const char *where, cs_errlist *errs)
+{
+    s = trim(s);
+    if (!*s || *s == '#')
+        return 0;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        cs_errlist_addf(errs, "%s: expected \"key = value\"", where);
+        return -EINVAL;
+    }
+    *eq = '\0';
+    char *key = trim(s), *val = trim(eq + 1);
+    size_t vl = strlen(val);
+    if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+        val[vl - 1] = '\0';
+        val++;
+    } else {
+        char *hash = strstr(val, " #");
+        if (hash) {
+            *hash = '\0';
+            val = trim(val);
+        }
+    }
+    if (!*key) {
+        cs_errlist_addf(errs, "%s: missing key before '='", where);
+        return -EINVAL;
+    }
+    return cs_config_set(cfg, key, val, where, errs);
+}
+
 int cs_config_load(cs_config *cfg, const char *path, cs_errlist *errs)
 {
-    FILE *f = fopen(path, "r");
-    char *line = NULL, where[512];
-    size_t cap = 0;
-    int lineno = 0, ret = 0;
-
-    if (!f) {
-        int e = errno;
-        cs_errlist_addf(errs, "%s: cannot open: %s", path, strerror(e));
-        return -e;
+    char *buf, where[512], err[512];
+    size_t len;
+    int ret = cs_file_read(path, CS_FILE_MAX_CONFIG, &buf, &len, err, sizeof(err));
+    if (ret < 0) {
+        cs_errlist_addf(errs, "%s", err);
+        return ret;
     }
-    while (getline(&line, &cap, f) >= 0) {
+    int lineno = 0;
+    for (char *line = buf; line < buf + len;) {
+        char *end = memchr(line, '\n', (size_t)(buf + len - line));
+        size_t n = end ? (size_t)(end - line) : (size_t)(buf + len - line);
         lineno++;
         snprintf(where, sizeof(where), "%s:%d", path, lineno);
-        char *s = trim(line);
-        if (!*s || *s == '#')
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            cs_errlist_addf(errs, "%s: expected \"key = value\"", where);
+        if (memchr(line, '\0', n)) {
+            cs_errlist_addf(errs, "%s: contains a NUL byte", where);
             ret = -EINVAL;
-            continue;
-        }
-        *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
-        size_t vl = strlen(val);
-        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-            val[vl - 1] = '\0';
-            val++;
         } else {
-            char *hash = strstr(val, " #");
-            if (hash) {
-                *hash = '\0';
-                val = trim(val);
-            }
+            line[n] = '\0';
+            int r = load_line(cfg, line, where, errs);
+            if (r < 0)
+                ret = r;
         }
-        if (!*key) {
-            cs_errlist_addf(errs, "%s: missing key before '='", where);
-            ret = -EINVAL;
-            continue;
-        }
-        int r = cs_config_set(cfg, key, val, where, errs);
-        if (r < 0)
-            ret = r;
+        line += n + 1;
     }
-    free(line);
-    fclose(f);
+    free(buf);
     return ret;
 }

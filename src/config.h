@@ -60,6 +60,13 @@ typedef struct cs_config {
     int partition_idle_ms;   /* a partition this long without samples stops holding it back */
     int series_idle_ms;      /* series without samples this long are forgotten */
     char *serve_listen;    /* costream serve: "host:port" */
+    int serve_db_pool;     /* PostgreSQL connections of the report server */
+    int serve_per_token;   /* concurrent requests per token */
+    int serve_threads;     /* request threads */
+    int serve_max_connections;  /* open client connections at most */
+    int serve_client_timeout_s; /* a client idle this long is dropped */
+    int serve_statement_timeout_ms;  /* per report statement */
+    int serve_idle_tx_timeout_ms;    /* a download stalled this long is ended */
     char *report_provider; /* FOCUS ProviderName / PublisherName */
     char *report_issuer;   /* FOCUS InvoiceIssuerName */
     cs_config_kv *categories; /* product → FOCUS ServiceCategory */

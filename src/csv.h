@@ -1,7 +1,9 @@
 /* csv.h - spreadsheet-safe CSV fields.
  *
- * RFC 4180: fields containing a comma, double quote, CR or LF are quoted and
- * their quotes doubled; rows end in CRLF.  Text fields that a spreadsheet
+ * RFC 4180: fields containing a comma, semicolon (the separator of
+ * spreadsheets in decimal-comma locales), double quote, CR or LF are quoted
+ * and their quotes doubled; rows end in CRLF.  Control characters are shown
+ * escaped (cs_buf_put_visible), never written.  Text fields that a spreadsheet
  * would take for a formula (starting with =, +, -, @, tab or carriage
  * return) are neutralised as OWASP recommends, by prefixing a single quote
  * inside the (then always quoted) field.  Numeric fields are written as they

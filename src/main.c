@@ -169,7 +169,7 @@ static int cmd_report(int argc, char **argv)
 {
     cs_config cfg;
     cmd_opts o = {0};
-    char err[512], from_buf[CS_TIMESTAMP_STRLEN], to_buf[CS_TIMESTAMP_STRLEN];
+    char err[512];
     cs_report_format fmt = CS_REPORT_TABLE;
     int64_t from = 0, to = 0;
     int r = load_config_opts(argc, argv, &cfg, &o);
@@ -181,16 +181,10 @@ static int cmd_report(int argc, char **argv)
         goto out;
     }
     if (o.period) {
-        int y, m;
-        char extra;
-        if (strlen(o.period) != 7 || sscanf(o.period, "%4d-%2d%c", &y, &m, &extra) != 2 || m < 1 || m > 12) {
+        if (cs_timestamp_month(o.period, &from, &to) < 0) {
             fprintf(stderr, "costream report: --period: \"%s\" is not a month such as 2026-11\n", o.period);
             goto out;
         }
-        snprintf(from_buf, sizeof(from_buf), "%s-01T00:00:00Z", o.period);
-        snprintf(to_buf, sizeof(to_buf), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
-        cs_timestamp_parse(from_buf, strlen(from_buf), &from);
-        cs_timestamp_parse(to_buf, strlen(to_buf), &to);
     } else if (!o.from || !o.to || cs_timestamp_parse(o.from, strlen(o.from), &from) < 0 ||
                cs_timestamp_parse(o.to, strlen(o.to), &to) < 0 || from >= to) {
         fprintf(stderr, "costream report: give --period YYYY-MM, or --from and --to as RFC 3339 "
@@ -276,7 +270,7 @@ static int cmd_period(int argc, char **argv)
     if (r == 0) {
         cs_store *s = cs_store_new(cfg.postgres);
         int e = closing ? cs_reportdb_close_period(s, period, err, sizeof(err))
-                        : cs_reportdb_periods(s, print_period, NULL, err, sizeof(err));
+                        : cs_reportdb_periods(s, NULL, print_period, NULL, err, sizeof(err));
         if (e < 0)
             fprintf(stderr, "costream period: %s\n", err);
         else if (closing)

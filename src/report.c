@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +198,14 @@ static void table_cell(cs_report *r, const char *s)
         r->failed = 1;
         return;
     }
-    r->cells[r->ncells++] = strdup(s ? s : "");
+    cs_buf v = {0};
+    cs_buf_put_visible(&v, s ? s : "", "");
+    cs_buf_append(&v, "", 1); /* NUL */
+    r->cells[r->ncells++] = v.failed ? NULL : v.data;
+    if (v.failed) {
+        r->failed = 1;
+        r->ncells--;
+    }
 }
 
 static const char *const csv_header[] = {
@@ -253,7 +261,7 @@ static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
     char billed[CS_DEC_STRLEN], list[CS_DEC_STRLEN], qty[CS_DEC_STRLEN], price[CS_DEC_STRLEN];
     char cprice[CS_DEC_STRLEN], rate[CS_DEC_STRLEN], events[24];
     char bp_start[CS_TIMESTAMP_STRLEN], bp_end[CS_TIMESTAMP_STRLEN];
-    char cp_start[CS_TIMESTAMP_STRLEN], cp_end[CS_TIMESTAMP_STRLEN], desc[1024], tags[1024];
+    char cp_start[CS_TIMESTAMP_STRLEN], cp_end[CS_TIMESTAMP_STRLEN], desc[1024];
     cs_dec one_minus, contracted;
 
     fmt_trim(row->cost, billed);
@@ -279,16 +287,15 @@ static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
     snprintf(desc, sizeof(desc), "%s %s at %s per %s%s%s", row->product, row->meter, price,
              row->unit, row->correction_of ? ", correction for " : "",
              row->correction_of ? row->correction_of : "");
-    cs_buf tb = {0};
-    cs_buf_puts(&tb, "{\"costream/plan\":");
-    json_str(&tb, row->plan);
-    if (row->cost_center && *row->cost_center) {
-        cs_buf_puts(&tb, ",\"costream/cost_center\":");
-        json_str(&tb, row->cost_center);
-    }
-    cs_buf_puts(&tb, "}");
-    snprintf(tags, sizeof(tags), "%s", tb.data ? tb.data : "{}");
-    cs_buf_free(&tb);
+    /* Tags: a JSON object built by jansson, whole (values are valid UTF-8) */
+    json_t *tj = json_object();
+    json_object_set_new(tj, "costream/plan", json_string(row->plan ? row->plan : ""));
+    if (row->cost_center && *row->cost_center)
+        json_object_set_new(tj, "costream/cost_center", json_string(row->cost_center));
+    char *tags = json_dumps(tj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(tj);
+    if (!tags)
+        return -ENOMEM;
     const char *category = r->meta.service_category
                                ? r->meta.service_category(r->meta.opaque, row->product)
                                : NULL;
@@ -322,6 +329,7 @@ static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
     cs_csv_text(out, sub, 0);
     cs_csv_text(out, sub, 0);
     cs_csv_text(out, tags, 0);
+    free(tags);
     cs_csv_text(out, row->meter, 0);
     cs_csv_text(out, row->plan, 0);
     cs_csv_number(out, rate, 0);

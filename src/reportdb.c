@@ -217,17 +217,22 @@ void cs_reportdb_close(cs_report_cursor *c)
     free(c);
 }
 
-int cs_reportdb_periods(cs_store *s, void (*fn)(void *opaque, const char *period, int closed),
-                        void *opaque, char *err, size_t errsize)
+int cs_reportdb_periods(cs_store *s, const char *customer,
+                        void (*fn)(void *opaque, const char *period, int closed), void *opaque,
+                        char *err, size_t errsize)
 {
     PGconn *conn = cs_store_conn(s, err, errsize);
     if (!conn)
         return -EIO;
-    PGresult *r = PQexec(conn,
-                         "SELECT to_char(p, 'YYYY-MM'), bool_or(closed) FROM ("
-                         " SELECT DISTINCT billing_period AS p, false AS closed FROM usage_cost"
-                         " UNION ALL SELECT period, true FROM closed_periods) x"
-                         " GROUP BY p ORDER BY p DESC");
+    const char *params[1] = {customer};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT to_char(p, 'YYYY-MM'), bool_or(closed) FROM ("
+                               " SELECT DISTINCT billing_period AS p, false AS closed FROM usage_cost"
+                               " WHERE $1::text IS NULL OR customer = $1"
+                               " UNION ALL SELECT period, true FROM closed_periods) x"
+                               " GROUP BY p HAVING $1::text IS NULL OR bool_or(NOT closed)"
+                               " ORDER BY p DESC",
+                               1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_err(err, errsize, "periods", conn);
         PQclear(r);
@@ -241,17 +246,11 @@ int cs_reportdb_periods(cs_store *s, void (*fn)(void *opaque, const char *period
 
 int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t errsize)
 {
-    int y, m;
-    char extra;
-    if (sscanf(period, "%4d-%2d%c", &y, &m, &extra) != 2 || m < 1 || m > 12 || y < 1970 ||
-        strlen(period) != 7) {
+    int64_t start_usec, end_usec;
+    if (cs_timestamp_month(period, &start_usec, &end_usec) < 0) {
         snprintf(err, errsize, "\"%s\" is not a month such as 2026-10", period);
         return -EINVAL;
     }
-    char end[32];
-    snprintf(end, sizeof(end), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
-    int64_t end_usec;
-    cs_timestamp_parse(end, strlen(end), &end_usec);
     if (end_usec > (int64_t)time(NULL) * CS_USEC_PER_SEC) {
         snprintf(err, errsize, "%s has not ended yet; a month is closed after its last day", period);
         return -EINVAL;

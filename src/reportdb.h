@@ -44,9 +44,11 @@ int cs_reportdb_totals(cs_report_cursor *c, const cs_report_stored **ret, size_t
 /* Ends the transaction and frees the cursor; NULL allowed. */
 void cs_reportdb_close(cs_report_cursor *c);
 
-/* Calls fn for every billing month with data or closed, newest first. */
-int cs_reportdb_periods(cs_store *s, void (*fn)(void *opaque, const char *period, int closed),
-                        void *opaque, char *err, size_t errsize);
+/* Calls fn for every billing month with data or closed, newest first;
+ * with customer, only the months in which that customer has usage. */
+int cs_reportdb_periods(cs_store *s, const char *customer,
+                        void (*fn)(void *opaque, const char *period, int closed), void *opaque,
+                        char *err, size_t errsize);
 
 /* Closes billing month "YYYY-MM".  0; -EALREADY if closed; -EINVAL if it
  * has not ended yet or is malformed; -EIO. */

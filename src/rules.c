@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "file.h"
 #include "jsonscan.h"
 #include "timestamp.h"
 #include "utf8.h"
@@ -299,11 +300,9 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
         if (label && value && r->matchers) {
             cs_matcher *mt = &r->matchers[r->nmatchers];
             if (mop == CS_MATCH_RE || mop == CS_MATCH_NRE) {
-                char *anchored = NULL;
-                if (asprintf(&anchored, "^(%s)$", value) < 0)
-                    anchored = NULL;
-                int rc = anchored ? regcomp(&mt->re, anchored, REG_EXTENDED | REG_NOSUB) : REG_ESPACE;
-                free(anchored);
+                /* compiled as written: pricing requires the match to span the
+                 * whole value, so no text can escape an anchoring */
+                int rc = regcomp(&mt->re, value, REG_EXTENDED);
                 if (rc != 0) {
                     char buf[128];
                     regerror(rc, NULL, buf, sizeof(buf));
@@ -513,35 +512,14 @@ out:
 
 int cs_rules_load(const char *path, cs_rules **ret, cs_errlist *errs)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0;
-    int r;
-
+    char *buf, err[512];
+    size_t len;
     *ret = NULL;
-    if (!f) {
-        r = -errno;
-        cs_errlist_addf(errs, "%s: cannot open: %s", path, strerror(errno));
+    int r = cs_file_read(path, CS_FILE_MAX_RULES, &buf, &len, err, sizeof(err));
+    if (r < 0) {
+        cs_errlist_addf(errs, "%s", err);
         return r;
     }
-    FILE *mem = open_memstream(&buf, &len);
-    char chunk[8192];
-    size_t n;
-    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, mem);
-    if (ferror(f)) {
-        r = -EIO;
-        cs_errlist_addf(errs, "%s: read error", path);
-        if (mem)
-            fclose(mem);
-        fclose(f);
-        free(buf);
-        return r;
-    }
-    fclose(f);
-    if (!mem)
-        return -ENOMEM;
-    fclose(mem);
     r = cs_rules_parse(buf, len, path, ret, errs);
     free(buf);
     return r;

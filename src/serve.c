@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +14,71 @@
 #include "buf.h"
 #include "chargeback.h"
 #include "log.h"
+#include "pool.h"
 #include "reportdb.h"
 #include "timestamp.h"
 #include "token.h"
+#include "utf8.h"
+
+/* Requests in flight per token, for serve.max_requests_per_token. */
+typedef struct token_slot {
+    char id[CS_TOKEN_ID_LEN + 1];
+    unsigned n;
+} token_slot;
 
 typedef struct server {
     const cs_config *cfg;
+    cs_pool *pool;
+    pthread_mutex_t lock; /* guards slots */
+    token_slot *slots;    /* serve_db_pool entries: one per possible request */
 } server;
 
 typedef struct stream_ctx {
+    server *srv;
     cs_store *store;
     cs_chargeback *report;
+    char token_id[CS_TOKEN_ID_LEN + 1];
     char path[64];
 } stream_ctx;
+
+/* Counts a request against its token.  0, or -EBUSY past the cap. */
+static int slot_take(server *srv, const char *id)
+{
+    int r = -EBUSY;
+    token_slot *free_slot = NULL;
+    pthread_mutex_lock(&srv->lock);
+    for (int i = 0; i < srv->cfg->serve_db_pool; i++) {
+        token_slot *t = &srv->slots[i];
+        if (t->n && strcmp(t->id, id) == 0) {
+            if (t->n < (unsigned)srv->cfg->serve_per_token) {
+                t->n++;
+                r = 0;
+            }
+            goto out;
+        }
+        if (!t->n && !free_slot)
+            free_slot = t;
+    }
+    if (free_slot) { /* a request holds a pool connection, so one is free */
+        snprintf(free_slot->id, sizeof(free_slot->id), "%s", id);
+        free_slot->n = 1;
+        r = 0;
+    }
+out:
+    pthread_mutex_unlock(&srv->lock);
+    return r;
+}
+
+static void slot_give(server *srv, const char *id)
+{
+    pthread_mutex_lock(&srv->lock);
+    for (int i = 0; i < srv->cfg->serve_db_pool; i++)
+        if (srv->slots[i].n && strcmp(srv->slots[i].id, id) == 0) {
+            srv->slots[i].n--;
+            break;
+        }
+    pthread_mutex_unlock(&srv->lock);
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
                              const char *body)
@@ -37,6 +90,10 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     if (status == MHD_HTTP_UNAUTHORIZED) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"costream reports\"");
@@ -156,7 +213,8 @@ static enum MHD_Result serve_index(struct MHD_Connection *c, cs_store *store, co
     cs_buf_puts(&b, " Amounts are rounded per line to the currency's minor unit; see the "
                     "report's totals for the unrounded sum.</p>\n<table>\n<tr><th>Billing period"
                     "</th><th>Status</th><th colspan=\"4\">Download</th></tr>\n");
-    int r = cs_reportdb_periods(store, index_row, &b, err, sizeof(err));
+    int r = cs_reportdb_periods(store, sc->finance ? NULL : sc->customer, index_row, &b, err,
+                                sizeof(err));
     cs_buf_puts(&b, "</table>\n</body></html>\n");
     enum MHD_Result ret = r < 0 ? fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "/", "database unavailable")
                           : b.failed ? MHD_NO
@@ -182,7 +240,8 @@ static void stream_free(void *cls)
 {
     stream_ctx *s = cls;
     cs_chargeback_close(s->report);
-    cs_store_free(s->store);
+    cs_pool_release(s->srv->pool, s->store);
+    slot_give(s->srv, s->token_id);
     free(s);
 }
 
@@ -235,7 +294,7 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
 {
     args a = {0};
     cs_report_format fmt = focus ? CS_REPORT_FOCUS : CS_REPORT_CSV;
-    char msg[256], from_buf[CS_TIMESTAMP_STRLEN], to_buf[CS_TIMESTAMP_STRLEN];
+    char msg[256], from_buf[CS_TIMESTAMP_STRLEN];
     int64_t from = 0, to = 0;
 
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
@@ -248,20 +307,14 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
             return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
     }
     if (a.period) {
-        int y, m;
-        char extra;
         if (a.from || a.to)
             return fail(c, MHD_HTTP_BAD_REQUEST, url, "give either period or from and to, not both");
-        if (strlen(a.period) != 7 || sscanf(a.period, "%4d-%2d%c", &y, &m, &extra) != 2 || m < 1 ||
-            m > 12 || y < 1970) {
-            snprintf(msg, sizeof(msg), "period: \"%.20s\" is not a month such as 2026-11", a.period);
+        if (cs_timestamp_month(a.period, &from, &to) < 0) {
+            snprintf(msg, sizeof(msg), "period: \"%.*s\" is not a month such as 2026-11",
+                     cs_utf8_prefix(a.period, strlen(a.period), 20), a.period);
             return fail(c, MHD_HTTP_BAD_REQUEST, url, msg);
         }
-        snprintf(from_buf, sizeof(from_buf), "%s-01T00:00:00Z", a.period);
-        snprintf(to_buf, sizeof(to_buf), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y,
-                 m == 12 ? 1 : m + 1);
-        cs_timestamp_parse(from_buf, strlen(from_buf), &from);
-        cs_timestamp_parse(to_buf, strlen(to_buf), &to);
+        cs_timestamp_format(from, from_buf, sizeof(from_buf));
     } else {
         if (!a.from || !a.to)
             return fail(c, MHD_HTTP_BAD_REQUEST, url,
@@ -294,6 +347,8 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
     if (!s)
         return MHD_NO;
     snprintf(s->path, sizeof(s->path), "%s", url);
+    snprintf(s->token_id, sizeof(s->token_id), "%s", sc->token_id);
+    s->srv = srv;
     int r = cs_chargeback_open(*store, &q, fmt, &meta, &s->report, msg, sizeof(msg));
     if (r < 0) {
         free(s);
@@ -301,7 +356,7 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
         return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, url, "database unavailable");
     }
     s->store = *store;
-    *store = NULL; /* the stream owns it now */
+    *store = NULL; /* the stream owns it now, and the token's slot */
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
                                                                   stream_read, s, stream_free);
     if (!resp) {
@@ -337,8 +392,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)upload;
     (void)upload_size;
     (void)state;
-    if (strcmp(method, "GET") != 0)
-        return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, url, "only GET is supported");
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, url, "only GET and HEAD are supported");
     if (strcmp(url, "/healthz") == 0)
         return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
     int is_index = strcmp(url, "/") == 0;
@@ -346,9 +401,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     int is_focus = strcmp(url, "/reports/focus") == 0;
     if (!is_index && !is_chargeback && !is_focus)
         return fail(c, MHD_HTTP_NOT_FOUND, url, "not found; see / for the reports");
-    cs_store *store = cs_store_new(srv->cfg->postgres);
+    cs_store *store = cs_pool_try_acquire(srv->pool);
     if (!store)
-        return MHD_NO;
+        return fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, url,
+                    "busy: every database connection of the report server is in use; retry");
     scope sc = {0};
     unsigned st = authenticate(c, store, &sc);
     enum MHD_Result ret;
@@ -356,17 +412,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         ret = fail(c, st, url, "a valid token is required (Authorization: Bearer <token>)");
     else if (st)
         ret = fail(c, st, url, "database unavailable");
-    else if (is_index)
+    else if (slot_take(srv, sc.token_id) < 0)
+        ret = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, url,
+                   "busy: this token has as many downloads running as it may (serve.max_requests_per_token); retry");
+    else if (is_index) {
         ret = serve_index(c, store, &sc);
-    else
+        slot_give(srv, sc.token_id);
+    } else {
         ret = serve_report(srv, c, url, &store, &sc, is_focus);
-    cs_store_free(store); /* NULL when a stream took it */
+        if (store) /* not handed to a stream */
+            slot_give(srv, sc.token_id);
+    }
+    cs_pool_release(srv->pool, store); /* NULL when a stream took it */
     return ret;
 }
 
 int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
 {
-    server srv = {cfg};
+    server srv = {cfg, NULL, PTHREAD_MUTEX_INITIALIZER, NULL};
     char host[256];
     const char *colon = strrchr(cfg->serve_listen, ':');
     struct sockaddr_in sa = {0};
@@ -384,13 +447,32 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
                NULL);
         return -EINVAL;
     }
+    /* Report transactions may not run or stall for ever: a client that
+     * stops reading ends its download, and the connection returns. */
+    char session[160];
+    snprintf(session, sizeof(session),
+             "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d",
+             cfg->serve_statement_timeout_ms, cfg->serve_idle_tx_timeout_ms);
+    srv.pool = cs_pool_new(cfg->postgres, (size_t)cfg->serve_db_pool, session);
+    srv.slots = calloc((size_t)cfg->serve_db_pool, sizeof(*srv.slots));
+    if (!srv.pool || !srv.slots) {
+        cs_pool_free(srv.pool);
+        free(srv.slots);
+        return -ENOMEM;
+    }
+    /* A few threads serve every connection (epoll): a client that sends
+     * slowly costs a socket, not a thread, and is dropped when idle. */
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL,
-        NULL, handle, &srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, &srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->serve_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_client_timeout_s, MHD_OPTION_END);
     if (!d) {
         cs_log(CS_LOG_ERROR, "cannot listen", "listen", cfg->serve_listen, "error", strerror(errno),
                NULL);
+        cs_pool_free(srv.pool);
+        free(srv.slots);
         return -EIO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -400,6 +482,8 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
     while (!*stop)
         usleep(100000);
     MHD_stop_daemon(d);
+    cs_pool_free(srv.pool);
+    free(srv.slots);
     cs_log(CS_LOG_INFO, "report server stopped", NULL);
     return 0;
 }

@@ -27,6 +27,7 @@
 
 struct cs_store {
     char *conninfo;
+    char *on_connect; /* session settings run after every connect, or NULL */
     PGconn *conn;
     unsigned long connects;
     char sqlstate[6]; /* of the last failure, "" when none was given */
@@ -52,7 +53,15 @@ void cs_store_free(cs_store *s)
     if (s->conn)
         PQfinish(s->conn);
     free(s->conninfo);
+    free(s->on_connect);
     free(s);
+}
+
+int cs_store_on_connect(cs_store *s, const char *sql)
+{
+    free(s->on_connect);
+    s->on_connect = sql ? strdup(sql) : NULL;
+    return !sql || s->on_connect ? 0 : -ENOMEM;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -177,6 +186,15 @@ int cs_store_connect(cs_store *s, char *err, size_t errsize)
         return r;
     }
     PQclear(PQexec(s->conn, "SET client_min_messages = warning"));
+    if (s->on_connect) {
+        PGresult *res = PQexec(s->conn, s->on_connect);
+        int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : fail_res(s, res, "session", err, errsize);
+        PQclear(res);
+        if (r < 0) {
+            disconnect(s);
+            return r;
+        }
+    }
     s->connects++;
     return 0;
 }

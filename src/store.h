@@ -102,6 +102,10 @@ typedef struct cs_store_batch {
 cs_store *cs_store_new(const char *conninfo);
 void cs_store_free(cs_store *s); /* NULL allowed; closes the connection */
 
+/* Runs sql (session settings, e.g. "SET statement_timeout = 1000") after
+ * every (re)connect.  NULL: nothing.  0 or -ENOMEM. */
+int cs_store_on_connect(cs_store *s, const char *sql);
+
 /* (Re)connects if needed.  0, or an error class above with the reason in
  * err (-EACCES, -ENXIO, -ENOENT and -EINVAL are permanent). */
 int cs_store_connect(cs_store *s, char *err, size_t errsize);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
@@ -128,4 +129,25 @@ int cs_timestamp_format(int64_t usec, char *buf, size_t size)
     if (n < 0 || (size_t)n >= size)
         return -ENOSPC;
     return n;
+}
+
+int cs_timestamp_month(const char *s, int64_t *ret_from, int64_t *ret_to)
+{
+    static const char shape[] = "dddd-dd";
+    for (size_t i = 0; i < sizeof(shape) - 1; i++)
+        if (!s[i] || (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != '-'))
+            return -EINVAL;
+    if (s[7])
+        return -EINVAL;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    if (y < 1970 || y > 9998 || m < 1 || m > 12)
+        return -EINVAL;
+    char from[32], to[32];
+    snprintf(from, sizeof(from), "%04d-%02d-01T00:00:00Z", y, m);
+    snprintf(to, sizeof(to), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
+    if (cs_timestamp_parse(from, strlen(from), ret_from) < 0 ||
+        cs_timestamp_parse(to, strlen(to), ret_to) < 0)
+        return -EINVAL;
+    return 0;
 }

@@ -25,6 +25,12 @@ int cs_timestamp_parse(const char *s, size_t len, int64_t *ret_usec);
  * fraction).  Returns the length, or -ENOSPC. */
 int cs_timestamp_format(int64_t usec, char *buf, size_t size);
 
+/* Parses a billing month: exactly "YYYY-MM", digits only, 1970-01 to
+ * 9998-12 (so that the month's end is a valid time).  Returns 0 with the
+ * first instant of the month and of the next in *ret_from and *ret_to, or
+ * -EINVAL.  The one parser for the command line, the server and closing. */
+int cs_timestamp_month(const char *s, int64_t *ret_from, int64_t *ret_to);
+
 /* Returns usec truncated to the start of its UTC hour. */
 static inline int64_t cs_timestamp_hour(int64_t usec)
 {

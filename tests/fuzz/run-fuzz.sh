@@ -4,7 +4,8 @@
 # the source tree); prints libFuzzer's final lines (exec count) and fails
 # when libFuzzer found something.
 set -u
-target=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") seeds=$2 seconds=$3
+target=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+seeds=$(cd "$2" && pwd) seconds=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1

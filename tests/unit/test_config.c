@@ -1,5 +1,6 @@
 /* Unit tests for src/config.c: keys, kafka.* passthrough, quoting, comments,
  * and errors naming file, line and key. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +79,45 @@ START_TEST(errors)
 }
 END_TEST
 
+START_TEST(hostile_files)
+{
+    cs_config cfg;
+    cs_errlist errs = {0};
+    cs_config_init(&cfg);
+    ck_assert_int_eq(cs_config_load(&cfg, "/dev/zero", &errs), -EFBIG);
+    ck_assert_msg(strstr(errs.items[0], "/dev/zero: larger than") == errs.items[0], "%s", errs.items[0]);
+    cs_errlist_free(&errs);
+    ck_assert_int_eq(cs_config_load(&cfg, "/tmp", &errs), -EISDIR);
+    ck_assert_msg(strstr(errs.items[0], "/tmp: is a directory") == errs.items[0], "%s", errs.items[0]);
+    cs_errlist_free(&errs);
+    /* a NUL byte in a value, a port out of range, a signed port */
+    char text[] = "group = ab\0cd\nserve.listen = 127.0.0.1:99999\nhttp.listen = :+80\n"
+                  "serve.listen = 127.0.0.1:8443\n";
+    snprintf(path, sizeof(path), "/tmp/cs-config-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_eq((int)write(fd, text, sizeof(text) - 1), (int)sizeof(text) - 1);
+    close(fd);
+    ck_assert_int_eq(cs_config_load(&cfg, path, &errs), -EINVAL);
+    ck_assert_int_eq((int)errs.n, 3);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:1: contains a NUL byte", path);
+    ck_assert_str_eq(errs.items[0], want);
+    ck_assert(strstr(errs.items[1], ":2: serve.listen: \"127.0.0.1:99999\" is not host:port") != NULL);
+    ck_assert(strstr(errs.items[2], ":3: http.listen:") != NULL);
+    ck_assert_str_eq(cfg.serve_listen, "127.0.0.1:8443");
+    cs_errlist_free(&errs);
+    cs_config_free(&cfg);
+    unlink(path);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, loads);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, hostile_files);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -36,11 +36,29 @@ START_TEST(quoting_and_injection)
 }
 END_TEST
 
+START_TEST(semicolons_and_controls)
+{
+    cs_buf b = {0};
+    cs_csv_text(&b, "a;=1+1", 1);
+    cs_csv_text(&b, "red \x1b[31mALERT\x1b[0m", 0);
+    cs_csv_text(&b, "csi \xc2\x9b" "2J", 0);
+    cs_csv_text(&b, "\xe6\xa0\xaa", 0); /* CJK: kept as is */
+    cs_csv_end_row(&b);
+    ck_assert(!b.failed);
+    ck_assert_str_eq(b.data, "\"a;=1+1\",red \\x1b[31mALERT\\x1b[0m,csi \\u009b2J,\xe6\xa0\xaa\r\n");
+    cs_buf_reset(&b);
+    cs_buf_put_visible(&b, "t\tn\nd\x7f", "");
+    ck_assert_str_eq(b.data, "t\\x09n\\x0ad\\x7f");
+    cs_buf_free(&b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("csv");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, quoting_and_injection);
+    tcase_add_test(tc, semicolons_and_controls);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -161,6 +161,28 @@ START_TEST(valid_and_invalid_msgpack)
 }
 END_TEST
 
+START_TEST(big_json_quantities)
+{
+    /* beyond int64 and double: read from the text, in range below 10^26 */
+    ck_assert_int_eq(dec_json(EVENT("", "2026-11-03T10:15:00Z",
+                                    "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":9223372036854775808}")), 0);
+    ck_assert_str_eq(qstr(), "9223372036854775808.000000000000");
+    ck_assert_int_eq(dec_json(EVENT("", "2026-11-03T10:15:00Z",
+                                    "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":99999999999999999999999999}")), 0);
+    ck_assert_int_eq(dec_json(EVENT("\"x\":1e999,", "2026-11-03T10:15:00Z",
+                                    "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":2}")), 0);
+    ck_assert_str_eq(qstr(), "2.000000000000");
+    R(EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":1e400}"),
+      CS_REJECT_INVALID_QUANTITY, "out of range");
+    R(EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":100000000000000000000000000}"),
+      CS_REJECT_INVALID_QUANTITY, "out of range");
+    /* details cut between characters: "é" at byte 40 is left out whole */
+    R(EVENT("", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":1}"),
+      CS_REJECT_INVALID_TIME, "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is not");
+    ck_assert(cs_utf8_valid(err.detail, strlen(err.detail)));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("event");
@@ -168,6 +190,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, valid_json);
     tcase_add_test(tc, quantity_forms);
     tcase_add_test(tc, rejections);
+    tcase_add_test(tc, big_json_quantities);
     tcase_add_test(tc, valid_and_invalid_msgpack);
     suite_add_tcase(s, tc);
     return s;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "pricing.h"
 #include "rules.h"
 #include "unit.h"
 
@@ -82,6 +83,37 @@ START_TEST(syntax_and_missing)
 }
 END_TEST
 
+START_TEST(regex_cannot_escape_anchoring)
+{
+    cs_rules *rs;
+    cs_errlist errs = {0};
+    const char *esc = "{\"version\": \"v\", \"currency\": \"USD\", \"rules\": [{\"id\": \"r\","
+                      " \"product\": \"p\", \"meter\": \"m\", \"unit\": \"u\", \"unit_price\": \"1\","
+                      " \"match\": [{\"label\": \"region\", \"op\": \"=~\", \"value\": \"x)|(.*\"}]}]}";
+    ck_assert_int_eq(cs_rules_parse(esc, strlen(esc), "re.json", &rs, &errs), -EINVAL);
+    ck_assert(has(&errs, "invalid regular expression"));
+    cs_errlist_free(&errs);
+    const char *ok = "{\"version\": \"v\", \"currency\": \"USD\", \"rules\": [{\"id\": \"r\","
+                     " \"product\": \"p\", \"meter\": \"m\", \"unit\": \"u\", \"unit_price\": \"1\","
+                     " \"match\": [{\"label\": \"region\", \"op\": \"=~\", \"value\": \"eu-.*|us\"}]}]}";
+    ck_assert_int_eq(cs_rules_parse(ok, strlen(ok), "re.json", &rs, &errs), 0);
+    const char *vals[] = {"eu-west", "us", "xeu-west", "usa", "us-east"};
+    const int want[] = {1, 1, 0, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        cs_label l = {"region", vals[i]};
+        ck_assert_msg((cs_pricing_match(rs, "p", "m", 0, &l, 1) != NULL) == want[i], "%s", vals[i]);
+    }
+    cs_rules_free(rs);
+    /* a file that never ends, or a directory, is refused with a message */
+    ck_assert_int_eq(cs_rules_load("/dev/zero", &rs, &errs), -EFBIG);
+    ck_assert(has(&errs, "/dev/zero: larger than"));
+    cs_errlist_free(&errs);
+    ck_assert_int_eq(cs_rules_load("/tmp", &rs, &errs), -EISDIR);
+    ck_assert(has(&errs, "/tmp: is a directory"));
+    cs_errlist_free(&errs);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -89,6 +121,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, example_loads);
     tcase_add_test(tc, errors_have_positions);
     tcase_add_test(tc, syntax_and_missing);
+    tcase_add_test(tc, regex_cannot_escape_anchoring);
     suite_add_tcase(s, tc);
     return s;
 }

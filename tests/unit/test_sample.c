@@ -1,6 +1,7 @@
 /* Unit tests for src/sample.c: both encodings, special values, rounding of
  * float-born values, series identity independent of label order, rejects. */
 #include <msgpack.h>
+#include <errno.h>
 #include <string.h>
 
 #include "sample.h"
@@ -87,6 +88,24 @@ START_TEST(msgpack_same_series)
 }
 END_TEST
 
+START_TEST(series_identity_is_unambiguous)
+{
+    /* a label name holding '=' and '"' would spell another series' text */
+    ck_assert_int_eq(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"1\",\"name\":\"c_total\","
+                         "\"labels\":{\"namespace=\\\"victim\\\",pod\":\"p1\"}}"), -EBADMSG);
+    ck_assert_int_eq(err.code, CS_REJECT_INVALID_VALUE);
+    ck_assert(strstr(err.detail, "is not a Prometheus label name") != NULL);
+    ck_assert_int_eq(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"1\",\"name\":\"c{x}\"}"),
+                     -EBADMSG);
+    ck_assert(strstr(err.detail, "is not a Prometheus metric name") != NULL);
+    ck_assert_int_eq(dec("{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"1\",\"name\":\"ns:c_total\","
+                         "\"labels\":{\"_a9\":\"v\\\",b=\\\"w\"}}"), 0);
+    char text[256];
+    cs_sample_series_text(&s, text, sizeof(text));
+    ck_assert_str_eq(text, "ns:c_total{_a9=\"v\\\",b=\\\"w\"}");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *su = suite_create("sample");
@@ -94,6 +113,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, json_and_identity);
     tcase_add_test(tc, specials_and_rejects);
     tcase_add_test(tc, msgpack_same_series);
+    tcase_add_test(tc, series_identity_is_unambiguous);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -56,12 +56,30 @@ START_TEST(format_roundtrip_and_hour)
 }
 END_TEST
 
+START_TEST(months)
+{
+    int64_t from, to, t;
+    ck_assert_int_eq(cs_timestamp_month("2026-12", &from, &to), 0);
+    cs_timestamp_parse("2026-12-01T00:00:00Z", 20, &t);
+    ck_assert(from == t);
+    cs_timestamp_parse("2027-01-01T00:00:00Z", 20, &t);
+    ck_assert(to == t);
+    ck_assert_int_eq(cs_timestamp_month("9998-12", &from, &to), 0);
+    /* found by probing the server: each was accepted, or mislabelled */
+    const char *bad[] = {"2026-+1", " 2026-1", "2026-1", "9999-12", "1969-12", "2026-00",
+                         "2026-13", "2026-11 ", "2026/11", "+026-11", "２０２６-11", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(cs_timestamp_month(bad[i], &from, &to) == -EINVAL, "%s", bad[i]);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("timestamp");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, parses);
     tcase_add_test(tc, rejects);
+    tcase_add_test(tc, months);
     tcase_add_test(tc, format_roundtrip_and_hour);
     suite_add_tcase(s, tc);
     return s;
