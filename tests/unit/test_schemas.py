@@ -2,7 +2,8 @@
 """The JSON Schemas in schemas/ agree with what costream accepts: the shipped
 rules validate against rules.schema.json and `costream rules check` accepts
 them; a broken copy fails both; events the load generator makes validate
-against usage-event.schema.json and a broken one does not."""
+against usage-event.schema.json (produced by `costream loadgen` into a real
+mock Kafka and read back, JSON and MessagePack) and a broken one does not."""
 import copy
 import json
 import os
@@ -43,6 +44,49 @@ p = subprocess.run([COSTREAM, "rules", "check", f.name], capture_output=True, te
 os.unlink(f.name)
 assert p.returncode == 1, p
 assert "rules[0].unit_price" in p.stderr and "rules[1].match[0].op" in p.stderr, p.stderr
+
+
+
+def loadgen_events(fmt, count=300):
+    """Messages `costream loadgen` produces, read back from `costream kafka-mock`."""
+    from kafka import KafkaConsumer, TopicPartition
+    import msgpack
+    import time
+    tmp = tempfile.mkdtemp()
+    boot = os.path.join(tmp, "bootstrap")
+    mock = subprocess.Popen([COSTREAM, "kafka-mock", "--bootstrap-file", boot, "--topic", "ev:1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(boot) and os.path.getsize(boot):
+                break
+            time.sleep(0.1)
+        brokers = open(boot).read().strip()
+        subprocess.run([COSTREAM, "loadgen", "--brokers", brokers, "--topic", "ev", "--count", str(count),
+                        "--format", fmt, "--malformed-permille", "0", "--seed", "5"],
+                       check=True, capture_output=True)
+        c = KafkaConsumer(bootstrap_servers=brokers, api_version=(2, 5, 0), consumer_timeout_ms=5000,
+                          auto_offset_reset="earliest")
+        c.assign([TopicPartition("ev", 0)])
+        out = []
+        for m in c:
+            out.append(json.loads(m.value) if fmt == "json" else msgpack.unpackb(m.value, raw=False))
+            if len(out) == count:
+                break
+        c.close()
+        return out
+    finally:
+        mock.kill()
+        mock.wait()
+
+
+for fmt in ("json", "msgpack"):
+    produced = loadgen_events(fmt)
+    assert len(produced) == 300, "loadgen %s: read back %d of 300" % (fmt, len(produced))
+    for ev in produced:
+        if fmt == "msgpack" and isinstance(ev["data"].get("quantity"), int):
+            ev["data"]["quantity"] = str(ev["data"]["quantity"])  # JSON Schema speaks JSON
+        jsonschema.validate(ev, event_schema)
 
 event = {"specversion": "1.0", "id": "e1", "source": "//p", "type": "usage", "subject": "cus_1",
          "time": "2026-11-03T10:15:00Z",
