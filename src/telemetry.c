@@ -17,7 +17,7 @@ struct cs_telemetry {
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
     cs_metric_family *cpu, *rss, *fds, *max_fds, *start;
     cs_metric_family *samples, *evicted, *watermark;
-    cs_metric_family *isolations, *fixed_values, *ready, *dropped;
+    cs_metric_family *isolations, *fixed_values, *ready, *dropped, *blocked;
 };
 
 static cs_dec dec_u64(uint64_t v)
@@ -126,6 +126,9 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
     t->dropped = cs_metrics_family(m, "costream_messages_dropped_total",
                                    "Messages whose data and whose reject PostgreSQL both refused: only their offset was stored (see the logs)",
                                    CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+    t->blocked = cs_metrics_family(m, "costream_worker_blocked_seconds",
+                                   "How long the worker's loop has been inside one call (a backend that does not answer); 0 when it is moving",
+                                   CS_METRIC_GAUGE, NULL, 0, NULL, 0);
     t->ready = cs_metrics_family(m, "costream_ready", "1 when the worker is ready (/readyz), else 0",
                                  CS_METRIC_GAUGE, NULL, 0, NULL, 0);
     t->cpu = cs_metrics_family(m, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
@@ -187,7 +190,6 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
     if (total) /* hits / total, exact to 12 places, truncated */
         ratio.raw = (cs_i128)n->cache.hits * (cs_i128)1000000000000LL / (cs_i128)total;
     cs_metrics_set(t->cache_ratio, NULL, ratio);
-    cs_metrics_set(t->assigned, NULL, dec_u64(n->partitions));
     cs_metrics_set(t->folded, NULL, dec_u64(cs_metrics_family_folded(t->cost)));
     static const char *const outcomes[] = {"baseline", "charged", "reset", "duplicate",
                                            "late", "nan", "gap"};
@@ -198,9 +200,16 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
     cs_metrics_set(t->isolations, NULL, dec_u64(n->isolations));
     cs_metrics_set(t->dropped, NULL, dec_u64(n->dropped));
     cs_metrics_set(t->fixed_values, NULL, dec_u64(n->fixed_values));
-    cs_metrics_set(t->ready, NULL, dec_u64(n->ready ? 1 : 0));
+
     if (n->watermark_usec > 0)
         cs_metrics_set(t->watermark, NULL, dec_usec(n->watermark_usec));
+}
+
+void cs_telemetry_liveness(cs_telemetry *t, int ready, size_t partitions, int64_t blocked_usec)
+{
+    cs_metrics_set(t->ready, NULL, dec_u64(ready ? 1 : 0));
+    cs_metrics_set(t->assigned, NULL, dec_u64(partitions));
+    cs_metrics_set(t->blocked, NULL, dec_usec(blocked_usec > 0 ? blocked_usec : 0));
 }
 
 void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duration_usec,

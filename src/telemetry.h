@@ -33,7 +33,6 @@ typedef struct cs_telemetry_counters {
     unsigned long store_reconnects;
     unsigned long redis_reconnects;
     cs_cache_stats cache;
-    size_t partitions;
     uint64_t samples[8];          /* settled metric samples by cs_series_outcome */
     uint64_t samples_unpriced;    /* samples of metrics no rule prices (ignored) */
     uint64_t series_evicted;
@@ -41,7 +40,6 @@ typedef struct cs_telemetry_counters {
     uint64_t isolations;          /* batches refused on their data and bisected */
     uint64_t dropped;             /* messages whose reject was refused too */
     unsigned long fixed_values;   /* Redis values escaped or cut */
-    int ready;                    /* /readyz would answer 200 */
 } cs_telemetry_counters;
 
 typedef enum cs_flush_result { CS_FLUSH_OK, CS_FLUSH_FENCED, CS_FLUSH_ERROR } cs_flush_result;
@@ -57,6 +55,11 @@ void cs_telemetry_admit(cs_telemetry *t, const char *customer);
 
 /* Publishes the worker's totals. */
 void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n);
+
+/* Readiness, partitions assigned and how long the worker's loop has been
+ * stuck in one call: set from a watchdog thread every second, so they move
+ * even while the worker waits on a backend that does not answer. */
+void cs_telemetry_liveness(cs_telemetry *t, int ready, size_t partitions, int64_t blocked_usec);
 
 /* A flush finished: duration and, when it committed, the aggregates it
  * stored (added to the business counters). */

@@ -112,6 +112,13 @@ typedef struct cs_worker {
     atomic_int st_assigned, st_store, st_redis;
     pthread_mutex_t st_lock;
     char st_store_err[256], st_redis_err[256];
+    /* the loop's heartbeat (monotonic µs) and what it is doing, for the
+     * watchdog thread and /readyz when a call does not return */
+    _Atomic int64_t beat;
+    _Atomic(const char *) doing;
+    atomic_int wd_stop;
+    pthread_t watchdog;
+    bool watchdog_started;
     cs_event ev;
 } cs_worker;
 
@@ -148,6 +155,15 @@ static void set_state(cs_worker *w, atomic_int *st, char *buf, int code, const c
 
 #define store_state(w, code, msg) set_state(w, &(w)->st_store, (w)->st_store_err, code, msg)
 #define redis_state(w, code, msg) set_state(w, &(w)->st_redis, (w)->st_redis_err, code, msg)
+
+#define BLOCKED_USEC (10 * CS_USEC_PER_SEC) /* one call this long: not ready */
+
+/* Marks the loop alive and says what it does next (a static string). */
+static void busy(cs_worker *w, const char *what)
+{
+    atomic_store(&w->beat, mono_usec());
+    atomic_store(&w->doing, what);
+}
 
 static part_state *find_part(cs_worker *w, const char *topic, int32_t partition)
 {
@@ -403,6 +419,7 @@ static void isolation_progress(cs_worker *w)
  * (memory kept; retry). */
 static int flush(cs_worker *w, const char *why)
 {
+    busy(w, "writing a batch to PostgreSQL");
     cs_store_offset *offs = calloc(w->nparts + 1, sizeof(*offs));
     char err[768];
     size_t noffs = 0;
@@ -908,6 +925,12 @@ static const char *not_ready(cs_worker *w, char *reason, size_t size)
     pthread_mutex_unlock(&w->st_lock);
     if (st || rs)
         return reason;
+    int64_t blocked = mono_usec() - atomic_load(&w->beat);
+    if (blocked > BLOCKED_USEC) {
+        snprintf(reason, size, "the worker has been blocked for %" PRId64 " s while %s",
+                 blocked / CS_USEC_PER_SEC, atomic_load(&w->doing));
+        return reason;
+    }
     if (atomic_load(&w->st_assigned) == 0) {
         snprintf(reason, size, "no partitions assigned (joining the group, or more workers than partitions)");
         return reason;
@@ -920,16 +943,31 @@ static int http_ready(void *opaque, char *reason, size_t size)
     return not_ready(opaque, reason, size) == NULL;
 }
 
+/* Publishes readiness, partitions and how long the loop has been stuck,
+ * every second, from its own thread: these move even while the worker
+ * waits inside a call to a backend that does not answer. */
+static void *watchdog_main(void *opaque)
+{
+    cs_worker *w = opaque;
+    char why[512];
+    while (!atomic_load(&w->wd_stop)) {
+        int64_t blocked = mono_usec() - atomic_load(&w->beat);
+        cs_telemetry_liveness(w->tm, not_ready(w, why, sizeof(why)) == NULL,
+                              (size_t)atomic_load(&w->st_assigned),
+                              blocked > 2 * CS_USEC_PER_SEC ? blocked : 0);
+        for (int i = 0; i < 10 && !atomic_load(&w->wd_stop); i++)
+            usleep(100000);
+    }
+    return NULL;
+}
+
 /* Publishes counters, partition lag. */
 static void publish(cs_worker *w, bool lag)
 {
-    char why[512];
-    w->n.ready = not_ready(w, why, sizeof(why)) == NULL;
     w->n.fixed_values = cs_labels_fixed_values(w->labels);
     w->n.cache = cs_labels_cache_stats(w->labels);
     w->n.redis_reconnects = cs_labels_reconnects(w->labels);
     w->n.store_reconnects = cs_store_reconnects(w->store);
-    w->n.partitions = cs_consumer_assigned(w->consumer);
     cs_telemetry_counters_set(w->tm, &w->n);
     for (size_t i = 0; lag && i < w->nparts; i++) {
         part_state *p = &w->parts[i];
@@ -1126,6 +1164,8 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         goto out;
     }
     cs_telemetry_rules(w->tm, w->rules->version, w->rules->currency);
+    busy(w, "starting");
+    w->watchdog_started = pthread_create(&w->watchdog, NULL, watchdog_main, w) == 0;
     /* the largest customers of the month get their own series first, so
      * that the cardinality cap folds the smallest */
     if (cs_store_top_customers(w->store, cfg->metrics_max_customers - 1, admit_row, w->tm, err,
@@ -1180,7 +1220,9 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         }
         /* periodic work runs whatever the pipeline waits on, so that
          * /metrics keeps moving during an outage */
+        busy(w, "running periodic tasks");
         tick(w, &sch);
+        busy(w, "reading Kafka and looking up customers in Redis");
         if (store_failing || held.handle) {
             /* Take no new messages until the store / Redis is back. */
             if (mono_usec() < retry_at) {
@@ -1245,6 +1287,9 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     w->consumer = NULL;
     cs_log(CS_LOG_INFO, "worker stopped", NULL);
 out:
+    atomic_store(&w->wd_stop, 1);
+    if (w->watchdog_started)
+        pthread_join(w->watchdog, NULL);
     if (w->consumer)
         cs_consumer_free(w->consumer);
     cs_http_stop(w->http);

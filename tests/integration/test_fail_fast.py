@@ -8,6 +8,11 @@ that says what to do; a passing outage is waited for, and /readyz names it.
   - a rules file that does not exist         -> exit 1, names the file
   - PostgreSQL not listening (an outage)     -> keeps running; /readyz 503
                                                 "PostgreSQL is unreachable"
+  - PostgreSQL frozen (SIGSTOP) mid-flush    -> /readyz names the blocked call
+                                                and /metrics keeps moving
+                                                (costream_worker_blocked_seconds,
+                                                costream_partitions_assigned);
+                                                after SIGCONT every event is billed
 """
 import json
 import os
@@ -97,6 +102,54 @@ def main():
         check(w.poll() is None, "the worker exited during an outage (it must wait)")
         svc.stop_worker(w)
         print("outage: still running, /readyz %d %s" % got)
+
+        # a server that does not answer at all: the worker's call blocks
+        good = svc.write_config("good.conf", rules_path, {"group": "ff-frozen"})
+        w = svc.start_worker(good, "frozen")
+        port_ = harness.wait_until(
+            lambda: (re.findall(r'"port":(\d+)', open(w.log_path).read()) or [None])[0], 20, "HTTP port")
+        prod = harness.producer(svc.bootstrap)
+        ev = {"specversion": "1.0", "source": "//ff", "type": "t", "subject": "acme",
+              "time": "2026-11-05T10:00:00Z", "data": {"product": "api", "meter": "calls", "quantity": "1"}}
+        for i in range(50):
+            prod.send("usage-events", harness.dump(dict(ev, id="a%d" % i)), partition=i % 2)
+        prod.flush()
+        harness.wait_until(lambda: sum(svc.stored_offsets("ff-frozen", "usage-events").values()) == 50, 30, "50 stored")
+        pids = [int(open(os.path.join(svc.dir, "pg", "data", "postmaster.pid")).readline())]
+        pids += [int(x) for x in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pids[0])],
+                                                capture_output=True, text=True).stdout.split()]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            for i in range(50, 80):
+                prod.send("usage-events", harness.dump(dict(ev, id="a%d" % i)), partition=i % 2)
+            prod.flush()
+
+            def metric(name):
+                body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port_, timeout=3).read().decode()
+                m = re.search(r"^%s (\S+)$" % name, body, re.M)
+                return float(m.group(1)) if m else None
+
+            blocked = harness.wait_until(lambda: (lambda r: r if r and "blocked" in r[1] else None)(readyz()),
+                                         40, "/readyz to name the blocked call")
+            check("PostgreSQL" in blocked[1], "/readyz says what it is blocked on: %s" % blocked[1])
+            b1 = metric("costream_worker_blocked_seconds")
+            time.sleep(2)
+            b2 = metric("costream_worker_blocked_seconds")
+            check(b1 and b2 and b2 > b1, "blocked seconds move while blocked: %s then %s" % (b1, b2))
+            check(metric("costream_partitions_assigned") == 2, "partitions still shown while blocked")
+            check(metric("costream_ready") == 0, "costream_ready is 0 while blocked")
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        harness.wait_until(lambda: sum(svc.stored_offsets("ff-frozen", "usage-events").values()) == 80, 60,
+                           "80 stored after the thaw")
+        billed = svc.psql("SELECT sum(events) FROM usage_cost WHERE customer = 'acme'")[0][0]
+        check(int(billed) == 80, "billed %s events of 80" % billed)
+        harness.wait_until(lambda: readyz() is None, 30, "/readyz 200 again")
+        svc.stop_worker(w)
+        print("frozen PostgreSQL: /readyz %d %s; blocked seconds %s -> %s; all 80 events billed after the thaw"
+              % (blocked[0], blocked[1], b1, b2))
         ok = True
     finally:
         svc.close(keep_logs=not ok)
