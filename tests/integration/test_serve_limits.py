@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from decimal import Decimal
 
@@ -69,6 +70,10 @@ def main():
                  " SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
                  " CASE WHEN i <= 10 THEN 'beta' ELSE 'acme' END, 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD',"
                  " 'call', 0.01, 0, i, i * 0.01, 0, i * 0.01, i FROM generate_series(1, 30000) i")
+        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
+                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
+                 " VALUES ('2026-10-01', '2026-10-03 00:00+00', 'beta', 'api', 'm', 'r', 'v', 'pro', 'USD',"
+                 " 'call', 0.01, 0, 1, 0.01, 0, 0.01, 1)")
         want_total = sum(Decimal(i) * Decimal("0.01") for i in range(1, 30001))
         fin = svc.costream("token", "create", "--scope", "finance", "--name", "fin", "-c", cfg).stdout.strip()
         cust = svc.costream("token", "create", "--scope", "customer", "--customer", "acme", "--name", "acme",
@@ -78,6 +83,26 @@ def main():
         port = int(harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log.name).read()) or [None])[0],
                                       30, "serve"))
         base_threads = threads_of(server.pid)
+
+        # HEAD, other methods, and the index's scope
+        def call(method, path, token):
+            req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
+                                         headers={"Authorization": "Bearer " + token})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status, r.headers, r.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers, e.read()
+
+        st, hdr, body = call("HEAD", "/reports/chargeback?period=2026-11", fin)
+        check(st == 200 and body == b"", "HEAD: %s, %d bytes" % (st, len(body)))
+        st, hdr, body = call("POST", "/", fin)
+        check(st == 405 and hdr.get("Allow") == "GET, HEAD", "POST: %s, Allow %s" % (st, hdr.get("Allow")))
+        st, _, fin_index = call("GET", "/", fin)
+        st2, _, cust_index = call("GET", "/", cust)
+        check(b"2026-10" in fin_index and b"2026-11" in fin_index, "finance index lists both months")
+        check(b"2026-11" in cust_index and b"2026-10" not in cust_index,
+              "a customer's index lists only its months")
 
         # slow readers with one customer token
         slow = []

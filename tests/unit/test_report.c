@@ -110,11 +110,49 @@ START_TEST(minor_units)
 }
 END_TEST
 
+START_TEST(focus_tags_whole)
+{
+    /* a cost centre of 1,200 bytes (400 CJK characters) with quotes and a
+     * backslash: Tags must stay one valid JSON object holding it whole */
+    char cc[1300] = "\"q\\";
+    for (int i = 0; i < 400; i++)
+        strcat(cc, "\xe7\xb5\x8c");
+    cs_report *r = cs_report_new(CS_REPORT_FOCUS, &meta);
+    cs_buf b = {0};
+    cs_report_begin(r, &b);
+    cs_report_row x = row("a", "p1", "1", "1");
+    x.cost_center = cc;
+    ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+    ck_assert(!b.failed);
+    /* the Tags cell: find the quoted field that starts with {"costream/plan" */
+    const char *start = strstr(b.data, "\"{\"\"costream/plan");
+    ck_assert_ptr_nonnull(start);
+    cs_buf cell = {0};
+    const char *p = start + 1;
+    for (; *p && !(p[0] == '"' && p[1] != '"'); p++) {
+        if (p[0] == '"' && p[1] == '"')
+            p++; /* a doubled quote is one quote */
+        cs_buf_append(&cell, p, 1);
+    }
+    cs_buf_append(&cell, "", 1);
+    json_error_t je;
+    json_t *tags = json_loads(cell.data, 0, &je);
+    ck_assert_msg(tags != NULL, "Tags is not JSON: %s", je.text);
+    ck_assert_str_eq(json_string_value(json_object_get(tags, "costream/cost_center")), cc);
+    ck_assert_str_eq(json_string_value(json_object_get(tags, "costream/plan")), "pro");
+    json_decref(tags);
+    cs_buf_free(&cell);
+    cs_buf_free(&b);
+    cs_report_free(r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, csv_rounding_and_totals);
+    tcase_add_test(tc, focus_tags_whole);
     tcase_add_test(tc, reconciliation_failure);
     tcase_add_test(tc, focus_row);
     tcase_add_test(tc, minor_units);
