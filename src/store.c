@@ -577,6 +577,8 @@ static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t er
                    " SELECT cs_billing_period(hour), hour, customer, product, meter, rule_id,"
                    " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
                    " list_cost, discount, cost, events FROM cs_stage"
+                   /* one lock order for every worker: no deadlock between flushes */
+                   " ORDER BY hour, customer, product, meter, rule_id, rules_version, plan"
                    " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"
                    " rules_version, plan)"
                    " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
@@ -612,7 +614,8 @@ static int dedup_ids(cs_store *s, const cs_store_batch *b, char *err, size_t err
                          "WITH firsts AS (SELECT DISTINCT ON (source, id) ord, source, id"
                          "                FROM cs_ids ORDER BY source, id, ord),"
                          " fresh AS (INSERT INTO event_ids (group_id, source, id)"
-                         "           SELECT $1, source, id FROM firsts ON CONFLICT DO NOTHING"
+                         "           SELECT $1, source, id FROM firsts ORDER BY source, id"
+                         "           ON CONFLICT DO NOTHING"
                          "           RETURNING source, id)"
                          " SELECT f.ord FROM firsts f JOIN fresh USING (source, id)",
                          1, params, NULL, NULL, "event_ids", &res, err, errsize)) < 0)
@@ -679,7 +682,7 @@ static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, siz
     return exec_ok(s,
                    "INSERT INTO customers AS c (id, name, plan, cost_center)"
                    " SELECT DISTINCT ON (id) id, nullif(name, ''), nullif(plan, ''),"
-                   " nullif(cost_center, '') FROM cs_customers"
+                   " nullif(cost_center, '') FROM cs_customers ORDER BY id"
                    " ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, c.name),"
                    " plan = coalesce(EXCLUDED.plan, c.plan),"
                    " cost_center = coalesce(EXCLUDED.cost_center, c.cost_center), updated_at = now()"

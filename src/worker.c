@@ -92,6 +92,7 @@ typedef struct cs_worker {
     cs_store_event_id *ids;
     size_t nevents, capevents;
     cs_strmap customers; /* id → cs_customer *, attributes seen in this batch */
+    cs_strmap stored_customers; /* id → cs_customer *, attributes as last stored */
     pending_sample *samples;
     size_t nsamples, capsamples;
     cs_agg *settled; /* cost rows of the last settlement, for metrics */
@@ -258,8 +259,18 @@ static void on_dedup(void *opaque, const unsigned char *accepted, size_t n)
     }
 }
 
+static bool same_customer(const cs_customer *a, const cs_customer *b)
+{
+    return strcmp(a->plan, b->plan) == 0 && strcmp(a->name, b->name) == 0 &&
+           strcmp(a->cost_center, b->cost_center) == 0;
+}
+
+/* Keeps c's attributes for the flush, unless they are what is stored. */
 static int remember_customer(cs_worker *w, const cs_customer *c)
 {
+    void **known = cs_strmap_find(&w->stored_customers, c->id);
+    if (known && same_customer(*known, c) && !cs_strmap_find(&w->customers, c->id))
+        return 0; /* unchanged: customer attributes are written only when they change */
     void **slot = cs_strmap_find(&w->customers, c->id);
     if (slot) {
         **(cs_customer **)slot = *c; /* the latest attributes win */
@@ -287,6 +298,30 @@ static void collect_customer(void *opaque, const char *key, void *value)
     const cs_customer *c = value;
     (void)key;
     l->items[l->n++] = (cs_store_customer){c->id, c->name, c->plan, c->cost_center};
+}
+
+#define STORED_CUSTOMERS_MAX 200000 /* remembered attributes; then start again */
+
+static void move_customer(void *opaque, const char *key, void *value)
+{
+    cs_worker *w = opaque;
+    void **slot = cs_strmap_find(&w->stored_customers, key);
+    if (slot) {
+        free(*slot);
+        *slot = value;
+    } else if (cs_strmap_put(&w->stored_customers, key, value) < 0) {
+        free(value); /* only an optimisation: it is written again next time */
+    }
+}
+
+/* The batch's customers are stored: remember their attributes (taking
+ * ownership) so that unchanged ones are not written again. */
+static void remember_stored_customers(cs_worker *w)
+{
+    if (w->stored_customers.n + w->customers.n > STORED_CUSTOMERS_MAX)
+        cs_strmap_clear(&w->stored_customers, free);
+    cs_strmap_each(&w->customers, move_customer, w);
+    cs_strmap_clear(&w->customers, NULL);
 }
 
 /* Forgets everything not yet stored. */
@@ -545,7 +580,7 @@ static int flush(cs_worker *w, const char *why)
                 known = known && w->metric_partitions[t] > 0;
             w->wm_all_registered = known;
         }
-        cs_strmap_clear(&w->customers, free);
+        remember_stored_customers(w);
         w->pending = 0;
         isolation_progress(w);
     } else if (r == -ESTALE) {
@@ -1081,6 +1116,7 @@ static bool is_unavailable(int r)
 /* When the periodic tasks are next due (monotonic µs). */
 typedef struct schedule {
     int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
+    int64_t next_forget; /* stored customer attributes are written again */
 } schedule;
 
 /* The worker's periodic tasks, each on its own schedule: metrics, progress
@@ -1106,6 +1142,12 @@ static void tick(cs_worker *w, schedule *sch)
     if (now >= sch->next_mtd) {
         refresh_month_to_date(w);
         sch->next_mtd = now + (int64_t)cfg->mtd_refresh_ms * 1000;
+    }
+    if (now >= sch->next_forget) {
+        /* another worker may have written other attributes since: write
+         * every customer's again at least this often */
+        cs_strmap_clear(&w->stored_customers, free);
+        sch->next_forget = now + 600 * CS_USEC_PER_SEC;
     }
     if (cfg->dedup && now >= sch->next_prune) {
         prune_event_ids(w);
@@ -1208,7 +1250,8 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
     w->last_flush = mono_usec();
     schedule sch = {.next_prune = mono_usec() + 5 * CS_USEC_PER_SEC,
-                    .last_progress = mono_usec()};
+                    .last_progress = mono_usec(),
+                    .next_forget = mono_usec() + 600 * CS_USEC_PER_SEC};
     cs_message held = {0}; /* a message waiting for Redis */
     int64_t retry_at = 0, backoff = 0;
     bool store_failing = false;
@@ -1299,6 +1342,7 @@ out:
     drop_events(w);
     drop_samples(w);
     cs_strmap_clear(&w->customers, free);
+    cs_strmap_clear(&w->stored_customers, free);
     free(w->events);
     free(w->ids);
     for (size_t i = 0; i < w->nparts; i++)
