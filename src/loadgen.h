@@ -1,4 +1,4 @@
-/* loadgen.h - realistic usage traffic for any Kafka (`costream loadgen`).
+/* loadgen.h - realistic usage traffic for any Kafka (`costream-loadgen`).
  *
  * Customers cus_00001.. spread over the plan tiers (about 60 % free, 30 %
  * pro, 10 % enterprise) use the four products of rules/example.json.  Events

@@ -13,9 +13,7 @@
 #include "chargeback.h"
 #include "config.h"
 #include "cs_version.h"
-#include "loadgen.h"
 #include "log.h"
-#include "mockcluster.h"
 #include "reportdb.h"
 #include "rules.h"
 #include "serve.h"
@@ -57,11 +55,7 @@ static void usage(FILE *f)
             "  run -c FILE [--set KEY=VALUE]...   consume, price and aggregate usage events\n"
             "  migrate -c FILE [--set KEY=VALUE]  apply the SQL migrations to PostgreSQL\n"
             "  rules check FILE...                validate pricing rules files\n"
-            "  loadgen --brokers B --topic T --count N [options]\n"
-            "          [--metrics-topic M --metric-pods P --metric-span-hours H]\n"
-            "                                     produce realistic usage events\n"
-            "  kafka-mock [--brokers N] [--topic NAME:PARTITIONS]... [--bootstrap-file F]\n"
-            "                                     serve a throwaway Kafka on loopback\n"
+
             "  report -c FILE (--period YYYY-MM | --from T --to T) [--customer C]\n"
             "         [--product P] [--plan P] [--format table|csv|json|focus] [--output F]\n"
             "                                     chargeback report or FOCUS export\n"
@@ -72,6 +66,8 @@ static void usage(FILE *f)
             "  token revoke ID -c FILE            manage report access tokens\n"
             "  version                            print the version\n"
             "\n"
+            "Tools (own executables): costream-loadgen (realistic traffic to any Kafka),\n"
+            "costream-kafka-mock (a throwaway Kafka on loopback); each takes --help.\n"
             "See docs/operations.md for the configuration keys.\n");
 }
 
@@ -397,188 +393,8 @@ static int cmd_rules(int argc, char **argv)
     return ret;
 }
 
-static int cmd_kafka_mock(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},
-        {"topic", required_argument, NULL, 't'},
-        {"bootstrap-file", required_argument, NULL, 'f'},
-        {NULL, 0, NULL, 0},
-    };
-    cs_mock_topic topics[32];
-    size_t ntopics = 0;
-    int nbrokers = 1, c;
-    const char *file = NULL;
-    char err[512];
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'b') {
-            nbrokers = atoi(optarg);
-        } else if (c == 't' && ntopics < 32) {
-            char *colon = strrchr(optarg, ':');
-            int parts = colon ? atoi(colon + 1) : 1;
-            if (colon)
-                *colon = '\0';
-            if (parts < 1 || !*optarg) {
-                fprintf(stderr, "costream kafka-mock: --topic %s: expected NAME:PARTITIONS\n",
-                        optarg);
-                return 2;
-            }
-            topics[ntopics++] = (cs_mock_topic){optarg, parts};
-        } else if (c == 'f') {
-            file = optarg;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (nbrokers < 1) {
-        fprintf(stderr, "costream kafka-mock: --brokers must be at least 1\n");
-        return 2;
-    }
-    install_signals();
-    if (cs_mockcluster_run(nbrokers, topics, ntopics, file, &stop_flag, err, sizeof(err)) < 0) {
-        fprintf(stderr, "costream kafka-mock: %s\n", err);
-        return 1;
-    }
-    return 0;
-}
 
-static int parse_u64(const char *name, const char *v, uint64_t *ret)
-{
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-') {
-        fprintf(stderr, "costream loadgen: %s: \"%s\" is not a whole number\n", name, v);
-        return -1;
-    }
-    *ret = n;
-    return 0;
-}
-
-static int cmd_loadgen(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"brokers", required_argument, NULL, 'b'},
-        {"topic", required_argument, NULL, 't'},
-        {"count", required_argument, NULL, 'n'},
-        {"rate", required_argument, NULL, 'r'},
-        {"customers", required_argument, NULL, 'C'},
-        {"format", required_argument, NULL, 'F'},
-        {"malformed-permille", required_argument, NULL, 'm'},
-        {"unattributed-permille", required_argument, NULL, 'u'},
-        {"duplicate-permille", required_argument, NULL, 'd'},
-        {"seed", required_argument, NULL, 'S'},
-        {"start", required_argument, NULL, 's'},
-        {"span-hours", required_argument, NULL, 'h'},
-        {"totals", required_argument, NULL, 'T'},
-        {"redis-out", required_argument, NULL, 'R'},
-        {"set", required_argument, NULL, 'x'},
-        {"metrics-topic", required_argument, NULL, 'M'},
-        {"metric-pods", required_argument, NULL, 'K'},
-        {"metric-interval-seconds", required_argument, NULL, 'I'},
-        {"metric-span-hours", required_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0},
-    };
-    uint64_t metric_span_hours = 6;
-    cs_loadgen_opts o = {.topic = "usage-events", .count = 1000, .customers = 200,
-                         .seed = 1, .span_usec = 72 * CS_USEC_PER_HOUR};
-    cs_config kcfg;
-    cs_errlist errs = {0};
-    uint64_t v, span_hours = 72;
-    int c, bad = 0;
-    char err[512];
-    const char *start = NULL;
-
-    cs_config_init(&kcfg);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o.brokers = optarg; break;
-        case 't': o.topic = optarg; break;
-        case 'n': bad |= parse_u64("--count", optarg, &o.count); break;
-        case 'r': bad |= parse_u64("--rate", optarg, &o.rate); break;
-        case 'C': bad |= parse_u64("--customers", optarg, &v); o.customers = (unsigned)v; break;
-        case 'F':
-            if (strcmp(optarg, "json") && strcmp(optarg, "msgpack")) {
-                fprintf(stderr, "costream loadgen: --format: json or msgpack\n");
-                bad = 1;
-            }
-            o.msgpack = strcmp(optarg, "msgpack") == 0;
-            break;
-        case 'm': bad |= parse_u64("--malformed-permille", optarg, &v); o.malformed_pm = (unsigned)v; break;
-        case 'u': bad |= parse_u64("--unattributed-permille", optarg, &v); o.unattributed_pm = (unsigned)v; break;
-        case 'd': bad |= parse_u64("--duplicate-permille", optarg, &v); o.duplicate_pm = (unsigned)v; break;
-        case 'S': bad |= parse_u64("--seed", optarg, &o.seed); break;
-        case 's': start = optarg; break;
-        case 'h': bad |= parse_u64("--span-hours", optarg, &span_hours); break;
-        case 'T': o.totals_path = optarg; break;
-        case 'M': o.metrics_topic = optarg; break;
-        case 'K': bad |= parse_u64("--metric-pods", optarg, &v); o.metric_pods = (unsigned)v; break;
-        case 'I': bad |= parse_u64("--metric-interval-seconds", optarg, &v); o.metric_interval_s = (unsigned)v; break;
-        case 'H': bad |= parse_u64("--metric-span-hours", optarg, &metric_span_hours); break;
-        case 'R': o.redis_path = optarg; break;
-        case 'x': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || strncmp(optarg, "kafka.", 6) != 0) {
-                fprintf(stderr, "costream loadgen: --set takes kafka.KEY=VALUE\n");
-                bad = 1;
-                break;
-            }
-            *eq = '\0';
-            if (cs_config_set(&kcfg, optarg, eq + 1, "--set", &errs) < 0)
-                bad = 1;
-            break;
-        }
-        default: bad = 1;
-        }
-    }
-    if (o.customers == 0 || span_hours == 0 || (!o.brokers && !o.redis_path)) {
-        fprintf(stderr, "costream loadgen: --brokers, --customers >= 1 and --span-hours >= 1 "
-                        "are required\n");
-        bad = 1;
-    }
-    o.span_usec = (int64_t)span_hours * CS_USEC_PER_HOUR;
-    if (start) {
-        if (cs_timestamp_parse(start, strlen(start), &o.start_usec) < 0) {
-            fprintf(stderr, "costream loadgen: --start: \"%s\" is not an RFC 3339 time\n", start);
-            bad = 1;
-        }
-    } else {
-        o.start_usec = cs_timestamp_hour((int64_t)time(NULL) * CS_USEC_PER_SEC) - o.span_usec;
-    }
-    print_errs(&errs);
-    cs_errlist_free(&errs);
-    if (bad) {
-        cs_config_free(&kcfg);
-        return 2;
-    }
-    o.kafka = &kcfg;
-    int r = 0;
-    if (o.redis_path && (r = cs_loadgen_write_redis(&o, o.redis_path)) < 0)
-        fprintf(stderr, "costream loadgen: %s: %s\n", o.redis_path, strerror(-r));
-    if (r == 0 && o.brokers && o.count) {
-        install_signals();
-        r = cs_loadgen_run(&o, &stop_flag, err, sizeof(err));
-        if (r < 0)
-            fprintf(stderr, "costream loadgen: %s\n", err);
-    }
-    if (r == 0 && o.brokers && o.metrics_topic) {
-        o.metric_end_usec = (int64_t)time(NULL) * CS_USEC_PER_SEC / (60 * CS_USEC_PER_SEC) *
-                            (60 * CS_USEC_PER_SEC);
-        o.metric_start_usec = o.metric_end_usec - (int64_t)metric_span_hours * CS_USEC_PER_HOUR;
-        if (o.metric_pods == 0)
-            o.metric_pods = 40;
-        install_signals();
-        r = cs_loadgen_metrics(&o, &stop_flag, err, sizeof(err));
-        if (r < 0)
-            fprintf(stderr, "costream loadgen: %s\n", err);
-    }
-    cs_config_free(&kcfg);
-    return r < 0 ? 1 : 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -595,10 +411,6 @@ int main(int argc, char **argv)
         return cmd_migrate(argc, argv);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(argc, argv);
-    if (strcmp(cmd, "kafka-mock") == 0)
-        return cmd_kafka_mock(argc, argv);
-    if (strcmp(cmd, "loadgen") == 0)
-        return cmd_loadgen(argc, argv);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc, argv);
     if (strcmp(cmd, "serve") == 0)

@@ -1,5 +1,5 @@
 /* mockcluster.h - librdkafka's mock Kafka cluster on loopback TCP, for tests
- * and the demo (`costream kafka-mock`).
+ * and the demo (`costream-kafka-mock`).
  *
  * The mock cluster speaks the Kafka protocol well enough for any client
  * (kcat, kafka-python, costream itself) including consumer groups.  Like a

@@ -2,7 +2,7 @@
 """The JSON Schemas in schemas/ agree with what costream accepts: the shipped
 rules validate against rules.schema.json and `costream rules check` accepts
 them; a broken copy fails both; events the load generator makes validate
-against usage-event.schema.json (produced by `costream loadgen` into a real
+against usage-event.schema.json (produced by `costream-loadgen` into a real
 mock Kafka and read back, JSON and MessagePack) and a broken one does not."""
 import copy
 import json
@@ -48,13 +48,14 @@ assert "rules[0].unit_price" in p.stderr and "rules[1].match[0].op" in p.stderr,
 
 
 def loadgen_events(fmt, count=300):
-    """Messages `costream loadgen` produces, read back from `costream kafka-mock`."""
+    """Messages `costream-loadgen` produces, read back from `costream-kafka-mock`."""
     from kafka import KafkaConsumer, TopicPartition
     import msgpack
     import time
     tmp = tempfile.mkdtemp()
     boot = os.path.join(tmp, "bootstrap")
-    mock = subprocess.Popen([COSTREAM, "kafka-mock", "--bootstrap-file", boot, "--topic", "ev:1"],
+    tools = os.path.dirname(COSTREAM)
+    mock = subprocess.Popen([os.path.join(tools, "costream-kafka-mock"), "--bootstrap-file", boot, "--topic", "ev:1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -62,7 +63,7 @@ def loadgen_events(fmt, count=300):
                 break
             time.sleep(0.1)
         brokers = open(boot).read().strip()
-        subprocess.run([COSTREAM, "loadgen", "--brokers", brokers, "--topic", "ev", "--count", str(count),
+        subprocess.run([os.path.join(tools, "costream-loadgen"), "--brokers", brokers, "--topic", "ev", "--count", str(count),
                         "--format", fmt, "--malformed-permille", "0", "--seed", "5"],
                        check=True, capture_output=True)
         c = KafkaConsumer(bootstrap_servers=brokers, api_version=(2, 5, 0), consumer_timeout_ms=5000,
