@@ -29,6 +29,7 @@
 #include "cs_version.h"
 #include "http.h"
 #include "labels.h"
+#include "ledger.h"
 #include "log.h"
 #include "pricing.h"
 #include "rules.h"
@@ -39,17 +40,6 @@
 #include "timestamp.h"
 #include "utf8.h"
 
-typedef struct part_state {
-    char *topic;
-    int32_t partition;
-    int64_t expected; /* stored next offset, or CS_OFFSET_NONE */
-    int64_t next;     /* after the last message folded in, or CS_OFFSET_NONE */
-    bool active;
-    bool metric;          /* a metric-sample topic */
-    bool wm_registered;   /* its watermark row exists */
-    int64_t max_sample;   /* newest sample time in this batch, or -1 */
-    int64_t isolate_until; /* replaying in small batches up to here, or -1 */
-} part_state;
 
 /* A message whose data PostgreSQL refused on its own (found by isolation):
  * it is stored as a store_refused reject when it comes again; if even that
@@ -84,8 +74,7 @@ typedef struct cs_worker {
     cs_store *store;
     cs_consumer *consumer;
     cs_agg *agg;
-    part_state *parts;
-    size_t nparts, capparts;
+    cs_ledger ledger; /* offsets of every partition ever assigned */
     cs_store_reject *rejects;
     size_t nrejects, caprejects;
     batch_event *events; /* aggregated events of the batch (when dedup is on) */
@@ -166,36 +155,12 @@ static void busy(cs_worker *w, const char *what)
     atomic_store(&w->doing, what);
 }
 
-static part_state *find_part(cs_worker *w, const char *topic, int32_t partition)
+static bool is_metric_topic(const cs_worker *w, const char *topic)
 {
-    for (size_t i = 0; i < w->nparts; i++)
-        if (w->parts[i].partition == partition && strcmp(w->parts[i].topic, topic) == 0)
-            return &w->parts[i];
-    return NULL;
-}
-
-static part_state *add_part(cs_worker *w, const char *topic, int32_t partition)
-{
-    part_state *p = find_part(w, topic, partition);
-    if (p)
-        return p;
-    if (cs_array_reserve(&w->parts, &w->capparts, w->nparts + 1, sizeof(*w->parts)) < 0)
-        return NULL;
-    p = &w->parts[w->nparts];
-    p->topic = strdup(topic);
-    if (!p->topic)
-        return NULL;
-    p->partition = partition;
-    p->expected = p->next = CS_OFFSET_NONE;
-    p->active = false;
-    p->metric = false;
     for (size_t i = 0; i < w->cfg->nmetric_topics; i++)
-        p->metric = p->metric || strcmp(w->cfg->metric_topics[i], topic) == 0;
-    p->wm_registered = false;
-    p->max_sample = -1;
-    p->isolate_until = -1;
-    w->nparts++;
-    return p;
+        if (strcmp(w->cfg->metric_topics[i], topic) == 0)
+            return true;
+    return false;
 }
 
 static void drop_rejects(cs_worker *w)
@@ -213,8 +178,8 @@ static void drop_samples(cs_worker *w)
     for (size_t i = 0; i < w->nsamples; i++)
         free(w->samples[i].block);
     w->nsamples = 0;
-    for (size_t i = 0; i < w->nparts; i++)
-        w->parts[i].max_sample = -1;
+    for (size_t i = 0; i < w->ledger.n; i++)
+        w->ledger.parts[i].max_sample = -1;
 }
 
 static void drop_events(cs_worker *w)
@@ -332,8 +297,7 @@ static void discard_memory(cs_worker *w)
     drop_events(w);
     cs_strmap_clear(&w->customers, free);
     w->pending = 0;
-    for (size_t i = 0; i < w->nparts; i++)
-        w->parts[i].next = w->parts[i].expected;
+    cs_ledger_rewind(&w->ledger);
 }
 
 static const char *store_cause(int code)
@@ -360,7 +324,7 @@ static poison *find_poison(cs_worker *w, const char *topic, int32_t partition, i
 
 /* The batch that failed held one message: p's last.  It becomes a
  * store_refused reject; if it already was one, it is dropped. */
-static void mark_poison(cs_worker *w, part_state *p, const char *err)
+static void mark_poison(cs_worker *w, cs_ledger_part *p, const char *err)
 {
     int64_t off = p->next - 1;
     char o[24];
@@ -396,15 +360,7 @@ static void isolate(cs_worker *w, const char *err)
     char n[24];
     w->n.isolations++;
     fmt_i64(n, sizeof(n), (int64_t)w->pending);
-    part_state *last = NULL;
-    for (size_t i = 0; i < w->nparts; i++) {
-        part_state *p = &w->parts[i];
-        if (!p->active || p->next < 0 || p->next == p->expected)
-            continue;
-        last = p;
-        if (p->next > p->isolate_until)
-            p->isolate_until = p->next;
-    }
+    cs_ledger_part *last = cs_ledger_isolate(&w->ledger);
     if (w->pending <= 1 && last) {
         mark_poison(w, last, err);
     } else {
@@ -423,22 +379,12 @@ static void isolate(cs_worker *w, const char *err)
  * the range that was refused, and forgets poison already stored. */
 static void isolation_progress(cs_worker *w)
 {
-    bool done = true;
-    for (size_t i = 0; i < w->nparts; i++) {
-        part_state *p = &w->parts[i];
-        if (p->isolate_until < 0)
-            continue;
-        if (!p->active || p->expected >= p->isolate_until)
-            p->isolate_until = -1;
-        else
-            done = false;
-    }
-    if (w->isolate && done) {
+    if (cs_ledger_isolation_done(&w->ledger) && w->isolate) {
         w->isolate = 0;
         cs_log(CS_LOG_INFO, "isolation finished; back to full batches", NULL);
     }
     for (size_t i = 0; i < w->npoison;) {
-        part_state *p = find_part(w, w->poison[i].topic, w->poison[i].partition);
+        cs_ledger_part *p = cs_ledger_find(&w->ledger, w->poison[i].topic, w->poison[i].partition);
         if (p && p->expected > w->poison[i].offset) {
             free(w->poison[i].topic);
             w->poison[i] = w->poison[--w->npoison];
@@ -455,33 +401,37 @@ static void isolation_progress(cs_worker *w)
 static int flush(cs_worker *w, const char *why)
 {
     busy(w, "writing a batch to PostgreSQL");
-    cs_store_offset *offs = calloc(w->nparts + 1, sizeof(*offs));
+    cs_ledger_move *moves = calloc(w->ledger.n + 1, sizeof(*moves));
+    cs_store_offset *offs = calloc(w->ledger.n + 1, sizeof(*offs));
     char err[768];
-    size_t noffs = 0;
     int r;
 
-    if (!offs)
+    if (!offs || !moves) {
+        free(offs);
+    free(moves);
         return -ENOMEM;
-    for (size_t i = 0; i < w->nparts; i++) {
-        part_state *p = &w->parts[i];
-        if (p->active && p->next >= 0 && p->next != p->expected)
-            offs[noffs++] = (cs_store_offset){p->topic, p->partition, p->expected, p->next};
     }
+    size_t noffs = cs_ledger_moved(&w->ledger, moves);
+    for (size_t i = 0; i < noffs; i++)
+        offs[i] = (cs_store_offset){moves[i].topic, moves[i].partition, moves[i].expected,
+                                    moves[i].next};
     bool wm_due = w->cfg->nmetric_topics > 0 && !w->wm_all_registered;
-    for (size_t i = 0; i < w->nparts; i++)
-        wm_due = wm_due || (w->parts[i].active && w->parts[i].metric && !w->parts[i].wm_registered);
+    for (size_t i = 0; i < w->ledger.n; i++)
+        wm_due = wm_due || (w->ledger.parts[i].active && w->ledger.parts[i].metric && !w->ledger.parts[i].wm_registered);
     if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0 && !wm_due) {
         free(offs);
+    free(moves);
         w->last_flush = mono_usec();
         return 0;
     }
     customer_list cl = {calloc(w->customers.n + 1, sizeof(cs_store_customer)), 0};
     if (!cl.items) {
         free(offs);
+    free(moves);
         return -ENOMEM;
     }
     cs_strmap_each(&w->customers, collect_customer, &cl);
-    cs_store_watermark *wms = calloc(w->nparts + 1, sizeof(*wms));
+    cs_store_watermark *wms = calloc(w->ledger.n + 1, sizeof(*wms));
     cs_store_sample *samples = calloc(w->nsamples + 1, sizeof(*samples));
     size_t nwms = 0;
     if (!wms || !samples) {
@@ -489,10 +439,11 @@ static int flush(cs_worker *w, const char *why)
         free(samples);
         free(cl.items);
         free(offs);
+    free(moves);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < w->nparts; i++) {
-        part_state *p = &w->parts[i];
+    for (size_t i = 0; i < w->ledger.n; i++) {
+        cs_ledger_part *p = &w->ledger.parts[i];
         if (p->active && p->metric && (!p->wm_registered || p->max_sample >= 0))
             wms[nwms++] = (cs_store_watermark){p->topic, p->partition, p->max_sample};
     }
@@ -540,15 +491,12 @@ static int flush(cs_worker *w, const char *why)
         for (size_t i = 0; i < cs_agg_count(w->agg); i++)
             w->n.rows_written += cs_agg_row_at(w->agg, i)->events > 0;
         w->n.rejects_written += w->nrejects;
+        cs_ledger_stored(&w->ledger, moves, noffs);
         cs_tp *tps = calloc(noffs + 1, sizeof(*tps));
         int64_t *next = calloc(noffs + 1, sizeof(*next));
-        for (size_t i = 0; i < noffs; i++) {
-            part_state *p = find_part(w, offs[i].topic, offs[i].partition);
-            p->expected = p->next;
-            if (tps && next) {
-                tps[i] = (cs_tp){p->topic, p->partition};
-                next[i] = p->next;
-            }
+        for (size_t i = 0; i < noffs && tps && next; i++) {
+            tps[i] = (cs_tp){moves[i].topic, moves[i].partition};
+            next[i] = moves[i].next;
         }
         if (tps && next)
             cs_consumer_commit_async(w->consumer, tps, next, noffs);
@@ -571,9 +519,9 @@ static int flush(cs_worker *w, const char *why)
         drop_rejects(w);
         drop_events(w);
         drop_samples(w);
-        for (size_t i = 0; i < w->nparts; i++)
-            if (w->parts[i].active && w->parts[i].metric)
-                w->parts[i].wm_registered = true;
+        for (size_t i = 0; i < w->ledger.n; i++)
+            if (w->ledger.parts[i].active && w->ledger.parts[i].metric)
+                w->ledger.parts[i].wm_registered = true;
         if (all) {
             bool known = true;
             for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
@@ -599,6 +547,7 @@ static int flush(cs_worker *w, const char *why)
     }
     w->last_flush = mono_usec();
     free(offs);
+    free(moves);
     return r;
 }
 
@@ -611,8 +560,7 @@ static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_st
 
     if (!pids)
         return -ENOMEM;
-    for (size_t i = 0; i < w->nparts; i++)
-        w->parts[i].active = false;
+    cs_ledger_deactivate(&w->ledger);
     /* one query per distinct topic */
     for (size_t i = 0; i < n && r == 0; i++) {
         bool seen = false;
@@ -652,11 +600,11 @@ static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_st
     store_state(w, 0, NULL);
     atomic_store(&w->st_assigned, (int)n);
     for (size_t i = 0; i < n; i++) {
-        part_state *p = add_part(w, parts[i].topic, parts[i].partition);
+        cs_ledger_part *p = cs_ledger_add(&w->ledger, parts[i].topic, parts[i].partition,
+                                          is_metric_topic(w, parts[i].topic));
         if (!p)
             return -ENOMEM;
-        p->active = true;
-        p->expected = p->next = ret_start[i];
+        cs_ledger_assign(p, ret_start[i]);
         char part[24], off[24];
         fmt_i64(part, sizeof(part), parts[i].partition);
         fmt_i64(off, sizeof(off), ret_start[i]);
@@ -685,7 +633,7 @@ static void on_revoke(void *opaque, const cs_tp *parts, size_t n)
         discard_memory(w);
     }
     for (size_t i = 0; i < n; i++) {
-        part_state *p = find_part(w, parts[i].topic, parts[i].partition);
+        cs_ledger_part *p = cs_ledger_find(&w->ledger, parts[i].topic, parts[i].partition);
         if (p)
             p->active = false;
     }
@@ -705,7 +653,7 @@ static int add_reject(cs_worker *w, const cs_message *m, cs_reject_code code, co
 {
     if (cs_array_reserve(&w->rejects, &w->caprejects, w->nrejects + 1, sizeof(*w->rejects)) < 0)
         return -ENOMEM;
-    part_state *p = find_part(w, m->topic, m->partition);
+    cs_ledger_part *p = cs_ledger_find(&w->ledger, m->topic, m->partition);
     cs_store_reject *rj = &w->rejects[w->nrejects];
     rj->topic = p->topic;
     rj->partition = m->partition;
@@ -782,7 +730,7 @@ static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, con
 
 /* Folds one metric sample in: decode, price, attribute, keep.  Same
  * contract as handle(). */
-static int handle_sample(cs_worker *w, const cs_message *m, part_state *p, cs_event_error *err)
+static int handle_sample(cs_worker *w, const cs_message *m, cs_ledger_part *p, cs_event_error *err)
 {
     cs_sample *x = &w->sample;
     int r = cs_sample_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, x, err);
@@ -826,10 +774,10 @@ static int handle(cs_worker *w, const cs_message *m)
 {
     cs_event_error err;
     cs_event *ev = &w->ev;
-    part_state *p = find_part(w, m->topic, m->partition);
+    cs_ledger_part *p = cs_ledger_find(&w->ledger, m->topic, m->partition);
     int r;
 
-    if (!p || !p->active || (p->next >= 0 && m->offset < p->next))
+    if (!cs_ledger_wants(p, m->offset))
         return 0; /* not ours any more, or already folded in */
     poison *x = w->npoison ? find_poison(w, m->topic, m->partition, m->offset) : NULL;
     if (x) {
@@ -909,14 +857,14 @@ static int handle(cs_worker *w, const cs_message *m)
     }
     if (err.code != CS_REJECT_NONE && (r = add_reject(w, m, err.code, err.detail)) < 0)
         return r;
-    if (p->next >= 0 && m->offset > p->next) {
+    int64_t gap = cs_ledger_advance(p, m->offset);
+    if (gap >= 0) {
         char from[24], to[24];
-        fmt_i64(from, sizeof(from), p->next);
+        fmt_i64(from, sizeof(from), gap);
         fmt_i64(to, sizeof(to), m->offset);
         cs_log(CS_LOG_WARN, "offset gap: messages no longer in Kafka were skipped", "topic",
                m->topic, "from", from, "to", to, NULL);
     }
-    p->next = m->offset + 1;
     w->pending++;
     w->n.consumed++;
     return 0;
@@ -1004,8 +952,8 @@ static void publish(cs_worker *w, bool lag)
     w->n.redis_reconnects = cs_labels_reconnects(w->labels);
     w->n.store_reconnects = cs_store_reconnects(w->store);
     cs_telemetry_counters_set(w->tm, &w->n);
-    for (size_t i = 0; lag && i < w->nparts; i++) {
-        part_state *p = &w->parts[i];
+    for (size_t i = 0; lag && i < w->ledger.n; i++) {
+        cs_ledger_part *p = &w->ledger.parts[i];
         if (!p->active || p->next < 0)
             continue;
         int64_t hi = cs_consumer_high_watermark(w->consumer, p->topic, p->partition);
@@ -1345,9 +1293,7 @@ out:
     cs_strmap_clear(&w->stored_customers, free);
     free(w->events);
     free(w->ids);
-    for (size_t i = 0; i < w->nparts; i++)
-        free(w->parts[i].topic);
-    free(w->parts);
+    cs_ledger_free(&w->ledger);
     cs_agg_free(w->agg);
     cs_agg_free(w->settled);
     free(w->samples);
