@@ -49,6 +49,7 @@ typedef struct cs_config {
     int mtd_refresh_ms;     /* month-to-date gauge refresh from PostgreSQL */
     int dedup;              /* 1: count each (source, id) once per group */
     int dedup_window_hours; /* how long ids are remembered */
+    int dedup_max_events;   /* fingerprints held in memory at most */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
     char *metric_topics[CS_CONFIG_MAX_LIST]; /* metric sample topics */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "dedup.h"
 #include "migrations.h"
 #include "pricing.h"
 #include "series.h"
@@ -589,55 +590,118 @@ static int stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t er
                    PGRES_COMMAND_OK, err, errsize);
 }
 
-static int id_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
+/* ---- de-duplication fingerprints (sql/0005) ------------------------------ */
+
+static void hour_text(int64_t hour, char *buf, size_t size)
 {
-    const cs_store_batch *b = ctx;
-    snprintf(num[0], COPY_CELL, "%zu", i);
-    cols[0] = num[0];
-    cols[1] = b->ids[i].source;
-    cols[2] = b->ids[i].id;
-    return 1;
+    if (hour == CS_DEDUP_ANY_HOUR)
+        snprintf(buf, size, "-infinity");
+    else
+        cs_timestamp_format(hour, buf, size);
 }
 
-/* Records the batch's event ids; tells the caller which are duplicates. */
-static int dedup_ids(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+static int64_t be64(const char *p)
 {
-    int r = stage_rows(s,
-                       "CREATE TEMP TABLE IF NOT EXISTS cs_ids (ord integer, source text, id text)"
-                       " ON COMMIT DELETE ROWS",
-                       "COPY cs_ids FROM STDIN", b->nids, 3, id_row, b, err, errsize);
-    if (r < 0)
-        return r;
-    PGresult *res;
-    const char *params[1] = {b->group};
-    if ((r = exec_params(s,
-                         "WITH firsts AS (SELECT DISTINCT ON (source, id) ord, source, id"
-                         "                FROM cs_ids ORDER BY source, id, ord),"
-                         " fresh AS (INSERT INTO event_ids (group_id, source, id)"
-                         "           SELECT $1, source, id FROM firsts ORDER BY source, id"
-                         "           ON CONFLICT DO NOTHING"
-                         "           RETURNING source, id)"
-                         " SELECT f.ord FROM firsts f JOIN fresh USING (source, id)",
-                         1, params, NULL, NULL, "event_ids", &res, err, errsize)) < 0)
-        return r;
-    unsigned char *accepted = calloc(b->nids + 1, 1);
-    if (!accepted) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (unsigned char)p[i];
+    return (int64_t)v;
+}
+
+/* Reads the fingerprint rows of (group, hour) with seq > after, binary. */
+static int read_fps(cs_store *s, const char *group, int64_t hour, int64_t after,
+                    int (*seen)(void *, const unsigned char *, size_t, int64_t), void *opaque,
+                    int64_t *ret_seq, char *err, size_t errsize)
+{
+    char h[CS_TIMESTAMP_STRLEN], a[24];
+    hour_text(hour, h, sizeof(h));
+    snprintf(a, sizeof(a), "%" PRId64, after);
+    const char *values[3] = {group, h, a};
+    PGresult *res = PQexecParams(s->conn,
+                                 "SELECT seq, fps FROM event_fingerprints WHERE group_id = $1"
+                                 " AND hour = $2::timestamptz AND seq > $3::bigint ORDER BY seq",
+                                 3, NULL, values, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int r = fail_res(s, res, "event_fingerprints", err, errsize);
         PQclear(res);
-        return -ENOMEM;
+        return r;
     }
-    for (int i = 0; i < PQntuples(res); i++) {
-        size_t ord = strtoul(PQgetvalue(res, i, 0), NULL, 10);
-        if (ord < b->nids)
-            accepted[ord] = 1;
+    int r = 0;
+    *ret_seq = after;
+    for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+        int64_t seq = be64(PQgetvalue(res, i, 0));
+        size_t len = (size_t)PQgetlength(res, i, 1);
+        r = seen(opaque, (const unsigned char *)PQgetvalue(res, i, 1), len / CS_DEDUP_FP_LEN, seq);
+        *ret_seq = seq;
     }
     PQclear(res);
-    b->on_dedup(b->opaque, accepted, b->nids);
-    free(accepted);
+    return r;
+}
+
+int cs_store_dedup_load(cs_store *s, const char *group, int64_t hour, int64_t after,
+                        int (*seen)(void *opaque, const unsigned char *fps, size_t n, int64_t seq),
+                        void *opaque, int64_t *ret_seq, char *err, size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    return read_fps(s, group, hour, after, seen, opaque, ret_seq, err, errsize);
+}
+
+typedef struct seen_ctx {
+    const cs_store_dedup *d;
+    int64_t hour;
+} seen_ctx;
+
+static int seen_in_flush(void *opaque, const unsigned char *fps, size_t n, int64_t seq)
+{
+    seen_ctx *c = opaque;
+    return c->d->seen(c->d->opaque, c->hour, fps, n, seq);
+}
+
+/* Per event hour, under the group's lock for it: takes in what other
+ * workers stored since, then stores this batch's new fingerprints. */
+static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    const cs_store_dedup *d = b->dedup;
+    for (size_t i = 0; i < d->nhours; i++) {
+        char h[CS_TIMESTAMP_STRLEN], key[24];
+        int64_t last;
+        int r;
+        hour_text(d->hours[i], h, sizeof(h));
+        /* hours since the epoch: the lock's second key (int4 until year 247,000) */
+        snprintf(key, sizeof(key), "%" PRId64, d->hours[i] / CS_USEC_PER_HOUR);
+        const char *lk[2] = {b->group, key};
+        seen_ctx c = {d, d->hours[i]};
+        if ((r = exec_params(s, "SELECT pg_advisory_xact_lock(hashtext($1), $2::int)", 2, lk,
+                             NULL, NULL, "event_fingerprints lock", NULL, err, errsize)) < 0 ||
+            (r = read_fps(s, b->group, d->hours[i], d->seen_seq[i], seen_in_flush, &c, &last,
+                          err, errsize)) < 0)
+            return r;
+        const unsigned char *fps;
+        size_t n;
+        if ((r = d->fresh(d->opaque, d->hours[i], &fps, &n)) < 0)
+            return r;
+        d->ret_seq[i] = last;
+        if (n == 0)
+            continue;
+        const char *values[3] = {b->group, h, (const char *)fps};
+        int lengths[3] = {0, 0, (int)(n * CS_DEDUP_FP_LEN)}, formats[3] = {0, 0, 1};
+        PGresult *res;
+        if ((r = exec_params(s,
+                             "INSERT INTO event_fingerprints (group_id, hour, fps)"
+                             " VALUES ($1, $2::timestamptz, $3) RETURNING seq",
+                             3, values, lengths, formats, "event_fingerprints", &res, err,
+                             errsize)) < 0)
+            return r;
+        d->ret_seq[i] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
     return 0;
 }
 
-int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
-                             long *ret_deleted, char *err, size_t errsize)
+int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long *ret_deleted,
+                         char *err, size_t errsize)
 {
     char hours[16];
     int r;
@@ -646,17 +710,15 @@ int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
         return r;
     snprintf(hours, sizeof(hours), "%d", window_hours);
     const char *params[2] = {group, hours};
-    PGresult *res = PQexecParams(s->conn,
-                                 "DELETE FROM event_ids WHERE group_id = $1"
-                                 " AND seen_at < now() - make_interval(hours => $2::int)",
-                                 2, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (ok)
-        *ret_deleted = strtol(PQcmdTuples(res), NULL, 10);
-    else
-        set_err(err, errsize, "postgres: event_ids: %s", PQerrorMessage(s->conn));
+    PGresult *res;
+    if ((r = exec_params(s,
+                         "DELETE FROM event_fingerprints WHERE group_id = $1"
+                         " AND created_at < now() - make_interval(hours => $2::int)",
+                         2, params, NULL, NULL, "event_fingerprints", &res, err, errsize)) < 0)
+        return r;
+    *ret_deleted = strtol(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    return ok ? 0 : -EIO;
+    return 0;
 }
 
 static int customer_row(const void *ctx, size_t i, const char **cols, char (*num)[COPY_CELL])
@@ -830,7 +892,7 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
     /* Offsets first: a fenced worker learns it before doing the work, and
      * the row locks serialise two workers racing for one partition. */
     if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
-        (b->nids > 0 && b->on_dedup && (r = dedup_ids(s, b, err, errsize)) < 0) ||
+        (b->dedup && b->dedup->nhours > 0 && (r = dedup_flush(s, b, err, errsize)) < 0) ||
         (cs_agg_count(b->agg) > 0 && (r = stage_aggregates(s, b->agg, err, errsize)) < 0) ||
         (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
         ((b->nsamples > 0 || b->nwatermarks > 0) && (r = insert_samples(s, b, err, errsize)) < 0) ||

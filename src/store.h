@@ -39,17 +39,24 @@ typedef struct cs_store_reject {
     size_t key_len;
 } cs_store_reject;
 
-typedef struct cs_store_event_id {
-    const char *source;
-    const char *id;
-} cs_store_event_id;
-
-/* Called inside the flush transaction, before the aggregates are written,
- * with accepted[i] = 1 if ids[i] was never counted by this group and is its
- * first occurrence in the batch, 0 if it is a duplicate.  The callee brings
- * the aggregates in line.  It may be called again for the same batch if an
- * earlier attempt failed, so it must be idempotent. */
-typedef void (*cs_store_dedup_fn)(void *opaque, const unsigned char *accepted, size_t n);
+/* De-duplication in the flush (dedup.h, sql/0005): for each event hour
+ * with new fingerprints, in ascending order, the flush takes the group's
+ * advisory lock for that hour, hands seen() every row other workers stored
+ * after seen_seq[i] (the callee takes the batch's duplicates out of the
+ * aggregates), then stores the fingerprints fresh() returns as one row,
+ * whose sequence number goes to ret_seq[i] (valid once the flush
+ * succeeds).  Both callbacks run inside the transaction and may run again
+ * for the same batch if an attempt failed; they must be idempotent.  They
+ * return 0 or -ENOMEM. */
+typedef struct cs_store_dedup {
+    size_t nhours;
+    const int64_t *hours;    /* ascending, µs since the epoch */
+    const int64_t *seen_seq; /* rows up to these are known */
+    int64_t *ret_seq;
+    int (*seen)(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq);
+    int (*fresh)(void *opaque, int64_t hour, const unsigned char **ret_fps, size_t *ret_n);
+    void *opaque;
+} cs_store_dedup;
 
 typedef struct cs_store_customer {
     const char *id, *name, *plan, *cost_center; /* "" for unknown */
@@ -87,10 +94,7 @@ typedef struct cs_store_batch {
     const cs_store_customer *customers; /* attributes seen in this batch */
     size_t ncustomers;
     const cs_agg *agg;  /* rows with events == 0 are skipped */
-    const cs_store_event_id *ids; /* one per aggregated event, in order */
-    size_t nids;
-    cs_store_dedup_fn on_dedup;
-    void *opaque;
+    const cs_store_dedup *dedup; /* NULL: de-duplication off */
     const cs_store_reject *rejects;
     size_t nrejects;
     const cs_store_offset *offsets;
@@ -187,9 +191,18 @@ typedef struct cs_settle_result {
 int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, cs_agg *agg,
                     cs_settle_result *ret, char *err, size_t errsize);
 
-/* Deletes the group's remembered event ids first seen more than
- * window_hours ago, in its own transaction.  *ret_deleted counts them. */
-int cs_store_prune_event_ids(cs_store *s, const char *group, int window_hours,
-                             long *ret_deleted, char *err, size_t errsize);
+/* Calls seen(opaque, fps, n, seq) for every fingerprint row of the group
+ * and event hour (CS_DEDUP_ANY_HOUR: those converted from before hours
+ * were kept) with seq > after, in seq order; *ret_seq is the last seq
+ * (after when none).  No lock: the flush reads what came later.  0 or an
+ * error class. */
+int cs_store_dedup_load(cs_store *s, const char *group, int64_t hour, int64_t after,
+                        int (*seen)(void *opaque, const unsigned char *fps, size_t n, int64_t seq),
+                        void *opaque, int64_t *ret_seq, char *err, size_t errsize);
+
+/* Deletes the group's fingerprint rows stored more than window_hours ago,
+ * in its own transaction.  *ret_deleted counts the rows. */
+int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long *ret_deleted,
+                         char *err, size_t errsize);
 
 #endif

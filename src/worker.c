@@ -26,6 +26,7 @@
 #include "agg.h"
 #include "array.h"
 #include "consumer.h"
+#include "dedup.h"
 #include "cs_version.h"
 #include "http.h"
 #include "labels.h"
@@ -59,9 +60,10 @@ typedef struct pending_sample {
     char *block; /* owns every string of s */
 } pending_sample;
 
-/* One aggregated event of the current batch, kept for de-duplication. */
+/* One aggregated event of the current batch, kept for de-duplication: if
+ * another worker stores the same event before this batch, it is taken back
+ * out of its row (its fingerprint is pending in w->dedup under its index). */
 typedef struct batch_event {
-    char *key;    /* source NUL id NUL, one allocation */
     size_t row;   /* aggregation row it was added to */
     cs_dec quantity, list_cost, discount, cost;
     bool dup;     /* currently taken back out of its row */
@@ -78,7 +80,7 @@ typedef struct cs_worker {
     cs_store_reject *rejects;
     size_t nrejects, caprejects;
     batch_event *events; /* aggregated events of the batch (when dedup is on) */
-    cs_store_event_id *ids;
+    cs_dedup *dedup;     /* fingerprints of counted events, by event hour */
     size_t nevents, capevents;
     cs_strmap customers; /* id → cs_customer *, attributes seen in this batch */
     cs_strmap stored_customers; /* id → cs_customer *, attributes as last stored */
@@ -184,44 +186,86 @@ static void drop_samples(cs_worker *w)
 
 static void drop_events(cs_worker *w)
 {
-    for (size_t i = 0; i < w->nevents; i++)
-        free(w->events[i].key);
     w->nevents = 0;
 }
 
-static int add_event(cs_worker *w, const cs_event *ev, size_t row, const cs_price *p)
+/* Counts the event (its fingerprint pending under index nevents).  0 or
+ * -ENOMEM. */
+static int add_event(cs_worker *w, const cs_event *ev, int64_t hour,
+                     const unsigned char fp[CS_DEDUP_FP_LEN], size_t row, const cs_price *p)
 {
-    size_t cap_ids = w->capevents;
-    if (cs_array_reserve(&w->ids, &cap_ids, w->nevents + 1, sizeof(*w->ids)) < 0 ||
-        cs_array_reserve(&w->events, &w->capevents, w->nevents + 1, sizeof(*w->events)) < 0)
+    if (cs_array_reserve(&w->events, &w->capevents, w->nevents + 1, sizeof(*w->events)) < 0)
         return -ENOMEM;
-    size_t ls = strlen(ev->source), li = strlen(ev->id);
-    char *key = malloc(ls + li + 2);
-    if (!key)
-        return -ENOMEM;
-    memcpy(key, ev->source, ls + 1);
-    memcpy(key + ls + 1, ev->id, li + 1);
-    w->events[w->nevents] = (batch_event){key, row, ev->quantity, p->list_cost, p->discount,
-                                          p->cost, false};
-    w->ids[w->nevents] = (cs_store_event_id){key, key + ls + 1};
-    w->nevents++;
+    int r = cs_dedup_check(w->dedup, hour, fp, w->nevents);
+    if (r < 0)
+        return r;
+    w->events[w->nevents++] = (batch_event){row, ev->quantity, p->list_cost, p->discount, p->cost,
+                                            false};
     return 0;
 }
 
-/* The store's verdict on the batch's event ids: take duplicates out of their
- * rows, and put back any that an earlier, failed attempt took out. */
-static void on_dedup(void *opaque, const unsigned char *accepted, size_t n)
+typedef struct load_ctx {
+    cs_worker *w;
+    int64_t hour;
+    size_t *dups;
+    size_t ndups;
+} load_ctx;
+
+static int merge_rows(void *opaque, const unsigned char *fps, size_t n, int64_t seq)
+{
+    load_ctx *c = opaque;
+    return cs_dedup_merge(c->w->dedup, c->hour, fps, n, seq, c->dups, &c->ndups);
+}
+
+/* Makes sure the fingerprints stored for hour are in memory.  0, or
+ * -EAGAIN when PostgreSQL cannot be read (the message is retried). */
+static int dedup_load(cs_worker *w, int64_t hour)
+{
+    if (cs_dedup_loaded(w->dedup, hour, NULL))
+        return 0;
+    char err[512];
+    size_t none[1];
+    load_ctx c = {w, hour, none, 0}; /* an hour not loaded has no pending entry */
+    busy(w, "reading event fingerprints from PostgreSQL");
+    int64_t seq;
+    int r = cs_store_dedup_load(w->store, w->cfg->group, hour, -1, merge_rows, &c, &seq, err,
+                                sizeof(err));
+    if (r == -ENOMEM)
+        return r;
+    if (r < 0) {
+        w->n.store_errors++;
+        store_state(w, r, err);
+        cs_log(CS_LOG_ERROR, "cannot read stored event fingerprints; retrying the message",
+               "error", err, NULL);
+        return -EAGAIN;
+    }
+    return cs_dedup_mark_loaded(w->dedup, hour, seq);
+}
+
+/* Flush hook: rows other workers stored for hour since we last looked.
+ * Events of this batch among them are taken back out of their rows. */
+static int dedup_seen(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq)
 {
     cs_worker *w = opaque;
-    for (size_t i = 0; i < n && i < w->nevents; i++) {
-        batch_event *e = &w->events[i];
-        bool dup = !accepted[i];
-        if (dup == e->dup)
-            continue;
-        if (cs_agg_adjust(w->agg, e->row, dup ? -1 : 1, e->quantity, e->list_cost, e->discount,
-                          e->cost) == 0)
-            e->dup = dup;
+    size_t *dups = calloc(w->nevents + 1, sizeof(*dups));
+    if (!dups)
+        return -ENOMEM;
+    load_ctx c = {w, hour, dups, 0};
+    int r = merge_rows(&c, fps, n, seq);
+    for (size_t i = 0; i < c.ndups; i++) {
+        batch_event *e = &w->events[dups[i]];
+        if (!e->dup && cs_agg_adjust(w->agg, e->row, -1, e->quantity, e->list_cost, e->discount,
+                                     e->cost) == 0)
+            e->dup = true;
     }
+    free(dups);
+    return r;
+}
+
+static int dedup_fresh(void *opaque, int64_t hour, const unsigned char **ret_fps, size_t *ret_n)
+{
+    cs_worker *w = opaque;
+    return cs_dedup_pending(w->dedup, hour, ret_fps, ret_n);
 }
 
 static bool same_customer(const cs_customer *a, const cs_customer *b)
@@ -295,6 +339,8 @@ static void discard_memory(cs_worker *w)
     cs_agg_clear(w->agg);
     drop_rejects(w);
     drop_events(w);
+    if (w->dedup)
+        cs_dedup_discard(w->dedup);
     cs_strmap_clear(&w->customers, free);
     w->pending = 0;
     cs_ledger_rewind(&w->ledger);
@@ -394,6 +440,47 @@ static void isolation_progress(cs_worker *w)
     }
 }
 
+/* The event hours a flush stores fingerprints for (store.h). */
+typedef struct dedup_plan {
+    int64_t *hours, *seen, *ret;
+    cs_store_dedup d;
+} dedup_plan;
+
+static void dedup_plan_free(dedup_plan *p)
+{
+    free(p->hours);
+    free(p->seen);
+    free(p->ret);
+}
+
+static int dedup_plan_make(cs_worker *w, dedup_plan *p)
+{
+    size_t cap = w->nevents + 1;
+    *p = (dedup_plan){calloc(cap, sizeof(int64_t)), calloc(cap, sizeof(int64_t)),
+                      calloc(cap, sizeof(int64_t)), {0}};
+    if (!p->hours || !p->seen || !p->ret) {
+        dedup_plan_free(p);
+        return -ENOMEM;
+    }
+    size_t n = w->dedup ? cs_dedup_pending_hours(w->dedup, p->hours, cap) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (!cs_dedup_loaded(w->dedup, p->hours[i], &p->seen[i]))
+            p->seen[i] = -1; /* cannot happen: an hour is loaded before its events count */
+    p->d = (cs_store_dedup){n, p->hours, p->seen, p->ret, dedup_seen, dedup_fresh, w};
+    return 0;
+}
+
+/* The flush was stored: the batch's fingerprints are stored ones now, and
+ * each hour is known up to the row this flush wrote. */
+static void dedup_plan_done(cs_worker *w, const dedup_plan *p)
+{
+    if (!w->dedup)
+        return;
+    cs_dedup_commit(w->dedup);
+    for (size_t i = 0; i < p->d.nhours; i++)
+        cs_dedup_mark_loaded(w->dedup, p->hours[i], p->ret[i]);
+}
+
 /* Writes what is in memory.  0, -ESTALE (fenced; memory discarded and the
  * partitions restarted from the store), -EBADMSG (the data was refused:
  * memory discarded, isolation started), or another error class of store.h
@@ -471,15 +558,26 @@ static int flush(cs_worker *w, const char *why)
         samples[i] = w->samples[i].s;
         samples[i].series_id = w->samples[i].series_id; /* the array may have moved */
     }
+    dedup_plan plan;
+    if (dedup_plan_make(w, &plan) < 0) {
+        free(cl.items);
+        free(wms);
+        free(samples);
+        free(offs);
+        free(moves);
+        return -ENOMEM;
+    }
     cs_store_batch b = {.group = w->cfg->group, .samples = samples, .nsamples = w->nsamples,
                         .watermarks = wms, .nwatermarks = nwms,
                         .customers = cl.items, .ncustomers = cl.n,
-                        .agg = w->agg, .ids = w->ids,
-                        .nids = w->nevents, .on_dedup = on_dedup, .opaque = w,
+                        .agg = w->agg, .dedup = plan.d.nhours ? &plan.d : NULL,
                         .rejects = w->rejects, .nrejects = w->nrejects, .offsets = offs,
                         .noffsets = noffs};
     int64_t t0 = mono_usec();
     r = cs_store_flush(w->store, &b, err, sizeof(err));
+    if (r == 0)
+        dedup_plan_done(w, &plan);
+    dedup_plan_free(&plan);
     free(cl.items);
     free(wms);
     free(samples);
@@ -836,10 +934,21 @@ static int handle(cs_worker *w, const cs_message *m)
                 .discount_rate = price.discount_rate,
             };
             size_t row;
+            unsigned char fp[CS_DEDUP_FP_LEN];
+            int64_t hour = key.hour_usec;
+            if (w->dedup) {
+                cs_dedup_fingerprint(ev->source, ev->id, fp);
+                if ((r = dedup_load(w, hour)) < 0)
+                    return r; /* -EAGAIN: PostgreSQL unavailable, the message waits */
+                if (cs_dedup_seen(w->dedup, hour, fp)) {
+                    w->n.duplicates++; /* counted before: once is enough */
+                    goto done;
+                }
+            }
             r = cs_agg_add(w->agg, &key, ev->quantity, price.list_cost, price.discount,
                            price.cost, &row);
-            if (r == 0 && w->cfg->dedup)
-                r = add_event(w, ev, row, &price);
+            if (r == 0 && w->dedup)
+                r = add_event(w, ev, hour, fp, row, &price);
             if (r == -ENOMEM)
                 return r;
             if (r == -ERANGE) {
@@ -855,6 +964,7 @@ static int handle(cs_worker *w, const cs_message *m)
             }
         }
     }
+done:
     if (err.code != CS_REJECT_NONE && (r = add_reject(w, m, err.code, err.detail)) < 0)
         return r;
     int64_t gap = cs_ledger_advance(p, m->offset);
@@ -1022,19 +1132,19 @@ static void settle(cs_worker *w)
     }
 }
 
-/* Forgets event ids older than the de-duplication window. */
+/* Forgets fingerprints stored longer ago than the de-duplication window. */
 static void prune_event_ids(cs_worker *w)
 {
     char err[512], n[24];
     long deleted;
-    if (cs_store_prune_event_ids(w->store, w->cfg->group, w->cfg->dedup_window_hours, &deleted,
-                                 err, sizeof(err)) < 0) {
+    if (cs_store_dedup_prune(w->store, w->cfg->group, w->cfg->dedup_window_hours, &deleted, err,
+                             sizeof(err)) < 0) {
         w->n.store_errors++;
-        cs_log(CS_LOG_WARN, "could not prune old event ids; will retry", "error", err, NULL);
+        cs_log(CS_LOG_WARN, "could not prune old event fingerprints; will retry", "error", err, NULL);
         return;
     }
     fmt_i64(n, sizeof(n), deleted);
-    cs_log(CS_LOG_DEBUG, "pruned old event ids", "deleted", n, NULL);
+    cs_log(CS_LOG_DEBUG, "pruned old event fingerprints", "rows", n, NULL);
 }
 
 static void log_progress(cs_worker *w)
@@ -1073,6 +1183,7 @@ static void tick(cs_worker *w, schedule *sch)
 {
     const cs_config *cfg = w->cfg;
     int64_t now = mono_usec();
+    busy(w, "publishing metrics");
     if (now - sch->last_progress >= 10 * CS_USEC_PER_SEC) {
         log_progress(w);
         sch->last_progress = now;
@@ -1084,10 +1195,12 @@ static void tick(cs_worker *w, schedule *sch)
         sch->next_publish = now + CS_USEC_PER_SEC;
     }
     if (cfg->nmetric_topics && now >= sch->next_settle) {
+        busy(w, "settling metric samples in PostgreSQL");
         settle(w);
         sch->next_settle = mono_usec() + (int64_t)cfg->settle_interval_ms * 1000;
     }
     if (now >= sch->next_mtd) {
+        busy(w, "reading month-to-date costs from PostgreSQL");
         refresh_month_to_date(w);
         sch->next_mtd = now + (int64_t)cfg->mtd_refresh_ms * 1000;
     }
@@ -1098,6 +1211,7 @@ static void tick(cs_worker *w, schedule *sch)
         sch->next_forget = now + 600 * CS_USEC_PER_SEC;
     }
     if (cfg->dedup && now >= sch->next_prune) {
+        busy(w, "pruning event fingerprints in PostgreSQL");
         prune_event_ids(w);
         sch->next_prune = now + 600 * CS_USEC_PER_SEC;
     }
@@ -1142,6 +1256,10 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
     w->store = cs_store_new(cfg->postgres);
     w->agg = cs_agg_new();
     w->settled = cs_agg_new();
+    if (cfg->dedup && !(w->dedup = cs_dedup_new((size_t)cfg->dedup_max_events))) {
+        ret = -ENOMEM;
+        goto out;
+    }
     if (!w->labels || !w->store || !w->agg || !w->settled) {
         ret = -ENOMEM;
         goto out;
@@ -1211,7 +1329,6 @@ int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
         }
         /* periodic work runs whatever the pipeline waits on, so that
          * /metrics keeps moving during an outage */
-        busy(w, "running periodic tasks");
         tick(w, &sch);
         busy(w, "reading Kafka and looking up customers in Redis");
         if (store_failing || held.handle) {
@@ -1292,7 +1409,7 @@ out:
     cs_strmap_clear(&w->customers, free);
     cs_strmap_clear(&w->stored_customers, free);
     free(w->events);
-    free(w->ids);
+    cs_dedup_free(w->dedup);
     cs_ledger_free(&w->ledger);
     cs_agg_free(w->agg);
     cs_agg_free(w->settled);

@@ -11,6 +11,7 @@ The test prices every event itself (Python's decimal module, half-even at
 that PostgreSQL holds exactly those sums, to the last digit, and that every
 malformed message is in rejected_events with the reason it expects.
 """
+import hashlib
 import os
 import re
 import random
@@ -167,7 +168,7 @@ def make_stream(rng, n):
                 payload = text
             rule, cost = price(ev, plan)
             hour = ts(parse_ts(ev["time"]) // 3600 * 3600)
-            expected = ("ok", (hour, customer, product, meter, rule, plan), Decimal(qty), cost)
+            expected = ("ok", (hour, customer, product, meter, rule, plan), Decimal(qty), cost, ev["id"])
         key = None if rng.random() < 0.2 else customer.encode()
         out.append((key, payload, expected))
         if rng.random() < 0.02:  # a producer retry: the same event again, maybe elsewhere
@@ -288,8 +289,15 @@ def main():
         # batch, was fenced: the exact totals above show nothing was doubled)
         check(not held or open(b.log_path).read().count("partitions revoked") > revoked_before,
               "the frozen worker kept its partitions")
-        stored_ids = int(svc.psql("SELECT count(*) FROM event_ids WHERE group_id = '%s'" % GROUP)[0][0])
-        check(stored_ids == sum(v[2] for v in exp_rows.values()), "event_ids holds %d ids" % stored_ids)
+        # the stored fingerprints are exactly those of the counted events, once each
+        want_fps = {hashlib.sha256(b"//it\x00" + e[4].encode()).hexdigest()[:32]
+                    for e in located.values() if e[0] == "ok"}
+        got_fps = [r[0] for r in svc.psql(
+            "SELECT encode(substring(fps FROM 1 + 16 * i FOR 16), 'hex') FROM event_fingerprints,"
+            " generate_series(0, octet_length(fps) / 16 - 1) i WHERE group_id = '%s'" % GROUP)]
+        check(len(got_fps) == len(set(got_fps)) == len(want_fps) and set(got_fps) == want_fps,
+              "event_fingerprints holds %d fingerprints (%d distinct), %d events were counted"
+              % (len(got_fps), len(set(got_fps)), len(want_fps)))
         print("ok: %d messages (%d duplicates), %d rows, %d rejects, total %s EUR to the last digit;"
               " duplicates counted by the workers that finished cleanly: %d; fenced flushes: %d"
               % (len(stream), ndup, len(got), len(rej), total_db, dups_logged, fenced), flush=True)

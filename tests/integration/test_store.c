@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "agg.h"
+#include "dedup.h"
 #include "store.h"
+#include "timestamp.h"
 #include "unit.h"
 
 static const char *conninfo(void)
@@ -124,45 +126,108 @@ START_TEST(additive_fenced_atomic)
 }
 END_TEST
 
-static unsigned char seen[8];
-static size_t nseen;
+/* A stand-in for a worker's fingerprint set: what the flush hooks saw. */
+typedef struct fake_worker {
+    unsigned char fresh[4][CS_DEDUP_FP_LEN]; /* this batch's new fingerprints */
+    size_t nfresh;
+    unsigned char seen[8][CS_DEDUP_FP_LEN];  /* rows of other workers */
+    size_t nseen, rows;
+    unsigned char out[4][CS_DEDUP_FP_LEN];   /* what fresh() returned */
+} fake_worker;
 
-static void record(void *opaque, const unsigned char *accepted, size_t n)
+static int hook_seen(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq)
 {
-    (void)opaque;
-    memcpy(seen, accepted, n);
-    nseen = n;
+    fake_worker *f = opaque;
+    (void)hour;
+    (void)seq;
+    memcpy(f->seen[f->nseen], fps, n * CS_DEDUP_FP_LEN);
+    f->nseen += n;
+    f->rows++;
+    return 0;
 }
 
-START_TEST(dedup_verdicts)
+/* Returns this batch's fingerprints that no other worker stored. */
+static int hook_fresh(void *opaque, int64_t hour, const unsigned char **ret, size_t *ret_n)
+{
+    fake_worker *f = opaque;
+    size_t k = 0;
+    (void)hour;
+    for (size_t i = 0; i < f->nfresh; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < f->nseen; j++)
+            dup |= memcmp(f->fresh[i], f->seen[j], CS_DEDUP_FP_LEN) == 0;
+        if (!dup)
+            memcpy(f->out[k++], f->fresh[i], CS_DEDUP_FP_LEN);
+    }
+    *ret = f->out[0];
+    *ret_n = k;
+    return 0;
+}
+
+static int count_rows(void *opaque, const unsigned char *fps, size_t n, int64_t seq)
+{
+    size_t *total = opaque;
+    (void)fps;
+    (void)seq;
+    *total += n;
+    return 0;
+}
+
+START_TEST(dedup_fingerprints)
 {
     char err[512];
     unsigned n;
-    cs_store *s = cs_store_new(conninfo());
+    cs_store *s = cs_store_new(conninfo()), *s2 = cs_store_new(conninfo());
     ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
     cs_agg *agg = cs_agg_new();
-    cs_store_event_id first[] = {{"//a", "1"}, {"//a", "2"}, {"//a", "1"}, {"//b", "1"}};
-    cs_store_offset off = {"dd", 0, -1, 4};
-    cs_store_batch b = {.group = "dd", .agg = agg, .ids = first, .nids = 4, .on_dedup = record,
-                        .offsets = &off, .noffsets = 1};
-    ck_assert_int_eq(cs_store_flush(s, &b, err, sizeof(err)), 0);
-    ck_assert_int_eq((int)nseen, 4);
-    /* the second "//a"/"1" repeats the first within the batch */
-    ck_assert(seen[0] == 1 && seen[1] == 1 && seen[2] == 0 && seen[3] == 1);
-    cs_store_event_id second[] = {{"//b", "1"}, {"//c", "tab\tid"}};
-    cs_store_offset off2 = {"dd", 0, 4, 6};
-    b.ids = second;
-    b.nids = 2;
-    b.offsets = &off2;
-    ck_assert_int_eq(cs_store_flush(s, &b, err, sizeof(err)), 0);
-    ck_assert(seen[0] == 0 && seen[1] == 1); /* "//b"/"1" was counted by the first flush */
-    ck_assert_str_eq(query1("SELECT count(*) FROM event_ids WHERE group_id = 'dd'"), "4");
-    ck_assert_str_eq(query1("SELECT id FROM event_ids WHERE source = '//c'"), "tab\tid");
+    int64_t hour;
+    ck_assert_int_eq(cs_timestamp_parse("2026-11-05T10:00:00Z", 20, &hour), 0);
+    /* worker A counts a and b, worker B (which loaded the hour before A
+     * stored) counts b and c: B's flush must see A's row and store only c */
+    fake_worker fa = {0}, fb = {0};
+    cs_dedup_fingerprint("//a", "a", fa.fresh[0]);
+    cs_dedup_fingerprint("//a", "b", fa.fresh[1]);
+    fa.nfresh = 2;
+    cs_dedup_fingerprint("//a", "b", fb.fresh[0]);
+    cs_dedup_fingerprint("//a", "tab\tc", fb.fresh[1]);
+    fb.nfresh = 2;
+    int64_t hours[1] = {hour}, seen_a[1] = {-1}, seen_b[1] = {-1}, ret_a[1], ret_b[1];
+    cs_store_dedup da = {1, hours, seen_a, ret_a, hook_seen, hook_fresh, &fa};
+    cs_store_dedup db = {1, hours, seen_b, ret_b, hook_seen, hook_fresh, &fb};
+    cs_store_offset off = {"dd", 0, -1, 2}, off2 = {"dd", 1, -1, 2};
+    cs_store_batch ba = {.group = "dd", .agg = agg, .dedup = &da, .offsets = &off, .noffsets = 1};
+    cs_store_batch bb = {.group = "dd", .agg = agg, .dedup = &db, .offsets = &off2, .noffsets = 1};
+    ck_assert_int_eq(cs_store_flush(s, &ba, err, sizeof(err)), 0);
+    ck_assert_int_eq((int)fa.rows, 0);
+    ck_assert_int_gt((int)ret_a[0], 0);
+    ck_assert_int_eq(cs_store_flush(s2, &bb, err, sizeof(err)), 0);
+    ck_assert_int_eq((int)fb.rows, 1);  /* A's row */
+    ck_assert_int_eq((int)fb.nseen, 2);
+    ck_assert_int_gt((int)ret_b[0], (int)ret_a[0]);
+    ck_assert_str_eq(query1("SELECT count(*) FROM event_fingerprints WHERE group_id = 'dd'"), "2");
+    ck_assert_str_eq(query1("SELECT sum(octet_length(fps)) / 16 FROM event_fingerprints"
+                            " WHERE group_id = 'dd'"), "3");
+    /* fingerprints are SHA-256(source NUL id) cut to 16 bytes, as SQL computes them */
+    ck_assert_str_eq(query1("SELECT count(*) FROM event_fingerprints WHERE position("
+                            "substring(sha256('//a'::bytea || '\\x00'::bytea || convert_to(E'tab\\tc', 'UTF8'))"
+                            " FROM 1 FOR 16) IN fps) > 0"), "1");
+    /* a later load sees both rows; after A's row only B's */
+    size_t total = 0;
+    int64_t last;
+    ck_assert_int_eq(cs_store_dedup_load(s, "dd", hour, -1, count_rows, &total, &last, err,
+                                         sizeof(err)), 0);
+    ck_assert_int_eq((int)total, 3);
+    ck_assert(last == ret_b[0]);
+    total = 0;
+    ck_assert_int_eq(cs_store_dedup_load(s, "dd", hour, ret_a[0], count_rows, &total, &last, err,
+                                         sizeof(err)), 0);
+    ck_assert_int_eq((int)total, 1);
     long deleted;
-    ck_assert_int_eq(cs_store_prune_event_ids(s, "dd", 1, &deleted, err, sizeof(err)), 0);
+    ck_assert_int_eq(cs_store_dedup_prune(s, "dd", 1, &deleted, err, sizeof(err)), 0);
     ck_assert_int_eq((int)deleted, 0); /* all younger than an hour */
     cs_agg_free(agg);
     cs_store_free(s);
+    cs_store_free(s2);
 }
 END_TEST
 
@@ -184,7 +249,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("postgres");
     tcase_add_test(tc, migrate_twice);
     tcase_add_test(tc, additive_fenced_atomic);
-    tcase_add_test(tc, dedup_verdicts);
+    tcase_add_test(tc, dedup_fingerprints);
     tcase_add_test(tc, dead_server_is_eio);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
