@@ -232,6 +232,15 @@ int64_t cs_consumer_high_watermark(cs_consumer *c, const char *topic, int32_t pa
     return hi;
 }
 
+int64_t cs_consumer_log_start(cs_consumer *c, const char *topic, int32_t partition,
+                              int timeout_ms)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_query_watermark_offsets(c->rk, topic, partition, &lo, &hi, timeout_ms) != 0)
+        return -1;
+    return lo;
+}
+
 int cs_consumer_partition_count(cs_consumer *c, const char *topic, int timeout_ms)
 {
     rd_kafka_topic_t *t = rd_kafka_topic_new(c->rk, topic, NULL);

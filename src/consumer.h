@@ -79,6 +79,11 @@ void cs_consumer_commit_async(cs_consumer *c, const cs_tp *parts, const int64_t 
  * round trip), or -1 when unknown. */
 int64_t cs_consumer_high_watermark(cs_consumer *c, const char *topic, int32_t partition);
 
+/* The partition's log start offset (the oldest message Kafka still has),
+ * asked of the broker (waits up to timeout_ms), or -1 when unknown. */
+int64_t cs_consumer_log_start(cs_consumer *c, const char *topic, int32_t partition,
+                              int timeout_ms);
+
 /* The number of partitions of topic, from the cluster's metadata (waits up
  * to timeout_ms).  Returns it, or a negative error. */
 int cs_consumer_partition_count(cs_consumer *c, const char *topic, int timeout_ms);

@@ -59,10 +59,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n", 3,
                          MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/readyz") == 0) {
-        char reason[256], body[300];
-        if (s->h.ready(s->h.opaque, reason, sizeof(reason)))
-            return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "ready\n", 6,
-                             MHD_RESPMEM_PERSISTENT);
+        char reason[256] = "", body[300];
+        if (s->h.ready(s->h.opaque, reason, sizeof(reason))) {
+            int n = snprintf(body, sizeof(body), reason[0] ? "ready; warning: %s\n" : "ready\n",
+                             reason);
+            return send_text(c, MHD_HTTP_OK, "text/plain; charset=utf-8", body, (size_t)n,
+                             MHD_RESPMEM_MUST_COPY);
+        }
         int n = snprintf(body, sizeof(body), "not ready: %s\n", reason);
         return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", body,
                          (size_t)n, MHD_RESPMEM_MUST_COPY);

@@ -17,7 +17,8 @@ typedef struct cs_http_handlers {
     void *opaque;
     /* Renders metrics into a malloc'd buffer.  0 or a negative error. */
     int (*metrics)(void *opaque, int openmetrics, char **ret_buf, size_t *ret_len);
-    /* Returns 1 if ready, else 0 with a reason written to reason. */
+    /* Returns 1 if ready (with a warning in reason, or reason ""), else 0
+     * with the reason written to reason. */
     int (*ready)(void *opaque, char *reason, size_t size);
 } cs_http_handlers;
 

@@ -17,7 +17,7 @@ struct cs_telemetry {
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
     cs_metric_family *cpu, *rss, *fds, *max_fds, *start;
     cs_metric_family *samples, *evicted, *watermark;
-    cs_metric_family *isolations, *fixed_values, *ready, *dropped, *blocked;
+    cs_metric_family *isolations, *fixed_values, *ready, *dropped, *blocked, *lost;
 };
 
 static cs_dec dec_u64(uint64_t v)
@@ -129,6 +129,9 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
     t->blocked = cs_metrics_family(m, "costream_worker_blocked_seconds",
                                    "How long the worker's loop has been inside one call (a backend that does not answer); 0 when it is moving",
                                    CS_METRIC_GAUGE, NULL, 0, NULL, 0);
+    t->lost = cs_metrics_family(m, "costream_messages_lost_total",
+                                "Messages Kafka's retention deleted before this worker read them (their offsets were below the log start)",
+                                CS_METRIC_COUNTER, NULL, 0, NULL, 0);
     t->ready = cs_metrics_family(m, "costream_ready", "1 when the worker is ready (/readyz), else 0",
                                  CS_METRIC_GAUGE, NULL, 0, NULL, 0);
     t->cpu = cs_metrics_family(m, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds",
@@ -199,6 +202,7 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
     cs_metrics_set(t->evicted, NULL, dec_u64(n->series_evicted));
     cs_metrics_set(t->isolations, NULL, dec_u64(n->isolations));
     cs_metrics_set(t->dropped, NULL, dec_u64(n->dropped));
+    cs_metrics_set(t->lost, NULL, dec_u64(n->lost));
     cs_metrics_set(t->fixed_values, NULL, dec_u64(n->fixed_values));
 
     if (n->watermark_usec > 0)

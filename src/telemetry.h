@@ -39,6 +39,7 @@ typedef struct cs_telemetry_counters {
     int64_t watermark_usec;       /* last settlement's watermark, 0 before */
     uint64_t isolations;          /* batches refused on their data and bisected */
     uint64_t dropped;             /* messages whose reject was refused too */
+    uint64_t lost;                /* messages deleted by retention before they were read */
     unsigned long fixed_values;   /* Redis values escaped or cut */
 } cs_telemetry_counters;
 

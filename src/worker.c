@@ -104,6 +104,8 @@ typedef struct cs_worker {
     atomic_int st_assigned, st_store, st_redis;
     pthread_mutex_t st_lock;
     char st_store_err[256], st_redis_err[256];
+    char st_lost[256];   /* the last loss of input, for /readyz */
+    int64_t st_lost_at;  /* when (monotonic µs), 0 for never */
     /* the loop's heartbeat (monotonic µs) and what it is doing, for the
      * watchdog thread and /readyz when a call does not return */
     _Atomic int64_t beat;
@@ -866,6 +868,36 @@ static int handle_sample(cs_worker *w, const cs_message *m, cs_ledger_part *p, c
     return 0;
 }
 
+/* Offsets gap..m->offset-1 were not delivered.  Those below the log start
+ * offset were deleted by retention before anyone read them: lost input,
+ * counted, logged as an error and shown on /readyz for an hour.  Those
+ * above it are transaction markers or compacted records, not messages. */
+static void note_gap(cs_worker *w, const cs_message *m, int64_t gap)
+{
+    char from[24], to[24], n[24];
+    int64_t start = cs_consumer_log_start(w->consumer, m->topic, m->partition, 2000);
+    int64_t lost = start > gap ? (start < m->offset ? start : m->offset) - gap : 0;
+    fmt_i64(from, sizeof(from), gap);
+    fmt_i64(to, sizeof(to), m->offset - 1);
+    if (lost <= 0) {
+        cs_log(CS_LOG_DEBUG, "offsets skipped (transaction markers or compaction)", "topic",
+               m->topic, "from", from, "to", to, NULL);
+        return;
+    }
+    fmt_i64(to, sizeof(to), gap + lost - 1);
+    fmt_i64(n, sizeof(n), lost);
+    w->n.lost += (uint64_t)lost;
+    cs_log(CS_LOG_ERROR, "messages lost: Kafka's retention deleted them before they were read",
+           "topic", m->topic, "first_offset", from, "last_offset", to, "messages", n, NULL);
+    pthread_mutex_lock(&w->st_lock);
+    snprintf(w->st_lost, sizeof(w->st_lost),
+             "%" PRId64 " messages of %s [%" PRId32 "] (offsets %" PRId64 "-%" PRId64
+             ") were deleted by Kafka's retention before they were read",
+             lost, m->topic, m->partition, gap, gap + lost - 1);
+    w->st_lost_at = mono_usec();
+    pthread_mutex_unlock(&w->st_lock);
+}
+
 /* Folds one message in.  0 when done (accepted or rejected), -EAGAIN when
  * Redis is unavailable (retry the same message later), -ENOMEM. */
 static int handle(cs_worker *w, const cs_message *m)
@@ -969,11 +1001,7 @@ done:
         return r;
     int64_t gap = cs_ledger_advance(p, m->offset);
     if (gap >= 0) {
-        char from[24], to[24];
-        fmt_i64(from, sizeof(from), gap);
-        fmt_i64(to, sizeof(to), m->offset);
-        cs_log(CS_LOG_WARN, "offset gap: messages no longer in Kafka were skipped", "topic",
-               m->topic, "from", from, "to", to, NULL);
+        note_gap(w, m, gap);
     }
     w->pending++;
     w->n.consumed++;
@@ -1031,9 +1059,19 @@ static const char *not_ready(cs_worker *w, char *reason, size_t size)
     return NULL;
 }
 
+#define LOST_NOTICE_USEC (3600 * CS_USEC_PER_SEC) /* /readyz mentions a loss this long */
+
 static int http_ready(void *opaque, char *reason, size_t size)
 {
-    return not_ready(opaque, reason, size) == NULL;
+    cs_worker *w = opaque;
+    if (not_ready(w, reason, size))
+        return 0;
+    reason[0] = '\0';
+    pthread_mutex_lock(&w->st_lock);
+    if (w->st_lost_at && mono_usec() - w->st_lost_at < LOST_NOTICE_USEC)
+        snprintf(reason, size, "%s", w->st_lost);
+    pthread_mutex_unlock(&w->st_lock);
+    return 1;
 }
 
 /* Publishes readiness, partitions and how long the loop has been stuck,
