@@ -31,4 +31,12 @@ int cs_decode_mp_check(const char *buf, size_t len);
 int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_format *fmt,
                       cs_event_error *err);
 
+/* The two JSON front ends of events, both ending in the same validation:
+ * the reference (jansson; every input), and the fast path (jsonfast; no
+ * tree, no allocation), which returns CS_JF_GIVE_UP (-1) whenever it is
+ * not sure, leaving ev untouched.  cs_event_decode() tries the fast path
+ * first.  The text must be valid UTF-8 for the fast path. */
+int cs_event_decode_json_ref(const char *buf, size_t len, cs_event *ev, cs_event_error *err);
+int cs_event_decode_json_fast(const char *buf, size_t len, cs_event *ev, cs_event_error *err);
+
 #endif

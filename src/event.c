@@ -18,12 +18,14 @@
 #include <jansson.h>
 #include <msgpack.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
+#include "jsonfast.h"
 #include "jsonscan.h"
 #include "timestamp.h"
 #include "utf8.h"
@@ -284,7 +286,7 @@ static json_t *json_load_exact(const char *buf, size_t len, json_error_t *jerr)
     return root;
 }
 
-static int decode_json(const char *buf, size_t len, cs_event *ev, cs_event_error *err)
+int cs_event_decode_json_ref(const char *buf, size_t len, cs_event *ev, cs_event_error *err)
 {
     json_error_t jerr;
     rawevent re;
@@ -361,6 +363,183 @@ static int decode_json(const char *buf, size_t len, cs_event *ev, cs_event_error
 out:
     json_decref(root);
     return r;
+}
+
+/* ---- JSON fast path -------------------------------------------------------
+ *
+ * Reads the fields with jsonfast, builds nothing, and hands the same raw
+ * values to finish_event() as the jansson front end.  Whenever jsonfast is
+ * unsure (malformed text, duplicate keys, nested objects it would have to
+ * check, ...) it gives up and cs_event_decode_json_ref() decides, so both paths accept and
+ * reject exactly the same events with the same reasons and details
+ * (tests/fuzz/fuzz_event.c compares them on every input). */
+
+#define FAST_MAX_KEYS 64
+
+typedef struct fast_label {
+    const char *name;
+    size_t nlen;
+    rawval value;
+} fast_label;
+
+/* Type names as json_type_name() gives them. */
+static const char *jf_type_name(cs_jf_kind k)
+{
+    switch (k) {
+    case CS_JF_OBJECT: return "an object";
+    case CS_JF_ARRAY: return "an array";
+    case CS_JF_STRING: return "a string";
+    case CS_JF_NUMBER: return "a number";
+    case CS_JF_TRUE:
+    case CS_JF_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static void jf_raw(const cs_jf_value *v, rawval *ret)
+{
+    *ret = (rawval){0};
+    if (v->kind == CS_JF_STRING)
+        *ret = (rawval){RAW_STRING, v->p, v->n, NULL};
+    else if (v->kind == CS_JF_NUMBER)
+        *ret = (rawval){RAW_NUMBER, v->p, v->n, NULL};
+    else
+        *ret = (rawval){RAW_OTHER, NULL, 0, jf_type_name(v->kind)};
+}
+
+/* Records key among the object's keys; gives up on a duplicate (jansson's
+ * JSON_REJECT_DUPLICATES) or too many keys. */
+static int jf_new_key(const cs_jf_value *k, cs_jf_value *keys, size_t *n)
+{
+    if (*n == FAST_MAX_KEYS)
+        return CS_JF_GIVE_UP;
+    for (size_t i = 0; i < *n; i++)
+        if (keys[i].n == k->n && memcmp(keys[i].p, k->p, k->n) == 0)
+            return CS_JF_GIVE_UP;
+    keys[(*n)++] = *k;
+    return 0;
+}
+
+static bool jf_is(const cs_jf_value *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->n == n && memcmp(k->p, name, n) == 0;
+}
+
+/* A value nobody reads: scalars are fine, arrays are checked, objects make
+ * the fast path give up. */
+static int jf_skip(cs_jf *j, const cs_jf_value *v)
+{
+    return v->kind == CS_JF_OBJECT || v->kind == CS_JF_ARRAY ? cs_jf_skip_rest(j, v->kind) : 0;
+}
+
+static int jf_labels(cs_jf *j, fast_label *labels, size_t *nlabels)
+{
+    cs_jf_value keys[FAST_MAX_KEYS], k, v;
+    size_t nkeys = 0;
+    int r;
+    while ((r = cs_jf_key(j, &k)) == 1) {
+        if (jf_new_key(&k, keys, &nkeys) < 0 || cs_jf_value_read(j, &v) < 0 ||
+            v.kind == CS_JF_OBJECT || v.kind == CS_JF_ARRAY)
+            return CS_JF_GIVE_UP;
+        if (*nlabels <= CS_EVENT_MAX_LABELS) { /* one past the limit makes add_label say so */
+            labels[*nlabels].name = k.p;
+            labels[*nlabels].nlen = k.n;
+            jf_raw(&v, &labels[*nlabels].value);
+            (*nlabels)++;
+        }
+    }
+    return r;
+}
+
+static int jf_data(cs_jf *j, rawevent *re, fast_label *labels, size_t *nlabels,
+                   const char **labels_type)
+{
+    cs_jf_value keys[FAST_MAX_KEYS], k, v;
+    size_t nkeys = 0;
+    int r;
+    while ((r = cs_jf_key(j, &k)) == 1) {
+        if (jf_new_key(&k, keys, &nkeys) < 0 || cs_jf_value_read(j, &v) < 0)
+            return CS_JF_GIVE_UP;
+        rawval *slot = jf_is(&k, "product") ? &re->product
+                       : jf_is(&k, "meter") ? &re->meter
+                       : jf_is(&k, "quantity") ? &re->quantity
+                                               : NULL;
+        if (slot) {
+            jf_raw(&v, slot);
+            if (jf_skip(j, &v) < 0)
+                return CS_JF_GIVE_UP;
+        } else if (jf_is(&k, "labels") && v.kind == CS_JF_OBJECT) {
+            *labels_type = NULL;
+            if (jf_labels(j, labels, nlabels) < 0)
+                return CS_JF_GIVE_UP;
+        } else {
+            if (jf_is(&k, "labels"))
+                *labels_type = jf_type_name(v.kind);
+            if (jf_skip(j, &v) < 0)
+                return CS_JF_GIVE_UP;
+        }
+    }
+    return r;
+}
+
+int cs_event_decode_json_fast(const char *buf, size_t len, cs_event *ev, cs_event_error *err)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } top[] = {
+        {"specversion", offsetof(rawevent, specversion)}, {"id", offsetof(rawevent, id)},
+        {"source", offsetof(rawevent, source)},           {"type", offsetof(rawevent, type)},
+        {"subject", offsetof(rawevent, subject)},         {"time", offsetof(rawevent, time)},
+    };
+    char scratch[CS_EVENT_ARENA];
+    fast_label labels[CS_EVENT_MAX_LABELS + 1];
+    size_t nlabels = 0;
+    const char *labels_type = NULL;
+    cs_jf_value keys[FAST_MAX_KEYS], k, v;
+    size_t nkeys = 0;
+    rawevent re;
+    cs_jf j;
+    int r;
+
+    memset(&re, 0, sizeof(re));
+    cs_jf_init(&j, buf, len, scratch, sizeof(scratch));
+    if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
+        return CS_JF_GIVE_UP;
+    while ((r = cs_jf_key(&j, &k)) == 1) {
+        if (jf_new_key(&k, keys, &nkeys) < 0 || cs_jf_value_read(&j, &v) < 0)
+            return CS_JF_GIVE_UP;
+        rawval *slot = NULL;
+        for (size_t i = 0; i < sizeof(top) / sizeof(top[0]) && !slot; i++)
+            if (jf_is(&k, top[i].name))
+                slot = (rawval *)((char *)&re + top[i].offset);
+        if (slot) {
+            jf_raw(&v, slot);
+            r = jf_skip(&j, &v);
+        } else if (jf_is(&k, "data")) {
+            re.have_data = true;
+            re.data_type = v.kind == CS_JF_OBJECT ? NULL : jf_type_name(v.kind);
+            r = v.kind == CS_JF_OBJECT ? jf_data(&j, &re, labels, &nlabels, &labels_type)
+                                       : jf_skip(&j, &v);
+        } else {
+            r = jf_skip(&j, &v);
+        }
+        if (r < 0)
+            return CS_JF_GIVE_UP;
+    }
+    if (r < 0 || cs_jf_end(&j) < 0)
+        return CS_JF_GIVE_UP;
+    ev->nlabels = 0;
+    if ((r = finish_event(ev, err, &re)) < 0)
+        return r;
+    if (labels_type)
+        return fail(err, CS_REJECT_WRONG_TYPE, "data.labels: expected an object, got %s",
+                    labels_type);
+    for (size_t i = 0; i < nlabels; i++)
+        if ((r = add_label(ev, err, labels[i].name, labels[i].nlen, &labels[i].value)) < 0)
+            return r;
+    return 0;
 }
 
 /* ---- MessagePack front end ----------------------------------------------- */
@@ -618,8 +797,12 @@ int cs_event_decode(const void *buf, size_t len, size_t max_bytes, cs_event_form
     ev->subject = NULL;
     if ((r = cs_decode_prelude(p, len, max_bytes, &fmt, err)) < 0)
         return r;
-    if (fmt == CS_EVENT_FORMAT_JSON)
-        return decode_json(p, len, ev, err);
+    if (fmt == CS_EVENT_FORMAT_JSON) {
+        if (cs_utf8_valid(p, len) &&
+            (r = cs_event_decode_json_fast(p, len, ev, err)) != CS_JF_GIVE_UP)
+            return r;
+        return cs_event_decode_json_ref(p, len, ev, err); /* jansson says what is wrong */
+    }
     return decode_msgpack(p, len, ev, err);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "decode.h"
 #include "event.h"
 #include "timestamp.h"
 #include "unit.h"
@@ -183,6 +184,86 @@ START_TEST(big_json_quantities)
 }
 END_TEST
 
+/* The fast JSON path against the jansson reference: same verdict, reason,
+ * detail and fields wherever the fast path decides. */
+static int compare_paths(const char *doc, size_t n)
+{
+    static cs_event fast, ref;
+    cs_event_error ef = {0}, er = {0};
+    if (!cs_utf8_valid(doc, n))
+        return 0;
+    int rf = cs_event_decode_json_fast(doc, n, &fast, &ef);
+    if (rf == -1)
+        return 0;
+    int rr = cs_event_decode_json_ref(doc, n, &ref, &er);
+    ck_assert_msg(rf == rr, "verdicts differ on %.*s: fast %d, reference %d (%s)", (int)n, doc, rf,
+                  rr, er.detail);
+    if (rr < 0) {
+        ck_assert_msg(ef.code == er.code && strcmp(ef.detail, er.detail) == 0,
+                      "rejects differ on %.*s: %s / %s", (int)n, doc, ef.detail, er.detail);
+        return 1;
+    }
+    ck_assert_str_eq(fast.id, ref.id);
+    ck_assert_str_eq(fast.source, ref.source);
+    ck_assert_str_eq(fast.product, ref.product);
+    ck_assert_str_eq(fast.meter, ref.meter);
+    ck_assert((fast.subject == NULL) == (ref.subject == NULL));
+    if (fast.subject)
+        ck_assert_str_eq(fast.subject, ref.subject);
+    ck_assert(fast.time_usec == ref.time_usec && fast.quantity.raw == ref.quantity.raw);
+    ck_assert_int_eq((int)fast.nlabels, (int)ref.nlabels);
+    for (size_t i = 0; i < fast.nlabels; i++) {
+        ck_assert_str_eq(fast.labels[i].name, ref.labels[i].name);
+        ck_assert_str_eq(fast.labels[i].value, ref.labels[i].value);
+    }
+    return 1;
+}
+
+START_TEST(fast_json_agrees_with_jansson)
+{
+    static const char *docs[] = {
+        EVENT("\"subject\":\"acme\",", "2026-11-03T10:15:00Z",
+              "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":\"1.5\",\"labels\":{\"a\":\"x\",\"b\":\"\\u00e9\\ud83d\\udcb6\\n\"}}"),
+        EVENT("\"ext\":[1,[2,\"s\"],true,null],", "2026-11-03T10:15:00Z",
+              "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":12e-1}"),
+        EVENT("\"subject\":null,", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":1}"),
+        EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":1,\"labels\":[1]}"),
+        EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":1,\"labels\":{\"a\":5}}"),
+        EVENT("", "2026-11-03T10:15:00Z", "\"text\""),
+        EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":-1}"),
+        EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"p\",\"meter\":\"m\",\"quantity\":true}"),
+        EVENT("", "2026-11-03T10:15:00Z", "{\"product\":\"\",\"meter\":\"m\",\"quantity\":1}"),
+        "{\"specversion\":\"0.3\"}",
+        "{\"specversion\":\"1.0\",\"id\":\"a\",\"id\":\"b\"}",
+        "{\"a\":1 \"b\":2}",
+        "{\"a\":[1 2]}",
+        "{\"a\":[1,]}",
+        "{\"a\":\"\\u0000\"}",
+        "[1]",
+        "{} x",
+    };
+    int decided = 0;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+        decided += compare_paths(docs[i], strlen(docs[i]));
+    ck_assert_int_ge(decided, 9); /* the fast path decides the well-formed ones */
+    /* every one-byte change of a full event, at every position, with a
+     * handful of replacement bytes that matter to JSON */
+    const char *base = docs[0];
+    size_t n = strlen(base);
+    char buf[512];
+    static const char subst[] = " \"\\,:{}[]0-.eEtfnu\x01";
+    int mutants = 0;
+    for (size_t pos = 0; pos < n; pos++)
+        for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+            memcpy(buf, base, n);
+            buf[pos] = subst[k];
+            mutants += compare_paths(buf, n);
+            compare_paths(buf, pos); /* cut short there */
+        }
+    ck_assert_int_gt(mutants, 100);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("event");
@@ -190,6 +271,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, valid_json);
     tcase_add_test(tc, quantity_forms);
     tcase_add_test(tc, rejections);
+    tcase_add_test(tc, fast_json_agrees_with_jansson);
     tcase_add_test(tc, big_json_quantities);
     tcase_add_test(tc, valid_and_invalid_msgpack);
     suite_add_tcase(s, tc);
