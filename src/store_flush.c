@@ -1,0 +1,393 @@
+/* store_flush.c - the flush transaction (see store.h).
+ *
+ * Aggregates go through COPY into a session-local staging table and one
+ * INSERT ... ON CONFLICT DO UPDATE that adds them to usage_cost, in key
+ * order, which costs two round trips per flush whatever the number of rows.
+ * Rejected events are inserted with binary parameters (their raw bytes may
+ * be anything).  Offsets are advanced first, by compare-and-set; any
+ * mismatch rolls the whole transaction back.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup.h"
+#include "store_internal.h"
+#include "timestamp.h"
+#include "utf8.h"
+
+static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
+{
+    const cs_agg_row *row = cs_agg_row_at(ctx, i);
+    if (row->events == 0)
+        return 0; /* every event of it was a duplicate */
+    cs_timestamp_format(row->key.hour_usec, num[0], CS_DEC_STRLEN);
+    cs_dec_format(row->key.unit_price, 12, num[1], CS_DEC_STRLEN);
+    cs_dec_format(row->key.discount_rate, 12, num[2], CS_DEC_STRLEN);
+    cs_dec_format(row->quantity, 12, num[3], CS_DEC_STRLEN);
+    cs_dec_format(row->list_cost, 12, num[4], CS_DEC_STRLEN);
+    cs_dec_format(row->discount, 12, num[5], CS_DEC_STRLEN);
+    cs_dec_format(row->cost, 12, num[6], CS_DEC_STRLEN);
+    snprintf(num[7], CS_DEC_STRLEN, "%" PRId64, row->events);
+    const char *c[] = {num[0], row->key.customer, row->key.product, row->key.meter,
+                       row->key.rule_id, row->key.rules_version, row->key.plan,
+                       row->key.currency, row->key.unit, num[1], num[2], num[3], num[4],
+                       num[5], num[6], num[7]};
+    memcpy(cols, c, sizeof(c));
+    return 1;
+}
+
+int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
+{
+    int r = cs__store_stage_rows(s,
+                       "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
+                       " hour timestamptz, customer text, product text, meter text,"
+                       " rule_id text, rules_version text, plan text, currency char(3),"
+                       " unit text, unit_price numeric, discount_rate numeric,"
+                       " quantity numeric, list_cost numeric, discount numeric,"
+                       " cost numeric, events bigint) ON COMMIT DELETE ROWS",
+                       "COPY cs_stage FROM STDIN", cs_agg_count(agg), 16, agg_row, agg, err,
+                       errsize);
+    if (r < 0)
+        return r;
+    return cs__store_exec_ok(s,
+                   "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"
+                   " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"
+                   " quantity, list_cost, discount, cost, events)"
+                   " SELECT cs_billing_period(hour), hour, customer, product, meter, rule_id,"
+                   " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
+                   " list_cost, discount, cost, events FROM cs_stage"
+                   /* one lock order for every worker: no deadlock between flushes */
+                   " ORDER BY hour, customer, product, meter, rule_id, rules_version, plan"
+                   " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"
+                   " rules_version, plan)"
+                   " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
+                   " list_cost = u.list_cost + EXCLUDED.list_cost,"
+                   " discount = u.discount + EXCLUDED.discount,"
+                   " cost = u.cost + EXCLUDED.cost,"
+                   " events = u.events + EXCLUDED.events, updated_at = now()",
+                   PGRES_COMMAND_OK, err, errsize);
+}
+
+/* ---- de-duplication fingerprints (sql/0005) ------------------------------ */
+
+static void hour_text(int64_t hour, char *buf, size_t size)
+{
+    if (hour == CS_DEDUP_ANY_HOUR)
+        snprintf(buf, size, "-infinity");
+    else
+        cs_timestamp_format(hour, buf, size);
+}
+
+static int64_t be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | (unsigned char)p[i];
+    return (int64_t)v;
+}
+
+/* Reads the fingerprint rows of (group, hour) with seq > after, binary. */
+static int read_fps(cs_store *s, const char *group, int64_t hour, int64_t after,
+                    int (*seen)(void *, const unsigned char *, size_t, int64_t), void *opaque,
+                    int64_t *ret_seq, char *err, size_t errsize)
+{
+    char h[CS_TIMESTAMP_STRLEN], a[24];
+    hour_text(hour, h, sizeof(h));
+    snprintf(a, sizeof(a), "%" PRId64, after);
+    const char *values[3] = {group, h, a};
+    PGresult *res = PQexecParams(s->conn,
+                                 "SELECT seq, fps FROM event_fingerprints WHERE group_id = $1"
+                                 " AND hour = $2::timestamptz AND seq > $3::bigint ORDER BY seq",
+                                 3, NULL, values, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int r = cs__store_fail(s, res, "event_fingerprints", err, errsize);
+        PQclear(res);
+        return r;
+    }
+    int r = 0;
+    *ret_seq = after;
+    for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+        int64_t seq = be64(PQgetvalue(res, i, 0));
+        size_t len = (size_t)PQgetlength(res, i, 1);
+        r = seen(opaque, (const unsigned char *)PQgetvalue(res, i, 1), len / CS_DEDUP_FP_LEN, seq);
+        *ret_seq = seq;
+    }
+    PQclear(res);
+    return r;
+}
+
+int cs_store_dedup_load(cs_store *s, const char *group, int64_t hour, int64_t after,
+                        int (*seen)(void *opaque, const unsigned char *fps, size_t n, int64_t seq),
+                        void *opaque, int64_t *ret_seq, char *err, size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    return read_fps(s, group, hour, after, seen, opaque, ret_seq, err, errsize);
+}
+
+typedef struct seen_ctx {
+    const cs_store_dedup *d;
+    int64_t hour;
+} seen_ctx;
+
+static int seen_in_flush(void *opaque, const unsigned char *fps, size_t n, int64_t seq)
+{
+    seen_ctx *c = opaque;
+    return c->d->seen(c->d->opaque, c->hour, fps, n, seq);
+}
+
+/* Per event hour, under the group's lock for it: takes in what other
+ * workers stored since, then stores this batch's new fingerprints. */
+static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    const cs_store_dedup *d = b->dedup;
+    for (size_t i = 0; i < d->nhours; i++) {
+        char h[CS_TIMESTAMP_STRLEN], key[24];
+        int64_t last;
+        int r;
+        hour_text(d->hours[i], h, sizeof(h));
+        /* hours since the epoch: the lock's second key (int4 until year 247,000) */
+        snprintf(key, sizeof(key), "%" PRId64, d->hours[i] / CS_USEC_PER_HOUR);
+        const char *lk[2] = {b->group, key};
+        seen_ctx c = {d, d->hours[i]};
+        if ((r = cs__store_exec_params(s, "SELECT pg_advisory_xact_lock(hashtext($1), $2::int)", 2, lk,
+                             NULL, NULL, "event_fingerprints lock", NULL, err, errsize)) < 0 ||
+            (r = read_fps(s, b->group, d->hours[i], d->seen_seq[i], seen_in_flush, &c, &last,
+                          err, errsize)) < 0)
+            return r;
+        const unsigned char *fps;
+        size_t n;
+        if ((r = d->fresh(d->opaque, d->hours[i], &fps, &n)) < 0)
+            return r;
+        d->ret_seq[i] = last;
+        if (n == 0)
+            continue;
+        const char *values[3] = {b->group, h, (const char *)fps};
+        int lengths[3] = {0, 0, (int)(n * CS_DEDUP_FP_LEN)}, formats[3] = {0, 0, 1};
+        PGresult *res;
+        if ((r = cs__store_exec_params(s,
+                             "INSERT INTO event_fingerprints (group_id, hour, fps)"
+                             " VALUES ($1, $2::timestamptz, $3) RETURNING seq",
+                             3, values, lengths, formats, "event_fingerprints", &res, err,
+                             errsize)) < 0)
+            return r;
+        d->ret_seq[i] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+    }
+    return 0;
+}
+
+int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long *ret_deleted,
+                         char *err, size_t errsize)
+{
+    char hours[16];
+    int r;
+    *ret_deleted = 0;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    snprintf(hours, sizeof(hours), "%d", window_hours);
+    const char *params[2] = {group, hours};
+    PGresult *res;
+    if ((r = cs__store_exec_params(s,
+                         "DELETE FROM event_fingerprints WHERE group_id = $1"
+                         " AND created_at < now() - make_interval(hours => $2::int)",
+                         2, params, NULL, NULL, "event_fingerprints", &res, err, errsize)) < 0)
+        return r;
+    *ret_deleted = strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+static int customer_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
+{
+    const cs_store_customer *c = &((const cs_store_batch *)ctx)->customers[i];
+    (void)num;
+    cols[0] = c->id;
+    cols[1] = c->name;
+    cols[2] = c->plan;
+    cols[3] = c->cost_center;
+    return 1;
+}
+
+static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r = cs__store_stage_rows(s,
+                       "CREATE TEMP TABLE IF NOT EXISTS cs_customers (id text, name text,"
+                       " plan text, cost_center text) ON COMMIT DELETE ROWS",
+                       "COPY cs_customers FROM STDIN", b->ncustomers, 4, customer_row, b, err,
+                       errsize);
+    if (r < 0)
+        return r;
+    return cs__store_exec_ok(s,
+                   "INSERT INTO customers AS c (id, name, plan, cost_center)"
+                   " SELECT DISTINCT ON (id) id, nullif(name, ''), nullif(plan, ''),"
+                   " nullif(cost_center, '') FROM cs_customers ORDER BY id"
+                   " ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, c.name),"
+                   " plan = coalesce(EXCLUDED.plan, c.plan),"
+                   " cost_center = coalesce(EXCLUDED.cost_center, c.cost_center), updated_at = now()"
+                   " WHERE (c.name, c.plan, c.cost_center) IS DISTINCT FROM"
+                   " (coalesce(EXCLUDED.name, c.name), coalesce(EXCLUDED.plan, c.plan),"
+                   " coalesce(EXCLUDED.cost_center, c.cost_center))",
+                   PGRES_COMMAND_OK, err, errsize);
+}
+
+static void hex32(const unsigned char *id, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (int i = 0; i < 32; i++) {
+        out[2 + 2 * i] = d[id[i] >> 4];
+        out[3 + 2 * i] = d[id[i] & 15];
+    }
+    out[66] = '\0';
+}
+
+typedef struct sample_ctx {
+    const cs_store_batch *b;
+} sample_ctx;
+
+static int sample_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
+{
+    const cs_store_batch *b = ((const sample_ctx *)ctx)->b;
+    const cs_store_sample *x = &b->samples[i];
+    hex32(x->series_id, num[0]);
+    cs_timestamp_format(x->time_usec, num[1], CS__STORE_CELL);
+    snprintf(num[2], CS__STORE_CELL, "%" PRId64, x->unit_divisor);
+    snprintf(num[3], CS__STORE_CELL, "%" PRId64, x->max_gap_usec);
+    cs_dec_format(x->unit_price, 12, num[4], CS__STORE_CELL);
+    cs_dec_format(x->discount_rate, 12, num[5], CS__STORE_CELL);
+    snprintf(num[6], CS__STORE_CELL, "%" PRId32, x->partition);
+    snprintf(num[7], CS__STORE_CELL, "%" PRId64, x->offset);
+    const char *c[] = {b->group, num[0], x->series, num[1], x->value, x->special, x->kind, num[2],
+                       num[3], x->customer, x->plan, x->product, x->meter, x->rule_id,
+                       x->rules_version, x->currency, x->unit, num[4], num[5], x->topic, num[6],
+                       num[7]};
+    memcpy(cols, c, sizeof(c));
+    return 1;
+}
+
+/* Stores the batch's metric samples as pending, and advances the watermarks. */
+static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    sample_ctx sc = {b};
+    if (b->nsamples > 0 &&
+        ((r = cs__store_exec_ok(s,
+                      "COPY metric_samples_pending (group_id, series_id, series, ts, value, special,"
+                      " kind, unit_divisor, max_gap_us, customer, plan, product, meter, rule_id,"
+                      " rules_version, currency, unit, unit_price, discount_rate, topic, partition,"
+                      " \"offset\") FROM STDIN",
+                      PGRES_COPY_IN, err, errsize)) < 0 ||
+         (r = cs__store_copy_rows(s, b->nsamples, 22, sample_row, &sc, err, errsize)) < 0))
+        return r;
+    for (size_t i = 0; i < b->nwatermarks; i++) {
+        const cs_store_watermark *w = &b->watermarks[i];
+        char part[16], ts[CS_TIMESTAMP_STRLEN];
+        snprintf(part, sizeof(part), "%" PRId32, w->partition);
+        if (w->max_usec >= 0)
+            cs_timestamp_format(w->max_usec, ts, sizeof(ts));
+        const char *values[4] = {b->group, w->topic, part, w->max_usec >= 0 ? ts : NULL};
+        if ((r = cs__store_exec_params(s,
+                             "INSERT INTO metric_watermarks AS w (group_id, topic, partition, max_ts)"
+                             " VALUES ($1, $2, $3, $4)"
+                             " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+                             " SET max_ts = GREATEST(w.max_ts, EXCLUDED.max_ts),"
+                             " advanced_at = CASE WHEN EXCLUDED.max_ts > coalesce(w.max_ts, '-infinity')"
+                             " THEN now() ELSE w.advanced_at END",
+                             4, values, NULL, NULL, "metric_watermarks", NULL, err, errsize)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < b->nrejects; i++) {
+        const cs_store_reject *rj = &b->rejects[i];
+        char part[16], off[24], detail[1024];
+        cs_utf8_escape(detail, sizeof(detail), rj->detail, strlen(rj->detail), NULL);
+        snprintf(part, sizeof(part), "%" PRId32, rj->partition);
+        snprintf(off, sizeof(off), "%" PRId64, rj->offset);
+        const char *values[8] = {b->group, rj->topic, part, off, rj->reason, detail,
+                                 rj->raw, rj->key};
+        int lengths[8] = {0, 0, 0, 0, 0, 0, (int)rj->raw_len, (int)rj->key_len};
+        int formats[8] = {0, 0, 0, 0, 0, 0, 1, 1};
+        int r = cs__store_exec_params(s,
+                            "INSERT INTO rejected_events (group_id, topic, partition,"
+                            " \"offset\", reason, detail, raw, msg_key)"
+                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            8, values, lengths, formats, "rejected_events", NULL, err, errsize);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int advance_offsets(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    for (size_t i = 0; i < b->noffsets; i++) {
+        const cs_store_offset *o = &b->offsets[i];
+        char part[16], next[24], exp[24];
+        snprintf(part, sizeof(part), "%" PRId32, o->partition);
+        snprintf(next, sizeof(next), "%" PRId64, o->next);
+        snprintf(exp, sizeof(exp), "%" PRId64, o->expected);
+        const char *values[5] = {b->group, o->topic, part, next, exp};
+        PGresult *res;
+        int r = o->expected < 0
+                    ? cs__store_exec_params(s,
+                                  "INSERT INTO consumer_offsets (group_id, topic, partition,"
+                                  " next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                  4, values, NULL, NULL, "consumer_offsets", &res, err, errsize)
+                    : cs__store_exec_params(s,
+                                  "UPDATE consumer_offsets SET next_offset = $4,"
+                                  " updated_at = now() WHERE group_id = $1 AND topic = $2"
+                                  " AND partition = $3 AND next_offset = $5",
+                                  5, values, NULL, NULL, "consumer_offsets", &res, err, errsize);
+        if (r < 0)
+            return r;
+        int changed = strcmp(PQcmdTuples(res), "1") == 0;
+        PQclear(res);
+        if (!changed) {
+            cs__store_set_err(err, errsize,
+                    "fenced: %s [%" PRId32 "] is no longer at offset %" PRId64
+                    " in the store (another worker owns it now)",
+                    o->topic, o->partition, o->expected);
+            return -ESTALE;
+        }
+    }
+    return 0;
+}
+
+int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    if ((r = cs__store_exec_ok(s, "BEGIN", PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    /* Offsets first: a fenced worker learns it before doing the work, and
+     * the row locks serialise two workers racing for one partition. */
+    if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
+        (b->dedup && b->dedup->nhours > 0 && (r = dedup_flush(s, b, err, errsize)) < 0) ||
+        (cs_agg_count(b->agg) > 0 && (r = cs__store_stage_aggregates(s, b->agg, err, errsize)) < 0) ||
+        (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
+        ((b->nsamples > 0 || b->nwatermarks > 0) && (r = insert_samples(s, b, err, errsize)) < 0) ||
+        (r = insert_rejects(s, b, err, errsize)) < 0) {
+        cs__store_rollback(s);
+        if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)
+            cs__store_disconnect(s);
+        return r;
+    }
+    if ((r = cs__store_exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    return 0;
+}
+
