@@ -69,6 +69,12 @@ typedef struct batch_event {
     bool dup;     /* currently taken back out of its row */
 } batch_event;
 
+/* When the periodic tasks are next due (monotonic µs). */
+typedef struct schedule {
+    int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
+    int64_t next_forget; /* stored customer attributes are written again */
+} schedule;
+
 typedef struct cs_worker {
     const cs_config *cfg;
     cs_rules *rules;
@@ -90,6 +96,11 @@ typedef struct cs_worker {
     int metric_partitions[CS_CONFIG_MAX_LIST]; /* per metric topic; 0 = unknown yet */
     bool wm_all_registered; /* every metric partition has a watermark row */
     cs_sample sample;
+    /* the loop's state (worker_step) */
+    cs_message held;     /* a message waiting for Redis or PostgreSQL */
+    bool store_failing;  /* the last flush found PostgreSQL unavailable */
+    int64_t retry_at, backoff;
+    schedule sch;        /* when the periodic tasks are next due */
     poison *poison;
     size_t npoison, cappoison;
     size_t isolate; /* while isolating: messages per batch at most; 0 = off */
@@ -1209,11 +1220,6 @@ static bool is_unavailable(int r)
     return r < 0 && r != -ESTALE && r != -EBADMSG && r != -ENOMEM;
 }
 
-/* When the periodic tasks are next due (monotonic µs). */
-typedef struct schedule {
-    int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
-    int64_t next_forget; /* stored customer attributes are written again */
-} schedule;
 
 /* The worker's periodic tasks, each on its own schedule: metrics, progress
  * log, settlement, month-to-date, event-id pruning. */
@@ -1272,172 +1278,18 @@ static int check_store(cs_worker *w)
     return r;
 }
 
-int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
-                  volatile sig_atomic_t *reload)
+/* Frees everything; NULL allowed.  The consumer, if still there, leaves
+ * the group without a flush (its partitions are redone by their next
+ * owner). */
+static void worker_free(cs_worker *w)
 {
-    cs_worker *w = calloc(1, sizeof(*w));
-    cs_errlist errs = {0};
-    char err[512];
-    int ret = 0;
-
     if (!w)
-        return -ENOMEM;
-    w->cfg = cfg;
-    pthread_mutex_init(&w->st_lock, NULL);
-    if ((ret = cs_rules_load(cfg->rules_path, &w->rules, &errs)) < 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            cs_log(CS_LOG_ERROR, "invalid rules", "error", errs.items[i], NULL);
-        cs_errlist_free(&errs);
-        goto out;
-    }
-    w->labels = cs_labels_new(cfg);
-    w->store = cs_store_new(cfg->postgres);
-    w->agg = cs_agg_new();
-    w->settled = cs_agg_new();
-    if (cfg->dedup && !(w->dedup = cs_dedup_new((size_t)cfg->dedup_max_events))) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    if (!w->labels || !w->store || !w->agg || !w->settled) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    if ((ret = check_store(w)) < 0)
-        goto out;
-    w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
-    if (!w->tm) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    cs_telemetry_rules(w->tm, w->rules->version, w->rules->currency);
-    busy(w, "starting");
-    w->watchdog_started = pthread_create(&w->watchdog, NULL, watchdog_main, w) == 0;
-    /* the largest customers of the month get their own series first, so
-     * that the cardinality cap folds the smallest */
-    if (cs_store_top_customers(w->store, cfg->metrics_max_customers - 1, admit_row, w->tm, err,
-                               sizeof(err)) < 0)
-        cs_log(CS_LOG_WARN, "cannot rank customers for the metrics cap", "error", err, NULL);
-    if (cfg->http_listen) {
-        cs_http_handlers hh = {w, http_metrics, http_ready};
-        w->http = cs_http_start(cfg->http_listen, &hh, err, sizeof(err));
-        if (!w->http) {
-            cs_log(CS_LOG_ERROR, "cannot start the HTTP endpoint", "error", err, NULL);
-            ret = -EINVAL;
-            goto out;
-        }
-        char port[24];
-        fmt_i64(port, sizeof(port), cs_http_port(w->http));
-        cs_log(CS_LOG_INFO, "serving /metrics, /healthz, /readyz", "listen", cfg->http_listen,
-               "port", port, NULL);
-    }
-    cs_consumer_callbacks cb = {w, on_assign, on_revoke, on_error, stop};
-    w->consumer = cs_consumer_new(cfg, &cb, err, sizeof(err));
-    if (!w->consumer) {
-        cs_log(CS_LOG_ERROR, "cannot create the Kafka consumer", "error", err, NULL);
-        ret = -EINVAL;
-        goto out;
-    }
-    for (size_t t = 0; t < cfg->nmetric_topics; t++) {
-        int n = cs_consumer_partition_count(w->consumer, cfg->metric_topics[t], 10000);
-        char cnt[24];
-        fmt_i64(cnt, sizeof(cnt), n);
-        if (n <= 0)
-            cs_log(CS_LOG_ERROR, "cannot learn the partitions of a metric topic; settlement waits",
-                   "topic", cfg->metric_topics[t], NULL);
-        else
-            cs_log(CS_LOG_DEBUG, "metric topic", "topic", cfg->metric_topics[t], "partitions", cnt,
-                   NULL);
-        w->metric_partitions[t] = n > 0 ? n : 0;
-    }
-    cs_log(CS_LOG_INFO, "worker started", "group", cfg->group, "rules_version", w->rules->version,
-           NULL);
-    const int64_t interval = (int64_t)cfg->flush_interval_ms * 1000;
-    w->last_flush = mono_usec();
-    schedule sch = {.next_prune = mono_usec() + 5 * CS_USEC_PER_SEC,
-                    .last_progress = mono_usec(),
-                    .next_forget = mono_usec() + 600 * CS_USEC_PER_SEC};
-    cs_message held = {0}; /* a message waiting for Redis */
-    int64_t retry_at = 0, backoff = 0;
-    bool store_failing = false;
-
-    while (!*stop) {
-        if (*reload) {
-            *reload = 0;
-            reload_rules(w);
-        }
-        /* periodic work runs whatever the pipeline waits on, so that
-         * /metrics keeps moving during an outage */
-        tick(w, &sch);
-        busy(w, "reading Kafka and looking up customers in Redis");
-        if (store_failing || held.handle) {
-            /* Take no new messages until the store / Redis is back. */
-            if (mono_usec() < retry_at) {
-                usleep(100000);
-                continue;
-            }
-            int r = store_failing ? flush(w, "retry") : handle(w, &held);
-            bool failed = store_failing ? is_unavailable(r) : r == -EAGAIN;
-            if (failed) {
-                backoff = backoff ? (backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : backoff * 2)
-                                  : CS_USEC_PER_SEC / 2;
-                retry_at = mono_usec() + backoff;
-                continue;
-            }
-            backoff = 0;
-            if (store_failing)
-                store_failing = false;
-            else
-                cs_consumer_release(&held);
-        } else {
-            cs_message m;
-            int r = cs_consumer_poll(w->consumer, 100, &m, err, sizeof(err));
-            if (r < 0) {
-                cs_log(CS_LOG_ERROR, "fatal Kafka error", "error", err, NULL);
-                ret = r;
-                break;
-            }
-            if (r == 1) {
-                r = handle(w, &m);
-                if (r == -EAGAIN) {
-                    held = m;
-                    backoff = CS_USEC_PER_SEC / 2;
-                    retry_at = mono_usec() + backoff;
-                    continue;
-                }
-                cs_consumer_release(&m);
-                if (r == -ENOMEM) {
-                    cs_log(CS_LOG_ERROR, "out of memory", NULL);
-                    ret = r;
-                    break;
-                }
-            }
-        }
-        size_t limit = w->isolate ? w->isolate : (size_t)cfg->flush_max_events;
-        if (w->pending >= limit || mono_usec() - w->last_flush >= interval) {
-            if (is_unavailable(flush(w, w->pending >= limit ? "size" : "interval"))) {
-                store_failing = true;
-                backoff = CS_USEC_PER_SEC / 2;
-                retry_at = mono_usec() + backoff;
-            }
-        }
-    }
-    cs_consumer_release(&held);
-    /* Shut down: store what we have, then leave the group. */
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if (!is_unavailable(flush(w, "shutdown")))
-            break;
-        sleep(1);
-    }
-    log_progress(w);
-    cs_consumer_free(w->consumer);
-    w->consumer = NULL;
-    cs_log(CS_LOG_INFO, "worker stopped", NULL);
-out:
+        return;
     atomic_store(&w->wd_stop, 1);
     if (w->watchdog_started)
         pthread_join(w->watchdog, NULL);
-    if (w->consumer)
-        cs_consumer_free(w->consumer);
+    cs_consumer_release(&w->held);
+    cs_consumer_free(w->consumer);
     cs_http_stop(w->http);
     cs_telemetry_free(w->tm);
     drop_rejects(w);
@@ -1460,5 +1312,203 @@ out:
     free(w->poison);
     pthread_mutex_destroy(&w->st_lock);
     free(w);
+}
+
+/* Learns how many partitions each metric topic has (settlement waits for a
+ * watermark from every one). */
+static void count_metric_partitions(cs_worker *w)
+{
+    for (size_t t = 0; t < w->cfg->nmetric_topics; t++) {
+        int n = cs_consumer_partition_count(w->consumer, w->cfg->metric_topics[t], 10000);
+        char cnt[24];
+        fmt_i64(cnt, sizeof(cnt), n);
+        if (n <= 0)
+            cs_log(CS_LOG_ERROR, "cannot learn the partitions of a metric topic; settlement waits",
+                   "topic", w->cfg->metric_topics[t], NULL);
+        else
+            cs_log(CS_LOG_DEBUG, "metric topic", "topic", w->cfg->metric_topics[t], "partitions",
+                   cnt, NULL);
+        w->metric_partitions[t] = n > 0 ? n : 0;
+    }
+}
+
+/* Starts the HTTP endpoint when configured.  0 or -EINVAL (logged). */
+static int start_http(cs_worker *w)
+{
+    char err[512], port[24];
+    if (!w->cfg->http_listen)
+        return 0;
+    cs_http_handlers hh = {w, http_metrics, http_ready};
+    w->http = cs_http_start(w->cfg->http_listen, &hh, err, sizeof(err));
+    if (!w->http) {
+        cs_log(CS_LOG_ERROR, "cannot start the HTTP endpoint", "error", err, NULL);
+        return -EINVAL;
+    }
+    fmt_i64(port, sizeof(port), cs_http_port(w->http));
+    cs_log(CS_LOG_INFO, "serving /metrics, /healthz, /readyz", "listen", w->cfg->http_listen,
+           "port", port, NULL);
+    return 0;
+}
+
+/* Everything a worker needs before its first message: rules, backends,
+ * telemetry and its watchdog, the HTTP endpoint, the consumer.  Returns the
+ * worker, or NULL with *ret_err set (the cause is logged). */
+static cs_worker *worker_open(const cs_config *cfg, volatile sig_atomic_t *stop, int *ret_err)
+{
+    cs_worker *w = calloc(1, sizeof(*w));
+    cs_errlist errs = {0};
+    char err[512];
+    int r = -ENOMEM;
+
+    if (!w)
+        goto fail_alloc;
+    w->cfg = cfg;
+    pthread_mutex_init(&w->st_lock, NULL);
+    if ((r = cs_rules_load(cfg->rules_path, &w->rules, &errs)) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            cs_log(CS_LOG_ERROR, "invalid rules", "error", errs.items[i], NULL);
+        cs_errlist_free(&errs);
+        goto fail;
+    }
+    r = -ENOMEM;
+    w->labels = cs_labels_new(cfg);
+    w->store = cs_store_new(cfg->postgres);
+    w->agg = cs_agg_new();
+    w->settled = cs_agg_new();
+    w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
+    if (!w->labels || !w->store || !w->agg || !w->settled || !w->tm ||
+        (cfg->dedup && !(w->dedup = cs_dedup_new((size_t)cfg->dedup_max_events))))
+        goto fail;
+    if ((r = check_store(w)) < 0)
+        goto fail;
+    cs_telemetry_rules(w->tm, w->rules->version, w->rules->currency);
+    busy(w, "starting");
+    w->watchdog_started = pthread_create(&w->watchdog, NULL, watchdog_main, w) == 0;
+    /* the largest customers of the month get their own series first, so
+     * that the cardinality cap folds the smallest */
+    if (cs_store_top_customers(w->store, cfg->metrics_max_customers - 1, admit_row, w->tm, err,
+                               sizeof(err)) < 0)
+        cs_log(CS_LOG_WARN, "cannot rank customers for the metrics cap", "error", err, NULL);
+    if ((r = start_http(w)) < 0)
+        goto fail;
+    cs_consumer_callbacks cb = {w, on_assign, on_revoke, on_error, stop};
+    w->consumer = cs_consumer_new(cfg, &cb, err, sizeof(err));
+    if (!w->consumer) {
+        cs_log(CS_LOG_ERROR, "cannot create the Kafka consumer", "error", err, NULL);
+        r = -EINVAL;
+        goto fail;
+    }
+    count_metric_partitions(w);
+    cs_log(CS_LOG_INFO, "worker started", "group", cfg->group, "rules_version", w->rules->version,
+           NULL);
+    w->last_flush = mono_usec();
+    w->sch = (schedule){.next_prune = mono_usec() + 5 * CS_USEC_PER_SEC,
+                        .last_progress = mono_usec(),
+                        .next_forget = mono_usec() + 600 * CS_USEC_PER_SEC};
+    return w;
+fail:
+    worker_free(w);
+fail_alloc:
+    *ret_err = r;
+    return NULL;
+}
+
+/* Waits before the next attempt on a backend, doubling up to MAX_BACKOFF. */
+static void back_off(cs_worker *w, bool again)
+{
+    w->backoff = again && w->backoff ? (w->backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : w->backoff * 2)
+                                     : CS_USEC_PER_SEC / 2;
+    w->retry_at = mono_usec() + w->backoff;
+}
+
+/* One turn of the loop: periodic tasks, then a retry of what waits on a
+ * backend, or the next message; then a flush when one is due.  0, or a
+ * negative error that ends the worker (fatal Kafka error, out of memory). */
+static int worker_step(cs_worker *w)
+{
+    char err[512];
+    /* periodic work runs whatever the pipeline waits on, so that /metrics
+     * keeps moving during an outage */
+    tick(w, &w->sch);
+    busy(w, "reading Kafka and looking up customers in Redis");
+    if (w->store_failing || w->held.handle) {
+        /* no new messages until the store / Redis is back */
+        if (mono_usec() < w->retry_at) {
+            usleep(100000);
+            return 0;
+        }
+        int r = w->store_failing ? flush(w, "retry") : handle(w, &w->held);
+        if (w->store_failing ? is_unavailable(r) : r == -EAGAIN) {
+            back_off(w, true);
+            return 0;
+        }
+        w->backoff = 0;
+        if (w->store_failing)
+            w->store_failing = false;
+        else
+            cs_consumer_release(&w->held);
+    } else {
+        cs_message m;
+        int r = cs_consumer_poll(w->consumer, 100, &m, err, sizeof(err));
+        if (r < 0) {
+            cs_log(CS_LOG_ERROR, "fatal Kafka error", "error", err, NULL);
+            return r;
+        }
+        if (r == 1) {
+            r = handle(w, &m);
+            if (r == -EAGAIN) {
+                w->held = m; /* a message waiting for Redis or PostgreSQL */
+                back_off(w, false);
+                return 0;
+            }
+            cs_consumer_release(&m);
+            if (r == -ENOMEM) {
+                cs_log(CS_LOG_ERROR, "out of memory", NULL);
+                return r;
+            }
+        }
+    }
+    size_t limit = w->isolate ? w->isolate : (size_t)w->cfg->flush_max_events;
+    if (w->pending >= limit ||
+        mono_usec() - w->last_flush >= (int64_t)w->cfg->flush_interval_ms * 1000) {
+        if (is_unavailable(flush(w, w->pending >= limit ? "size" : "interval"))) {
+            w->store_failing = true;
+            back_off(w, false);
+        }
+    }
+    return 0;
+}
+
+/* Stores what is in memory (a few attempts), leaves the group, frees. */
+static void worker_close(cs_worker *w)
+{
+    cs_consumer_release(&w->held);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (!is_unavailable(flush(w, "shutdown")))
+            break;
+        sleep(1);
+    }
+    log_progress(w);
+    cs_consumer_free(w->consumer); /* leaves the group */
+    w->consumer = NULL;
+    cs_log(CS_LOG_INFO, "worker stopped", NULL);
+    worker_free(w);
+}
+
+int cs_worker_run(const cs_config *cfg, volatile sig_atomic_t *stop,
+                  volatile sig_atomic_t *reload)
+{
+    int ret = 0;
+    cs_worker *w = worker_open(cfg, stop, &ret);
+    if (!w)
+        return ret;
+    while (!*stop && ret == 0) {
+        if (*reload) {
+            *reload = 0;
+            reload_rules(w);
+        }
+        ret = worker_step(w);
+    }
+    worker_close(w);
     return ret;
 }
