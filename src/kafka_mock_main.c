@@ -12,22 +12,13 @@
 #include <string.h>
 
 #include "mockcluster.h"
+#include "signals.h"
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void install_signals(void)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cs_signals_install(&stop_flag, NULL);
 }
 
 static void usage(FILE *f)

@@ -14,22 +14,13 @@
 #include "loadgen.h"
 #include "rules.h"
 #include "timestamp.h"
+#include "signals.h"
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static void install_signals(void)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cs_signals_install(&stop_flag, NULL);
 }
 
 static int parse_u64(const char *name, const char *v, uint64_t *ret)

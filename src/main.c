@@ -21,30 +21,13 @@
 #include "timestamp.h"
 #include "token.h"
 #include "worker.h"
+#include "signals.h"
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static void on_hup(int sig)
-{
-    (void)sig;
-    reload_flag = 1;
-}
-
 static void install_signals(void)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cs_signals_install(&stop_flag, &reload_flag);
 }
 
 static void usage(FILE *f)
