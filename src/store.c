@@ -75,17 +75,17 @@ static const struct {
     const char *prefix;
     int code;
 } sqlstate_classes[] = {
-    {"08", -EIO},     /* connection exception */
-    {"40", -EIO},     /* serialization failure, deadlock */
-    {"53", -EIO},     /* insufficient resources */
-    {"55", -EIO},     /* object not in prerequisite state (lock not available) */
-    {"57", -EIO},     /* operator intervention: shutdown, cancel, timeouts */
-    {"58", -EIO},     /* system error (I/O) */
-    {"25", -EIO},     /* invalid transaction state */
-    {"28", -EACCES},  /* invalid authorization */
+    {"08", -EIO},       /* connection exception */
+    {"40", -EIO},       /* serialization failure, deadlock */
+    {"53", -EIO},       /* insufficient resources */
+    {"55", -EIO},       /* object not in prerequisite state (lock not available) */
+    {"57", -EIO},       /* operator intervention: shutdown, cancel, timeouts */
+    {"58", -EIO},       /* system error (I/O) */
+    {"25", -EIO},       /* invalid transaction state */
+    {"28", -EACCES},    /* invalid authorization */
     {"42501", -EACCES}, /* insufficient privilege */
-    {"3D", -ENXIO},   /* no such database */
-    {"3F", -ENOENT},  /* no such schema */
+    {"3D", -ENXIO},     /* no such database */
+    {"3F", -ENOENT},    /* no such schema */
     {"42P01", -ENOENT}, /* undefined table: not migrated */
     {"42703", -ENOENT}, /* undefined column: not migrated */
     {"42883", -ENOENT}, /* undefined function: not migrated */
@@ -110,14 +110,13 @@ int cs_store_classify(const char *sqlstate)
 /* Records a failed command: err gets "postgres: what: message (SQLSTATE
  * x)", a broken connection is dropped, and the result is the class of the
  * error (cs_store_classify). */
-int cs__store_fail(cs_store *s, const PGresult *res, const char *what, char *err,
-                    size_t errsize)
+int cs__store_fail(cs_store *s, const PGresult *res, const char *what, char *err, size_t errsize)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", st ? st : "");
     cs__store_set_err(err, errsize, "postgres: %s: %s%s%s%s", what,
-            s->conn ? PQerrorMessage(s->conn) : "no connection", st ? " (SQLSTATE " : "",
-            st ? st : "", st ? ")" : "");
+                      s->conn ? PQerrorMessage(s->conn) : "no connection", st ? " (SQLSTATE " : "",
+                      st ? st : "", st ? ")" : "");
     if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
         cs__store_disconnect(s);
         return -EIO;
@@ -142,7 +141,7 @@ static int classify_connect(const char *msg)
         {"authentication failed", -EACCES},
         {"no pg_hba.conf entry", -EACCES},
         {"no password supplied", -EACCES},
-        {"role \"", -EACCES}, /* role "x" does not exist */
+        {"role \"", -EACCES},    /* role "x" does not exist */
         {"database \"", -ENXIO}, /* database "x" does not exist */
         {"invalid connection option", -EINVAL},
         {"invalid URI", -EINVAL},
@@ -171,7 +170,9 @@ int cs_store_connect(cs_store *s, char *err, size_t errsize)
     PQclear(PQexec(s->conn, "SET client_min_messages = warning"));
     if (s->on_connect) {
         PGresult *res = PQexec(s->conn, s->on_connect);
-        int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : cs__store_fail(s, res, "session", err, errsize);
+        int r = PQresultStatus(res) == PGRES_COMMAND_OK
+                    ? 0
+                    : cs__store_fail(s, res, "session", err, errsize);
         PQclear(res);
         if (r < 0) {
             cs__store_disconnect(s);
@@ -239,11 +240,12 @@ int cs_store_month_to_date(cs_store *s,
                            void *opaque, char *err, size_t errsize)
 {
     mtd_ctx c = {.row = row, .opaque = opaque};
-    return query_rows(s,
-                      "SELECT customer, currency, sum(cost)::text FROM usage_cost"
-                      " WHERE hour >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-                      " GROUP BY 1, 2",
-                      NULL, mtd_row, &c, err, errsize);
+    return query_rows(
+        s,
+        "SELECT customer, currency, sum(cost)::text FROM usage_cost"
+        " WHERE hour >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        " GROUP BY 1, 2",
+        NULL, mtd_row, &c, err, errsize);
 }
 
 int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, const char *customer),
@@ -252,11 +254,12 @@ int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, con
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", limit);
     mtd_ctx c = {.top = row, .opaque = opaque};
-    return query_rows(s,
-                      "SELECT customer FROM usage_cost"
-                      " WHERE hour >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-                      " GROUP BY 1 ORDER BY sum(cost) DESC, customer LIMIT $1::int",
-                      lim, top_row, &c, err, errsize);
+    return query_rows(
+        s,
+        "SELECT customer FROM usage_cost"
+        " WHERE hour >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        " GROUP BY 1 ORDER BY sum(cost) DESC, customer LIMIT $1::int",
+        lim, top_row, &c, err, errsize);
 }
 
 /* Runs sql expecting status; on failure fills err and returns -EIO.  A
@@ -279,8 +282,8 @@ void cs__store_rollback(cs_store *s)
  * in err and returns -EIO.  *ret_res (may be NULL) receives the result on
  * success, for the caller to read and PQclear. */
 int cs__store_exec_params(cs_store *s, const char *sql, int n, const char *const *values,
-                       const int *lengths, const int *formats, const char *what,
-                       PGresult **ret_res, char *err, size_t errsize)
+                          const int *lengths, const int *formats, const char *what,
+                          PGresult **ret_res, char *err, size_t errsize)
 {
     if (ret_res)
         *ret_res = NULL;
@@ -360,10 +363,22 @@ static int copy_text(char **buf, size_t *len, size_t *cap, const char *s, char s
             return 0;
         }
         switch (*s) {
-        case '\\': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = '\\'; break;
-        case '\t': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = 't'; break;
-        case '\n': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = 'n'; break;
-        case '\r': (*buf)[(*len)++] = '\\'; (*buf)[(*len)++] = 'r'; break;
+        case '\\':
+            (*buf)[(*len)++] = '\\';
+            (*buf)[(*len)++] = '\\';
+            break;
+        case '\t':
+            (*buf)[(*len)++] = '\\';
+            (*buf)[(*len)++] = 't';
+            break;
+        case '\n':
+            (*buf)[(*len)++] = '\\';
+            (*buf)[(*len)++] = 'n';
+            break;
+        case '\r':
+            (*buf)[(*len)++] = '\\';
+            (*buf)[(*len)++] = 'r';
+            break;
         default: (*buf)[(*len)++] = *s;
         }
     }
@@ -373,10 +388,11 @@ static int copy_text(char **buf, size_t *len, size_t *cap, const char *s, char s
  * row(i, cols) fills the ncols column texts of row i, or returns 0 to skip
  * it.  Returns 0, -ENOMEM or -EIO. */
 #define CS__STORE_CELL 96 /* scratch per column: numbers, timestamps, hex ids */
-typedef int (*cs__store_row_fn)(const void *ctx, size_t i, const char **cols, char (*scratch)[CS__STORE_CELL]);
+typedef int (*cs__store_row_fn)(const void *ctx, size_t i, const char **cols,
+                                char (*scratch)[CS__STORE_CELL]);
 
-int cs__store_copy_rows(cs_store *s, size_t nrows, size_t ncols, cs__store_row_fn row, const void *ctx,
-                     char *err, size_t errsize)
+int cs__store_copy_rows(cs_store *s, size_t nrows, size_t ncols, cs__store_row_fn row,
+                        const void *ctx, char *err, size_t errsize)
 {
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
@@ -423,7 +439,8 @@ int cs__store_copy_rows(cs_store *s, size_t nrows, size_t ncols, cs__store_row_f
 /* Creates the session's temporary table (create_sql, once per session;
  * its rows vanish at commit) and COPYs rows into it. */
 int cs__store_stage_rows(cs_store *s, const char *create_sql, const char *copy_sql, size_t nrows,
-                      size_t ncols, cs__store_row_fn row, const void *ctx, char *err, size_t errsize)
+                         size_t ncols, cs__store_row_fn row, const void *ctx, char *err,
+                         size_t errsize)
 {
     int r;
     if ((r = cs__store_exec_ok(s, create_sql, PGRES_COMMAND_OK, err, errsize)) < 0 ||
@@ -431,4 +448,3 @@ int cs__store_stage_rows(cs_store *s, const char *create_sql, const char *copy_s
         return r;
     return cs__store_copy_rows(s, nrows, ncols, row, ctx, err, errsize);
 }
-

@@ -45,33 +45,34 @@ static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_
 int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
 {
     int r = cs__store_stage_rows(s,
-                       "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
-                       " hour timestamptz, customer text, product text, meter text,"
-                       " rule_id text, rules_version text, plan text, currency char(3),"
-                       " unit text, unit_price numeric, discount_rate numeric,"
-                       " quantity numeric, list_cost numeric, discount numeric,"
-                       " cost numeric, events bigint) ON COMMIT DELETE ROWS",
-                       "COPY cs_stage FROM STDIN", cs_agg_count(agg), 16, agg_row, agg, err,
-                       errsize);
+                                 "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
+                                 " hour timestamptz, customer text, product text, meter text,"
+                                 " rule_id text, rules_version text, plan text, currency char(3),"
+                                 " unit text, unit_price numeric, discount_rate numeric,"
+                                 " quantity numeric, list_cost numeric, discount numeric,"
+                                 " cost numeric, events bigint) ON COMMIT DELETE ROWS",
+                                 "COPY cs_stage FROM STDIN", cs_agg_count(agg), 16, agg_row, agg,
+                                 err, errsize);
     if (r < 0)
         return r;
-    return cs__store_exec_ok(s,
-                   "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"
-                   " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"
-                   " quantity, list_cost, discount, cost, events)"
-                   " SELECT cs_billing_period(hour), hour, customer, product, meter, rule_id,"
-                   " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
-                   " list_cost, discount, cost, events FROM cs_stage"
-                   /* one lock order for every worker: no deadlock between flushes */
-                   " ORDER BY hour, customer, product, meter, rule_id, rules_version, plan"
-                   " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"
-                   " rules_version, plan)"
-                   " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
-                   " list_cost = u.list_cost + EXCLUDED.list_cost,"
-                   " discount = u.discount + EXCLUDED.discount,"
-                   " cost = u.cost + EXCLUDED.cost,"
-                   " events = u.events + EXCLUDED.events, updated_at = now()",
-                   PGRES_COMMAND_OK, err, errsize);
+    return cs__store_exec_ok(
+        s,
+        "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"
+        " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"
+        " quantity, list_cost, discount, cost, events)"
+        " SELECT cs_billing_period(hour), hour, customer, product, meter, rule_id,"
+        " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
+        " list_cost, discount, cost, events FROM cs_stage"
+        /* one lock order for every worker: no deadlock between flushes */
+        " ORDER BY hour, customer, product, meter, rule_id, rules_version, plan"
+        " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"
+        " rules_version, plan)"
+        " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
+        " list_cost = u.list_cost + EXCLUDED.list_cost,"
+        " discount = u.discount + EXCLUDED.discount,"
+        " cost = u.cost + EXCLUDED.cost,"
+        " events = u.events + EXCLUDED.events, updated_at = now()",
+        PGRES_COMMAND_OK, err, errsize);
 }
 
 /* ---- de-duplication fingerprints (sql/0005) ------------------------------ */
@@ -157,10 +158,11 @@ static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t e
         snprintf(key, sizeof(key), "%" PRId64, d->hours[i] / CS_USEC_PER_HOUR);
         const char *lk[2] = {b->group, key};
         seen_ctx c = {d, d->hours[i]};
-        if ((r = cs__store_exec_params(s, "SELECT pg_advisory_xact_lock(hashtext($1), $2::int)", 2, lk,
-                             NULL, NULL, "event_fingerprints lock", NULL, err, errsize)) < 0 ||
-            (r = read_fps(s, b->group, d->hours[i], d->seen_seq[i], seen_in_flush, &c, &last,
-                          err, errsize)) < 0)
+        if ((r = cs__store_exec_params(s, "SELECT pg_advisory_xact_lock(hashtext($1), $2::int)", 2,
+                                       lk, NULL, NULL, "event_fingerprints lock", NULL, err,
+                                       errsize)) < 0 ||
+            (r = read_fps(s, b->group, d->hours[i], d->seen_seq[i], seen_in_flush, &c, &last, err,
+                          errsize)) < 0)
             return r;
         const unsigned char *fps;
         size_t n;
@@ -173,10 +175,10 @@ static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t e
         int lengths[3] = {0, 0, (int)(n * CS_DEDUP_FP_LEN)}, formats[3] = {0, 0, 1};
         PGresult *res;
         if ((r = cs__store_exec_params(s,
-                             "INSERT INTO event_fingerprints (group_id, hour, fps)"
-                             " VALUES ($1, $2::timestamptz, $3) RETURNING seq",
-                             3, values, lengths, formats, "event_fingerprints", &res, err,
-                             errsize)) < 0)
+                                       "INSERT INTO event_fingerprints (group_id, hour, fps)"
+                                       " VALUES ($1, $2::timestamptz, $3) RETURNING seq",
+                                       3, values, lengths, formats, "event_fingerprints", &res, err,
+                                       errsize)) < 0)
             return r;
         d->ret_seq[i] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
@@ -196,9 +198,10 @@ int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long 
     const char *params[2] = {group, hours};
     PGresult *res;
     if ((r = cs__store_exec_params(s,
-                         "DELETE FROM event_fingerprints WHERE group_id = $1"
-                         " AND created_at < now() - make_interval(hours => $2::int)",
-                         2, params, NULL, NULL, "event_fingerprints", &res, err, errsize)) < 0)
+                                   "DELETE FROM event_fingerprints WHERE group_id = $1"
+                                   " AND created_at < now() - make_interval(hours => $2::int)",
+                                   2, params, NULL, NULL, "event_fingerprints", &res, err,
+                                   errsize)) < 0)
         return r;
     *ret_deleted = strtol(PQcmdTuples(res), NULL, 10);
     PQclear(res);
@@ -219,23 +222,24 @@ static int customer_row(const void *ctx, size_t i, const char **cols, char (*num
 static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
     int r = cs__store_stage_rows(s,
-                       "CREATE TEMP TABLE IF NOT EXISTS cs_customers (id text, name text,"
-                       " plan text, cost_center text) ON COMMIT DELETE ROWS",
-                       "COPY cs_customers FROM STDIN", b->ncustomers, 4, customer_row, b, err,
-                       errsize);
+                                 "CREATE TEMP TABLE IF NOT EXISTS cs_customers (id text, name text,"
+                                 " plan text, cost_center text) ON COMMIT DELETE ROWS",
+                                 "COPY cs_customers FROM STDIN", b->ncustomers, 4, customer_row, b,
+                                 err, errsize);
     if (r < 0)
         return r;
-    return cs__store_exec_ok(s,
-                   "INSERT INTO customers AS c (id, name, plan, cost_center)"
-                   " SELECT DISTINCT ON (id) id, nullif(name, ''), nullif(plan, ''),"
-                   " nullif(cost_center, '') FROM cs_customers ORDER BY id"
-                   " ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, c.name),"
-                   " plan = coalesce(EXCLUDED.plan, c.plan),"
-                   " cost_center = coalesce(EXCLUDED.cost_center, c.cost_center), updated_at = now()"
-                   " WHERE (c.name, c.plan, c.cost_center) IS DISTINCT FROM"
-                   " (coalesce(EXCLUDED.name, c.name), coalesce(EXCLUDED.plan, c.plan),"
-                   " coalesce(EXCLUDED.cost_center, c.cost_center))",
-                   PGRES_COMMAND_OK, err, errsize);
+    return cs__store_exec_ok(
+        s,
+        "INSERT INTO customers AS c (id, name, plan, cost_center)"
+        " SELECT DISTINCT ON (id) id, nullif(name, ''), nullif(plan, ''),"
+        " nullif(cost_center, '') FROM cs_customers ORDER BY id"
+        " ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, c.name),"
+        " plan = coalesce(EXCLUDED.plan, c.plan),"
+        " cost_center = coalesce(EXCLUDED.cost_center, c.cost_center), updated_at = now()"
+        " WHERE (c.name, c.plan, c.cost_center) IS DISTINCT FROM"
+        " (coalesce(EXCLUDED.name, c.name), coalesce(EXCLUDED.plan, c.plan),"
+        " coalesce(EXCLUDED.cost_center, c.cost_center))",
+        PGRES_COMMAND_OK, err, errsize);
 }
 
 static void hex32(const unsigned char *id, char *out)
@@ -266,10 +270,10 @@ static int sample_row(const void *ctx, size_t i, const char **cols, char (*num)[
     cs_dec_format(x->discount_rate, 12, num[5], CS__STORE_CELL);
     snprintf(num[6], CS__STORE_CELL, "%" PRId32, x->partition);
     snprintf(num[7], CS__STORE_CELL, "%" PRId64, x->offset);
-    const char *c[] = {b->group, num[0], x->series, num[1], x->value, x->special, x->kind, num[2],
-                       num[3], x->customer, x->plan, x->product, x->meter, x->rule_id,
-                       x->rules_version, x->currency, x->unit, num[4], num[5], x->topic, num[6],
-                       num[7]};
+    const char *c[] = {b->group, num[0],     x->series,        num[1],      x->value, x->special,
+                       x->kind,  num[2],     num[3],           x->customer, x->plan,  x->product,
+                       x->meter, x->rule_id, x->rules_version, x->currency, x->unit,  num[4],
+                       num[5],   x->topic,   num[6],           num[7]};
     memcpy(cols, c, sizeof(c));
     return 1;
 }
@@ -280,12 +284,13 @@ static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_
     int r;
     sample_ctx sc = {b};
     if (b->nsamples > 0 &&
-        ((r = cs__store_exec_ok(s,
-                      "COPY metric_samples_pending (group_id, series_id, series, ts, value, special,"
-                      " kind, unit_divisor, max_gap_us, customer, plan, product, meter, rule_id,"
-                      " rules_version, currency, unit, unit_price, discount_rate, topic, partition,"
-                      " \"offset\") FROM STDIN",
-                      PGRES_COPY_IN, err, errsize)) < 0 ||
+        ((r = cs__store_exec_ok(
+              s,
+              "COPY metric_samples_pending (group_id, series_id, series, ts, value, special,"
+              " kind, unit_divisor, max_gap_us, customer, plan, product, meter, rule_id,"
+              " rules_version, currency, unit, unit_price, discount_rate, topic, partition,"
+              " \"offset\") FROM STDIN",
+              PGRES_COPY_IN, err, errsize)) < 0 ||
          (r = cs__store_copy_rows(s, b->nsamples, 22, sample_row, &sc, err, errsize)) < 0))
         return r;
     for (size_t i = 0; i < b->nwatermarks; i++) {
@@ -295,14 +300,15 @@ static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_
         if (w->max_usec >= 0)
             cs_timestamp_format(w->max_usec, ts, sizeof(ts));
         const char *values[4] = {b->group, w->topic, part, w->max_usec >= 0 ? ts : NULL};
-        if ((r = cs__store_exec_params(s,
-                             "INSERT INTO metric_watermarks AS w (group_id, topic, partition, max_ts)"
-                             " VALUES ($1, $2, $3, $4)"
-                             " ON CONFLICT (group_id, topic, partition) DO UPDATE"
-                             " SET max_ts = GREATEST(w.max_ts, EXCLUDED.max_ts),"
-                             " advanced_at = CASE WHEN EXCLUDED.max_ts > coalesce(w.max_ts, '-infinity')"
-                             " THEN now() ELSE w.advanced_at END",
-                             4, values, NULL, NULL, "metric_watermarks", NULL, err, errsize)) < 0)
+        if ((r = cs__store_exec_params(
+                 s,
+                 "INSERT INTO metric_watermarks AS w (group_id, topic, partition, max_ts)"
+                 " VALUES ($1, $2, $3, $4)"
+                 " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+                 " SET max_ts = GREATEST(w.max_ts, EXCLUDED.max_ts),"
+                 " advanced_at = CASE WHEN EXCLUDED.max_ts > coalesce(w.max_ts, '-infinity')"
+                 " THEN now() ELSE w.advanced_at END",
+                 4, values, NULL, NULL, "metric_watermarks", NULL, err, errsize)) < 0)
             return r;
     }
     return 0;
@@ -316,15 +322,16 @@ static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_
         cs_utf8_escape(detail, sizeof(detail), rj->detail, strlen(rj->detail), NULL);
         snprintf(part, sizeof(part), "%" PRId32, rj->partition);
         snprintf(off, sizeof(off), "%" PRId64, rj->offset);
-        const char *values[8] = {b->group, rj->topic, part, off, rj->reason, detail,
-                                 rj->raw, rj->key};
+        const char *values[8] = {b->group,   rj->topic, part,    off,
+                                 rj->reason, detail,    rj->raw, rj->key};
         int lengths[8] = {0, 0, 0, 0, 0, 0, (int)rj->raw_len, (int)rj->key_len};
         int formats[8] = {0, 0, 0, 0, 0, 0, 1, 1};
         int r = cs__store_exec_params(s,
-                            "INSERT INTO rejected_events (group_id, topic, partition,"
-                            " \"offset\", reason, detail, raw, msg_key)"
-                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                            8, values, lengths, formats, "rejected_events", NULL, err, errsize);
+                                      "INSERT INTO rejected_events (group_id, topic, partition,"
+                                      " \"offset\", reason, detail, raw, msg_key)"
+                                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                      8, values, lengths, formats, "rejected_events", NULL, err,
+                                      errsize);
         if (r < 0)
             return r;
     }
@@ -342,24 +349,26 @@ static int advance_offsets(cs_store *s, const cs_store_batch *b, char *err, size
         const char *values[5] = {b->group, o->topic, part, next, exp};
         PGresult *res;
         int r = o->expected < 0
-                    ? cs__store_exec_params(s,
-                                  "INSERT INTO consumer_offsets (group_id, topic, partition,"
-                                  " next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                  4, values, NULL, NULL, "consumer_offsets", &res, err, errsize)
+                    ? cs__store_exec_params(
+                          s,
+                          "INSERT INTO consumer_offsets (group_id, topic, partition,"
+                          " next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                          4, values, NULL, NULL, "consumer_offsets", &res, err, errsize)
                     : cs__store_exec_params(s,
-                                  "UPDATE consumer_offsets SET next_offset = $4,"
-                                  " updated_at = now() WHERE group_id = $1 AND topic = $2"
-                                  " AND partition = $3 AND next_offset = $5",
-                                  5, values, NULL, NULL, "consumer_offsets", &res, err, errsize);
+                                            "UPDATE consumer_offsets SET next_offset = $4,"
+                                            " updated_at = now() WHERE group_id = $1 AND topic = $2"
+                                            " AND partition = $3 AND next_offset = $5",
+                                            5, values, NULL, NULL, "consumer_offsets", &res, err,
+                                            errsize);
         if (r < 0)
             return r;
         int changed = strcmp(PQcmdTuples(res), "1") == 0;
         PQclear(res);
         if (!changed) {
             cs__store_set_err(err, errsize,
-                    "fenced: %s [%" PRId32 "] is no longer at offset %" PRId64
-                    " in the store (another worker owns it now)",
-                    o->topic, o->partition, o->expected);
+                              "fenced: %s [%" PRId32 "] is no longer at offset %" PRId64
+                              " in the store (another worker owns it now)",
+                              o->topic, o->partition, o->expected);
             return -ESTALE;
         }
     }
@@ -377,7 +386,8 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
      * the row locks serialise two workers racing for one partition. */
     if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
         (b->dedup && b->dedup->nhours > 0 && (r = dedup_flush(s, b, err, errsize)) < 0) ||
-        (cs_agg_count(b->agg) > 0 && (r = cs__store_stage_aggregates(s, b->agg, err, errsize)) < 0) ||
+        (cs_agg_count(b->agg) > 0 &&
+         (r = cs__store_stage_aggregates(s, b->agg, err, errsize)) < 0) ||
         (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
         ((b->nsamples > 0 || b->nwatermarks > 0) && (r = insert_samples(s, b, err, errsize)) < 0) ||
         (r = insert_rejects(s, b, err, errsize)) < 0) {
@@ -390,4 +400,3 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
         return r;
     return 0;
 }
-

@@ -18,7 +18,7 @@
 /* ---- settlement of metric samples --------------------------------------- */
 
 typedef struct settled_series {
-    const char *hex;    /* series id, hex digits (inside the query result) */
+    const char *hex; /* series id, hex digits (inside the query result) */
     const char *series;
     cs_series_state st;
 } settled_series;
@@ -80,10 +80,9 @@ static int apply_samples(PGresult *res, cs_agg *agg, series_list *out, cs_settle
                                       : CS_METRIC_KIND_COUNTER;
             int64_t t = col_i64(res, i, 2);
             cs_dec usage, qty;
-            cs_series_outcome o = cs_series_apply(&cur.st, kind, col_i64(res, i, 7), t, sp,
-                                                  sp == CS_SAMPLE_FINITE ? col_dec(res, i, 3)
-                                                                         : cs_dec_zero(),
-                                                  &usage);
+            cs_series_outcome o = cs_series_apply(
+                &cur.st, kind, col_i64(res, i, 7), t, sp,
+                sp == CS_SAMPLE_FINITE ? col_dec(res, i, 3) : cs_dec_zero(), &usage);
             ret->outcomes[o]++;
             ret->samples++;
             if (o != CS_SERIES_CHARGED && o != CS_SERIES_RESET)
@@ -92,11 +91,15 @@ static int apply_samples(PGresult *res, cs_agg *agg, series_list *out, cs_settle
             if (cs_dec_div_int(usage, col_i64(res, i, 6), &qty) < 0 ||
                 cs_pricing_cost(qty, col_dec(res, i, 16), col_dec(res, i, 17), &p) < 0)
                 return -ERANGE;
-            cs_agg_key k = {.hour_usec = cs_timestamp_hour(t), .customer = PQgetvalue(res, i, 8),
-                            .plan = PQgetvalue(res, i, 9), .product = PQgetvalue(res, i, 10),
-                            .meter = PQgetvalue(res, i, 11), .rule_id = PQgetvalue(res, i, 12),
+            cs_agg_key k = {.hour_usec = cs_timestamp_hour(t),
+                            .customer = PQgetvalue(res, i, 8),
+                            .plan = PQgetvalue(res, i, 9),
+                            .product = PQgetvalue(res, i, 10),
+                            .meter = PQgetvalue(res, i, 11),
+                            .rule_id = PQgetvalue(res, i, 12),
                             .rules_version = PQgetvalue(res, i, 13),
-                            .currency = PQgetvalue(res, i, 14), .unit = PQgetvalue(res, i, 15),
+                            .currency = PQgetvalue(res, i, 14),
+                            .unit = PQgetvalue(res, i, 15),
                             .unit_price = col_dec(res, i, 16),
                             .discount_rate = p.discount_rate};
             int r = cs_agg_add(agg, &k, qty, p.list_cost, p.discount, p.cost, NULL);
@@ -126,15 +129,16 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
     char idle[32], w_text[CS_TIMESTAMP_STRLEN], evict_text[CS_TIMESTAMP_STRLEN];
     snprintf(idle, sizeof(idle), "%.6f", (double)o->idle_usec / 1e6);
     const char *p1[2] = {group, idle};
-    if ((r = cs__store_exec_params(s,
-                         "SELECT pg_try_advisory_xact_lock(hashtext('costream-settle:' || $1)),"
-                         " (SELECT count(*) FILTER (WHERE max_ts IS NULL) FROM metric_watermarks"
-                         "  WHERE group_id = $1"
-                         "  AND advanced_at > now() - make_interval(secs => $2::double precision)),"
-                         " (SELECT (extract(epoch FROM min(max_ts)) * 1000000)::bigint"
-                         "  FROM metric_watermarks WHERE group_id = $1"
-                         "  AND advanced_at > now() - make_interval(secs => $2::double precision))",
-                         2, p1, NULL, NULL, "settle", &res, err, errsize)) < 0)
+    if ((r = cs__store_exec_params(
+             s,
+             "SELECT pg_try_advisory_xact_lock(hashtext('costream-settle:' || $1)),"
+             " (SELECT count(*) FILTER (WHERE max_ts IS NULL) FROM metric_watermarks"
+             "  WHERE group_id = $1"
+             "  AND advanced_at > now() - make_interval(secs => $2::double precision)),"
+             " (SELECT (extract(epoch FROM min(max_ts)) * 1000000)::bigint"
+             "  FROM metric_watermarks WHERE group_id = $1"
+             "  AND advanced_at > now() - make_interval(secs => $2::double precision))",
+             2, p1, NULL, NULL, "settle", &res, err, errsize)) < 0)
         goto fail;
     int locked = PQgetvalue(res, 0, 0)[0] == 't';
     int waiting = atoi(PQgetvalue(res, 0, 1));
@@ -166,28 +170,30 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
     if (r < 0)
         goto fail;
     if ((r = apply_samples(res, agg, &states, ret)) < 0) {
-        snprintf(err, errsize, "settle: %s", r == -ERANGE ? "a cost exceeds 38 digits" : "out of memory");
+        snprintf(err, errsize, "settle: %s",
+                 r == -ERANGE ? "a cost exceeds 38 digits" : "out of memory");
         goto fail;
     }
     if (cs_agg_count(agg) > 0 && (r = cs__store_stage_aggregates(s, agg, err, errsize)) < 0)
         goto fail;
     if (states.n > 0) {
-        r = cs__store_stage_rows(s,
-                       "CREATE TEMP TABLE IF NOT EXISTS cs_series (series_id bytea, series text,"
-                       " last_ts timestamptz, last_value numeric) ON COMMIT DELETE ROWS",
-                       "COPY cs_series FROM STDIN", states.n, 4, series_row, &states, err,
-                       errsize);
+        r = cs__store_stage_rows(
+            s,
+            "CREATE TEMP TABLE IF NOT EXISTS cs_series (series_id bytea, series text,"
+            " last_ts timestamptz, last_value numeric) ON COMMIT DELETE ROWS",
+            "COPY cs_series FROM STDIN", states.n, 4, series_row, &states, err, errsize);
         if (r < 0)
             goto fail;
         const char *p3[1] = {group};
-        if ((r = cs__store_exec_params(s,
-                             "INSERT INTO metric_series AS m (group_id, series_id, series,"
-                             " last_ts, last_value)"
-                             " SELECT $1, series_id, series, last_ts, last_value FROM cs_series"
-                             " ON CONFLICT (group_id, series_id) DO UPDATE"
-                             " SET last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value,"
-                             " updated_at = now()",
-                             1, p3, NULL, NULL, "metric_series", NULL, err, errsize)) < 0)
+        if ((r = cs__store_exec_params(
+                 s,
+                 "INSERT INTO metric_series AS m (group_id, series_id, series,"
+                 " last_ts, last_value)"
+                 " SELECT $1, series_id, series, last_ts, last_value FROM cs_series"
+                 " ON CONFLICT (group_id, series_id) DO UPDATE"
+                 " SET last_ts = EXCLUDED.last_ts, last_value = EXCLUDED.last_value,"
+                 " updated_at = now()",
+                 1, p3, NULL, NULL, "metric_series", NULL, err, errsize)) < 0)
             goto fail;
     }
     /* idle series are forgotten: their next sample is a new baseline */
@@ -196,9 +202,9 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
     const char *p4[2] = {group, evict_text};
     PGresult *e;
     if ((r = cs__store_exec_params(s,
-                         "DELETE FROM metric_series WHERE group_id = $1"
-                         " AND last_ts < $2::timestamptz",
-                         2, p4, NULL, NULL, "metric_series", &e, err, errsize)) < 0)
+                                   "DELETE FROM metric_series WHERE group_id = $1"
+                                   " AND last_ts < $2::timestamptz",
+                                   2, p4, NULL, NULL, "metric_series", &e, err, errsize)) < 0)
         goto fail;
     ret->evicted = strtoull(PQcmdTuples(e), NULL, 10);
     PQclear(e);
@@ -216,4 +222,3 @@ fail:
         cs__store_disconnect(s);
     return r < 0 ? r : -EIO;
 }
-

@@ -252,6 +252,7 @@ static int dedup_load(cs_worker *w, int64_t hour)
                "error", err, NULL);
         return -EAGAIN;
     }
+    store_state(w, 0, NULL);
     return cs_dedup_mark_loaded(w->dedup, hour, seq);
 }
 
@@ -508,7 +509,7 @@ static int flush(cs_worker *w, const char *why)
 
     if (!offs || !moves) {
         free(offs);
-    free(moves);
+        free(moves);
         return -ENOMEM;
     }
     size_t noffs = cs_ledger_moved(&w->ledger, moves);
@@ -520,14 +521,14 @@ static int flush(cs_worker *w, const char *why)
         wm_due = wm_due || (w->ledger.parts[i].active && w->ledger.parts[i].metric && !w->ledger.parts[i].wm_registered);
     if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0 && !wm_due) {
         free(offs);
-    free(moves);
+        free(moves);
         w->last_flush = mono_usec();
         return 0;
     }
     customer_list cl = {calloc(w->customers.n + 1, sizeof(cs_store_customer)), 0};
     if (!cl.items) {
         free(offs);
-    free(moves);
+        free(moves);
         return -ENOMEM;
     }
     cs_strmap_each(&w->customers, collect_customer, &cl);
@@ -539,7 +540,7 @@ static int flush(cs_worker *w, const char *why)
         free(samples);
         free(cl.items);
         free(offs);
-    free(moves);
+        free(moves);
         return -ENOMEM;
     }
     for (size_t i = 0; i < w->ledger.n; i++) {
@@ -981,7 +982,9 @@ static int handle(cs_worker *w, const cs_message *m)
             int64_t hour = key.hour_usec;
             if (w->dedup) {
                 cs_dedup_fingerprint(ev->source, ev->id, fp);
-                if ((r = dedup_load(w, hour)) < 0)
+                /* the hour's fingerprints, and those converted from before
+                 * hours were kept (migration 0005), once each */
+                if ((r = dedup_load(w, CS_DEDUP_ANY_HOUR)) < 0 || (r = dedup_load(w, hour)) < 0)
                     return r; /* -EAGAIN: PostgreSQL unavailable, the message waits */
                 if (cs_dedup_seen(w->dedup, hour, fp)) {
                     w->n.duplicates++; /* counted before: once is enough */
