@@ -12,24 +12,15 @@ static const char *label_value(const cs_label *labels, size_t n, const char *nam
     return "";
 }
 
-/* Whether re matches the whole of v.  POSIX matching is leftmost-longest,
- * so a match covering v exists exactly when the match found starts at 0
- * and ends at the end; no anchoring text is added to the pattern (which a
- * value such as "x)|(.*" could escape). */
-static bool full_match(const regex_t *re, const char *v)
-{
-    regmatch_t m;
-    return regexec(re, v, 1, &m, 0) == 0 && m.rm_so == 0 && (size_t)m.rm_eo == strlen(v);
-}
-
 static bool matcher_holds(const cs_matcher *m, const cs_label *labels, size_t n)
 {
     const char *v = label_value(labels, n, m->label);
     switch (m->op) {
     case CS_MATCH_EQ: return strcmp(v, m->value) == 0;
     case CS_MATCH_NE: return strcmp(v, m->value) != 0;
-    case CS_MATCH_RE: return full_match(&m->re, v);
-    case CS_MATCH_NRE: return !full_match(&m->re, v);
+    /* anchored at compile time (rules.c): the match spans the whole value */
+    case CS_MATCH_RE: return regexec(&m->re, v, 0, NULL, 0) == 0;
+    case CS_MATCH_NRE: return regexec(&m->re, v, 0, NULL, 0) != 0;
     }
     return false;
 }

@@ -300,9 +300,19 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
         if (label && value && r->matchers) {
             cs_matcher *mt = &r->matchers[r->nmatchers];
             if (mop == CS_MATCH_RE || mop == CS_MATCH_NRE) {
-                /* compiled as written: pricing requires the match to span the
-                 * whole value, so no text can escape an anchoring */
-                int rc = regcomp(&mt->re, value, REG_EXTENDED);
+                /* the pattern must be a regex on its own (its groups balanced),
+                 * so that wrapping it in ^( )$ anchors it: "x)|(.*" cannot
+                 * close the group and escape */
+                regex_t alone;
+                int rc = regcomp(&alone, value, REG_EXTENDED | REG_NOSUB);
+                if (rc == 0) {
+                    regfree(&alone);
+                    char *anchored = NULL;
+                    if (asprintf(&anchored, "^(%s)$", value) < 0)
+                        anchored = NULL;
+                    rc = anchored ? regcomp(&mt->re, anchored, REG_EXTENDED | REG_NOSUB) : REG_ESPACE;
+                    free(anchored);
+                }
                 if (rc != 0) {
                     char buf[128];
                     regerror(rc, NULL, buf, sizeof(buf));
