@@ -272,3 +272,45 @@ int cs_dec_cmp(cs_dec a, cs_dec b)
 {
     return a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0;
 }
+
+static unsigned char *be16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+    return p + 2;
+}
+
+size_t cs_dec_pg_numeric(cs_dec d, unsigned char *out)
+{
+    const cs_u128 unit = (cs_u128)1000000000000ULL;
+    cs_u128 a = d.raw < 0 ? (cs_u128)0 - (cs_u128)d.raw : (cs_u128)d.raw;
+    cs_u128 ip = a / unit;
+    uint64_t fp = (uint64_t)(a % unit);
+    unsigned ig[12], digits[16];
+    int ni = 0, n = 0;
+    while (ip) {
+        ig[ni++] = (unsigned)(ip % 10000);
+        ip /= 10000;
+    }
+    for (int i = ni - 1; i >= 0; i--)
+        digits[n++] = ig[i];
+    digits[n++] = (unsigned)(fp / 100000000ULL);
+    digits[n++] = (unsigned)(fp / 10000ULL % 10000ULL);
+    digits[n++] = (unsigned)(fp % 10000ULL);
+    int weight = ni - 1, first = 0;
+    while (first < n && digits[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (n > first && digits[n - 1] == 0)
+        n--;
+    int ndigits = n - first;
+    unsigned char *p = out;
+    p = be16(p, (unsigned)ndigits);
+    p = be16(p, ndigits ? (unsigned)(uint16_t)(int16_t)weight : 0);
+    p = be16(p, ndigits && d.raw < 0 ? 0x4000 : 0);
+    p = be16(p, CS_DEC_SCALE);
+    for (int i = first; i < n; i++)
+        p = be16(p, digits[i]);
+    return (size_t)(p - out);
+}

@@ -73,6 +73,14 @@ cs_dec cs_dec_round(cs_dec d, int places);
 /* Returns <0, 0, >0 as a is less than, equal to or greater than b. */
 int cs_dec_cmp(cs_dec a, cs_dec b);
 
+/* PostgreSQL's binary NUMERIC (what numeric_send writes and COPY BINARY
+ * reads) for d, with display scale 12: int16 ndigits, int16 weight, int16
+ * sign (0 or 0x4000), int16 dscale, then ndigits base-10000 digits, all
+ * big-endian, without leading or trailing zero digits.  Returns the length
+ * (at most CS_DEC_PG_MAX bytes). */
+#define CS_DEC_PG_MAX 40
+size_t cs_dec_pg_numeric(cs_dec d, unsigned char *out);
+
 static inline bool cs_dec_is_neg(cs_dec d) { return d.raw < 0; }
 static inline bool cs_dec_is_zero(cs_dec d) { return d.raw == 0; }
 

@@ -391,6 +391,8 @@ static int copy_text(char **buf, size_t *len, size_t *cap, const char *s, char s
 typedef int (*cs__store_row_fn)(const void *ctx, size_t i, const char **cols,
                                 char (*scratch)[CS__STORE_CELL]);
 
+static int copy_end(cs_store *s, int r, char *err, size_t errsize);
+
 int cs__store_copy_rows(cs_store *s, size_t nrows, size_t ncols, cs__store_row_fn row,
                         const void *ctx, char *err, size_t errsize)
 {
@@ -421,7 +423,25 @@ int cs__store_copy_rows(cs_store *s, size_t nrows, size_t ncols, cs__store_row_f
     if (r == 0 && len > 0 && PQputCopyData(s->conn, buf, (int)len) != 1)
         r = -EIO;
     free(buf);
-    /* end the COPY in every case, so the connection is usable for ROLLBACK */
+    return copy_end(s, r, err, errsize);
+}
+
+int cs__store_copy_data(cs_store *s, const char *data, size_t len, char *err, size_t errsize)
+{
+    int r = 0;
+    for (size_t o = 0; r == 0 && o < len; o += 1 << 20) {
+        size_t n = len - o < (1u << 20) ? len - o : 1u << 20;
+        if (PQputCopyData(s->conn, data + o, (int)n) != 1)
+            r = -EIO;
+    }
+    return copy_end(s, r, err, errsize);
+}
+
+/* Ends a COPY FROM STDIN whose data went with result r so far (aborting
+ * it when r < 0, so the connection is usable for ROLLBACK) and collects the
+ * server's verdict.  0 or an error class. */
+static int copy_end(cs_store *s, int r, char *err, size_t errsize)
+{
     if (PQputCopyEnd(s->conn, r == 0 ? NULL : "costream: aborted") != 1 && r == 0)
         r = -EIO;
     PGresult *res;

@@ -16,45 +16,107 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "dedup.h"
 #include "store_internal.h"
 #include "timestamp.h"
 #include "utf8.h"
 
-static int agg_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
+/* ---- aggregates, in COPY's binary format --------------------------------
+ *
+ * PostgreSQL reads binary numerics and timestamps without parsing text,
+ * which is most of what a COPY of aggregates costs it.  Layout: the
+ * signature, flags and header extension, then per row the field count and
+ * each field as int32 length + bytes (network order), then -1. */
+
+static void put_be(cs_buf *b, uint64_t v, int bytes)
 {
-    const cs_agg_row *row = cs_agg_row_at(ctx, i);
-    if (row->events == 0)
-        return 0; /* every event of it was a duplicate */
-    cs_timestamp_format(row->key.hour_usec, num[0], CS_DEC_STRLEN);
-    cs_dec_format(row->key.unit_price, 12, num[1], CS_DEC_STRLEN);
-    cs_dec_format(row->key.discount_rate, 12, num[2], CS_DEC_STRLEN);
-    cs_dec_format(row->quantity, 12, num[3], CS_DEC_STRLEN);
-    cs_dec_format(row->list_cost, 12, num[4], CS_DEC_STRLEN);
-    cs_dec_format(row->discount, 12, num[5], CS_DEC_STRLEN);
-    cs_dec_format(row->cost, 12, num[6], CS_DEC_STRLEN);
-    snprintf(num[7], CS_DEC_STRLEN, "%" PRId64, row->events);
-    const char *c[] = {num[0], row->key.customer, row->key.product, row->key.meter,
-                       row->key.rule_id, row->key.rules_version, row->key.plan,
-                       row->key.currency, row->key.unit, num[1], num[2], num[3], num[4],
-                       num[5], num[6], num[7]};
-    memcpy(cols, c, sizeof(c));
-    return 1;
+    unsigned char t[8];
+    for (int i = 0; i < bytes; i++)
+        t[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    cs_buf_append(b, (const char *)t, (size_t)bytes);
+}
+
+static void put_text(cs_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (cs_utf8_valid(s, n)) {
+        put_be(b, n, 4);
+        cs_buf_append(b, s, n);
+        return;
+    }
+    char *fixed = malloc(4 * n + 1); /* as the text COPY does: escaped, never refused */
+    if (!fixed) {
+        b->failed = true;
+        return;
+    }
+    cs_utf8_escape(fixed, 4 * n + 1, s, n, NULL);
+    put_be(b, strlen(fixed), 4);
+    cs_buf_append(b, fixed, strlen(fixed));
+    free(fixed);
+}
+
+static void put_numeric(cs_buf *b, cs_dec d)
+{
+    unsigned char t[CS_DEC_PG_MAX];
+    size_t n = cs_dec_pg_numeric(d, t);
+    put_be(b, n, 4);
+    cs_buf_append(b, (const char *)t, n);
+}
+
+#define PG_EPOCH_USEC INT64_C(946684800000000) /* 2000-01-01 in Unix µs */
+
+static void agg_binary(cs_buf *b, const cs_agg *agg)
+{
+    cs_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
+    put_be(b, 0, 4); /* flags */
+    put_be(b, 0, 4); /* header extension */
+    for (size_t i = 0; i < cs_agg_count(agg); i++) {
+        const cs_agg_row *row = cs_agg_row_at(agg, i);
+        if (row->events == 0)
+            continue; /* every event of it was a duplicate */
+        put_be(b, 16, 2);
+        put_be(b, 8, 4);
+        put_be(b, (uint64_t)(row->key.hour_usec - PG_EPOCH_USEC), 8);
+        const char *texts[] = {row->key.customer, row->key.product, row->key.meter,
+                               row->key.rule_id, row->key.rules_version, row->key.plan,
+                               row->key.currency, row->key.unit};
+        for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+            put_text(b, texts[t]);
+        cs_dec nums[] = {row->key.unit_price, row->key.discount_rate, row->quantity,
+                         row->list_cost, row->discount, row->cost};
+        for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
+            put_numeric(b, nums[k]);
+        put_be(b, 8, 4);
+        put_be(b, (uint64_t)row->events, 8);
+    }
+    put_be(b, 0xffff, 2); /* trailer */
 }
 
 int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
 {
-    int r = cs__store_stage_rows(s,
-                                 "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
-                                 " hour timestamptz, customer text, product text, meter text,"
-                                 " rule_id text, rules_version text, plan text, currency char(3),"
-                                 " unit text, unit_price numeric, discount_rate numeric,"
-                                 " quantity numeric, list_cost numeric, discount numeric,"
-                                 " cost numeric, events bigint) ON COMMIT DELETE ROWS",
-                                 "COPY cs_stage FROM STDIN", cs_agg_count(agg), 16, agg_row, agg,
-                                 err, errsize);
-    if (r < 0)
+    int r;
+    cs_buf b = {0};
+    agg_binary(&b, agg);
+    if (b.failed) {
+        cs_buf_free(&b);
+        return -ENOMEM;
+    }
+    if ((r = cs__store_exec_ok(s,
+                               "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
+                               " hour timestamptz, customer text, product text, meter text,"
+                               " rule_id text, rules_version text, plan text, currency char(3),"
+                               " unit text, unit_price numeric, discount_rate numeric,"
+                               " quantity numeric, list_cost numeric, discount numeric,"
+                               " cost numeric, events bigint) ON COMMIT DELETE ROWS",
+                               PGRES_COMMAND_OK, err, errsize)) < 0 ||
+        (r = cs__store_exec_ok(s, "COPY cs_stage FROM STDIN (FORMAT binary)", PGRES_COPY_IN, err,
+                               errsize)) < 0 ||
+        (r = cs__store_copy_data(s, b.data, b.len, err, errsize)) < 0) {
+        cs_buf_free(&b);
         return r;
+    }
+    cs_buf_free(&b);
     return cs__store_exec_ok(
         s,
         "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"

@@ -52,6 +52,10 @@ typedef int (*cs__store_row_fn)(const void *ctx, size_t i, const char **cols,
 int cs__store_copy_rows(cs_store *s, size_t nrows, size_t ncols, cs__store_row_fn row,
                         const void *ctx, char *err, size_t errsize);
 
+/* Sends len bytes to a COPY ... FROM STDIN in progress (text or binary
+ * format) and ends it.  0 or an error class. */
+int cs__store_copy_data(cs_store *s, const char *data, size_t len, char *err, size_t errsize);
+
 /* Creates the session's temporary table (create_sql) and COPYs rows into
  * it with copy_sql.  0 or an error class. */
 int cs__store_stage_rows(cs_store *s, const char *create_sql, const char *copy_sql, size_t nrows,

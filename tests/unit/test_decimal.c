@@ -2,6 +2,8 @@
  * and overflow, with a randomised cross-check of cs_dec_mul against a direct
  * 128-bit computation for operands small enough to multiply exactly. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "decimal.h"
@@ -200,10 +202,77 @@ START_TEST(format_parse_roundtrip)
 }
 END_TEST
 
+/* Reads PostgreSQL's binary NUMERIC back into decimal text, the way
+ * numeric_recv and numeric_out would: digits times 10000^(weight - i). */
+static void pg_numeric_text(const unsigned char *b, size_t len, char *out, size_t size)
+{
+    int nd = b[0] << 8 | b[1], weight = (int16_t)(b[2] << 8 | b[3]), sign = b[4] << 8 | b[5];
+    int dscale = b[6] << 8 | b[7];
+    ck_assert_int_eq((int)len, 8 + 2 * nd);
+    ck_assert_int_eq(dscale, 12);
+    ck_assert(sign == 0 || sign == 0x4000);
+    /* integer part digits, then 12 fraction digits */
+    char ip[64] = "", fr[13] = "000000000000";
+    for (int g = weight; g >= 0; g--) {
+        int k = weight - g, d = k < nd ? (b[8 + 2 * k] << 8 | b[9 + 2 * k]) : 0;
+        ck_assert_int_lt(d, 10000);
+        char t[8];
+        snprintf(t, sizeof(t), ip[0] ? "%04d" : "%d", d);
+        strcat(ip, t);
+    }
+    for (int g = -1; g >= -3; g--) {
+        int k = weight - g, d = k >= 0 && k < nd ? (b[8 + 2 * k] << 8 | b[9 + 2 * k]) : 0;
+        char t[8];
+        snprintf(t, sizeof(t), "%04d", d);
+        memcpy(fr + 4 * (-g - 1), t, 4);
+    }
+    if (nd) { /* no leading or trailing zero digits */
+        ck_assert_int_ne(b[8] << 8 | b[9], 0);
+        ck_assert_int_ne(b[8 + 2 * (nd - 1)] << 8 | b[9 + 2 * (nd - 1)], 0);
+    }
+    snprintf(out, size, "%s%s.%s", sign ? "-" : "", ip[0] ? ip : "0", fr);
+}
+
+START_TEST(pg_binary_numeric)
+{
+    unsigned char b[CS_DEC_PG_MAX];
+    char got[80], want[CS_DEC_STRLEN];
+    /* 1.5 is digits [1, 5000] at weight 0 */
+    size_t n = cs_dec_pg_numeric(D("1.5"), b);
+    static const unsigned char one_half[] = {0, 2, 0, 0, 0, 0, 0, 12, 0, 1, 0x13, 0x88};
+    ck_assert_int_eq((int)n, (int)sizeof(one_half));
+    ck_assert(memcmp(b, one_half, n) == 0);
+    n = cs_dec_pg_numeric(D("0"), b);
+    ck_assert_int_eq((int)n, 8);
+    const char *cases[] = {"0.000000000001", "-0.0000001234", "10000", "99999999999999999999999999.999999999999",
+                           "-99999999999999999999999999.999999999999", "123456789.000000000001", "0.5"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = cs_dec_pg_numeric(D(cases[i]), b);
+        pg_numeric_text(b, n, got, sizeof(got));
+        cs_dec_format(D(cases[i]), 12, want, sizeof(want));
+        ck_assert_str_eq(got, want);
+    }
+    /* 100,000 random values of every magnitude */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t y = x * 2685821657736338717ULL;
+        cs_dec d = {(cs_i128)(((cs_u128)x << 64 | y) % ((cs_u128)1 << (i % 120 + 1)))};
+        if (i & 1)
+            d.raw = -d.raw;
+        n = cs_dec_pg_numeric(d, b);
+        pg_numeric_text(b, n, got, sizeof(got));
+        cs_dec_format(d, 12, want, sizeof(want));
+        ck_assert_msg(strcmp(got, want) == 0, "%s encoded as %s", want, got);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("decimal");
     TCase *tc = tcase_create("core");
+    tcase_add_test(tc, pg_binary_numeric);
     tcase_add_test(tc, parse_exact);
     tcase_add_test(tc, parse_errors);
     tcase_add_test(tc, format_and_round);
