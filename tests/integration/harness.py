@@ -123,6 +123,14 @@ class Services:
         subprocess.run([os.path.join(ROOT, "scripts", "services"), "stop", self.dir], check=False)
 
 
+def finish(svc, ok):
+    """Stops svc (printing the workers' logs when the test failed) and
+    prints the closing line; returns the exit status."""
+    svc.close(keep_logs=not ok)
+    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+    return 0 if ok else 1
+
+
 def producer(bootstrap):
     from kafka import KafkaProducer
     return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,

@@ -152,9 +152,8 @@ def main():
               % (blocked[0], blocked[1], b1, b2))
         ok = True
     finally:
-        svc.close(keep_logs=not ok)
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+        status = harness.finish(svc, ok)
+    return status
 
 
 if __name__ == "__main__":

@@ -247,9 +247,8 @@ def main():
               "with raw bytes; %d isolations; %d scrapes" % (n + 3, len(expect), len(sent_poison), iso, len(seen)))
         ok = True
     finally:
-        svc.close(keep_logs=not ok)
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+        status = harness.finish(svc, ok)
+    return status
 
 
 if __name__ == "__main__":

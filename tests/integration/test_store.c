@@ -62,6 +62,15 @@ static int flush(cs_store *s, cs_agg *agg, int64_t expected, int64_t next,
     return cs_store_flush(s, &b, err, 512);
 }
 
+static int flush_topic(cs_store *s, const char *topic, const cs_agg *agg, int64_t expected,
+                       int64_t next, const cs_store_reject *rj, char *err)
+{
+    cs_store_offset off = {topic, 0, expected, next};
+    cs_store_batch b = {.group = "g8", .agg = agg, .rejects = rj, .nrejects = 1, .offsets = &off,
+                        .noffsets = 1};
+    return cs_store_flush(s, &b, err, 512);
+}
+
 START_TEST(migrate_twice)
 {
     cs_store *s = cs_store_new(conninfo());
@@ -231,6 +240,42 @@ START_TEST(dedup_fingerprints)
 }
 END_TEST
 
+/* The store's last line of defence: text that is not UTF-8 (here a
+ * Japanese name cut at every byte) is stored escaped, never refused, by the
+ * binary COPY of aggregates and by the rejected-events insert. */
+START_TEST(invalid_utf8_at_every_cut)
+{
+    char err[512];
+    unsigned n;
+    cs_store *s = cs_store_new(conninfo());
+    ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
+    const char *name = "\xe6\xa0\xaa\xe5\xbc\x8f"; /* 株式 */
+    size_t len = strlen(name);
+    for (size_t cut = 1; cut <= len; cut++) {
+        char cust[16], want[64] = "c-";
+        snprintf(cust, sizeof(cust), "c-%.*s", (int)cut, name);
+        /* expected: whole characters as they are, a partial one as \xNN each */
+        size_t whole = cut / 3 * 3;
+        memcpy(want + 2, name, whole);
+        want[2 + whole] = '\0';
+        for (size_t k = whole; k < cut; k++)
+            snprintf(want + strlen(want), sizeof(want) - strlen(want), "\\x%02x",
+                     (unsigned char)name[k]);
+        cs_agg *agg = one_row(cust, "1");
+        cs_store_reject rj = {"u", 0, (int64_t)cut, "invalid_time", cust, "x", 1, NULL, 0};
+        ck_assert_msg(flush_topic(s, "u", agg, cut == 1 ? -1 : (int64_t)cut - 1, (int64_t)cut, &rj, err)
+                      == 0, "cut %zu: %s", cut, err);
+        char q[256];
+        snprintf(q, sizeof(q), "SELECT count(*) FROM usage_cost WHERE customer = '%s'", want);
+        ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: %s not stored", cut, want);
+        snprintf(q, sizeof(q), "SELECT count(*) FROM rejected_events WHERE detail = '%s'", want);
+        ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: reject detail %s not stored", cut, want);
+        cs_agg_free(agg);
+    }
+    cs_store_free(s);
+}
+END_TEST
+
 START_TEST(dead_server_is_eio)
 {
     cs_store *s = cs_store_new("host=127.0.0.1 port=1 dbname=x connect_timeout=2");
@@ -250,6 +295,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, migrate_twice);
     tcase_add_test(tc, additive_fenced_atomic);
     tcase_add_test(tc, dedup_fingerprints);
+    tcase_add_test(tc, invalid_utf8_at_every_cut);
     tcase_add_test(tc, dead_server_is_eio);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
