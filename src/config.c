@@ -93,6 +93,7 @@ int cs_config_init(cs_config *cfg)
     cfg->lateness_ms = 10000;
     cfg->partition_idle_ms = 600000;
     cfg->series_idle_ms = 3600000;
+    cfg->counter_retention_hours = 840;
     cfg->mtd_refresh_ms = 30000;
     cfg->redis_port = 6379;
     cfg->dedup = 1;
@@ -194,6 +195,7 @@ static const struct int_key {
     {"metrics.lateness_ms", offsetof(cs_config, lateness_ms), 0, 86400000},
     {"metrics.partition_idle_ms", offsetof(cs_config, partition_idle_ms), 1000, 604800000},
     {"metrics.series_idle_ms", offsetof(cs_config, series_idle_ms), 1000, 2000000000},
+    {"metrics.counter_retention_hours", offsetof(cs_config, counter_retention_hours), 1, 87600},
     {"metrics.max_customers", offsetof(cs_config, metrics_max_customers), 2, 10000000},
     {"metrics.month_to_date_refresh_ms", offsetof(cs_config, mtd_refresh_ms), 100, 86400000},
     {"dedup.window_hours", offsetof(cs_config, dedup_window_hours), 1, 87600},

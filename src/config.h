@@ -59,7 +59,8 @@ typedef struct cs_config {
     int settle_interval_ms;  /* how often pending samples are settled */
     int lateness_ms;         /* settle below the watermark minus this */
     int partition_idle_ms;   /* a partition this long without samples stops holding it back */
-    int series_idle_ms;      /* series without samples this long are forgotten */
+    int series_idle_ms;      /* gauges without samples this long are forgotten */
+    int counter_retention_hours; /* counters are kept this long, to charge across gaps */
     char *serve_listen;    /* costream serve: "host:port" */
     int serve_db_pool;     /* PostgreSQL connections of the report server */
     int serve_per_token;   /* concurrent requests per token */

@@ -37,7 +37,7 @@ cs_ledger_part *cs_ledger_add(cs_ledger *l, const char *topic, int32_t partition
     p = &l->parts[l->n++];
     *p = (cs_ledger_part){.topic = copy, .partition = partition, .expected = CS_LEDGER_NONE,
                           .next = CS_LEDGER_NONE, .metric = metric, .max_sample = -1,
-                          .isolate_until = -1};
+                          .newest_sample = -1, .isolate_until = -1};
     return p;
 }
 
@@ -45,6 +45,16 @@ void cs_ledger_assign(cs_ledger_part *p, int64_t stored)
 {
     p->active = true;
     p->expected = p->next = stored;
+    p->newest_sample = -1;
+}
+
+bool cs_ledger_sample(cs_ledger_part *p, int64_t time_usec, int64_t lateness_usec)
+{
+    if (time_usec > p->max_sample)
+        p->max_sample = time_usec;
+    if (time_usec > p->newest_sample)
+        p->newest_sample = time_usec;
+    return time_usec < p->newest_sample - lateness_usec;
 }
 
 void cs_ledger_deactivate(cs_ledger *l)

@@ -38,6 +38,7 @@ typedef struct cs_ledger_part {
     bool metric;           /* a metric-sample topic */
     bool wm_registered;    /* its watermark row exists */
     int64_t max_sample;    /* newest sample time in this batch, or -1 */
+    int64_t newest_sample; /* newest sample time since assignment, or -1 */
     int64_t isolate_until; /* replaying in small batches up to here, or -1 */
 } cs_ledger_part;
 
@@ -54,6 +55,13 @@ typedef struct cs_ledger_move {
 } cs_ledger_move;
 
 void cs_ledger_free(cs_ledger *l); /* the parts; l itself is the caller's */
+
+/* Notes a metric sample of time_usec read from p: raises the batch's and
+ * the assignment's newest sample times.  Returns true when the sample is
+ * older than the newest one already read from p by more than lateness_usec:
+ * the producer does not write p in time order, so the group's watermark
+ * (docs/metric-streams.md) may already be past it. */
+bool cs_ledger_sample(cs_ledger_part *p, int64_t time_usec, int64_t lateness_usec);
 
 cs_ledger_part *cs_ledger_find(cs_ledger *l, const char *topic, int32_t partition);
 

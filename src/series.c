@@ -1,6 +1,11 @@
 /* series.c - see series.h. */
 #include "series.h"
 
+#include <errno.h>
+
+#include "pricing.h"
+#include "timestamp.h"
+
 const char *cs_series_outcome_name(cs_series_outcome o)
 {
     static const char *const names[CS_SERIES__COUNT] = {"baseline", "charged", "reset",
@@ -51,4 +56,44 @@ cs_series_outcome cs_series_apply(cs_series_state *st, cs_metric_kind kind, int6
     st->last_usec = t;
     st->last_value = value;
     return out;
+}
+
+/* Prices one charged increment into agg. */
+static int charge(const cs_series_sample *x, cs_dec usage, cs_agg *agg)
+{
+    cs_dec qty;
+    cs_price p;
+    if (cs_dec_div_int(usage, x->unit_divisor, &qty) < 0 ||
+        cs_pricing_cost(qty, x->unit_price, x->discount_rate, &p) < 0)
+        return -ERANGE;
+    cs_agg_key k = {.hour_usec = cs_timestamp_hour(x->time_usec),
+                    .customer = x->customer,
+                    .plan = x->plan,
+                    .product = x->product,
+                    .meter = x->meter,
+                    .rule_id = x->rule_id,
+                    .rules_version = x->rules_version,
+                    .currency = x->currency,
+                    .unit = x->unit,
+                    .unit_price = x->unit_price,
+                    .discount_rate = p.discount_rate};
+    return cs_agg_add(agg, &k, qty, p.list_cost, p.discount, p.cost, NULL);
+}
+
+int cs_series_settle(cs_series_state *st, const cs_series_sample *samples, size_t n,
+                     cs_agg *agg, uint64_t outcomes[CS_SERIES__COUNT])
+{
+    for (size_t i = 0; i < n; i++) {
+        const cs_series_sample *x = &samples[i];
+        cs_dec usage;
+        cs_series_outcome o = cs_series_apply(st, x->kind, x->max_gap_usec, x->time_usec,
+                                              x->special, x->value, &usage);
+        outcomes[o]++;
+        if (o == CS_SERIES_CHARGED || o == CS_SERIES_RESET) {
+            int r = charge(x, usage, agg);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agg.h"
 #include "decimal.h"
 #include "rules.h"
 #include "sample.h"
@@ -53,5 +54,30 @@ const char *cs_series_outcome_name(cs_series_outcome o);
 cs_series_outcome cs_series_apply(cs_series_state *st, cs_metric_kind kind, int64_t max_gap_usec,
                                   int64_t time_usec, cs_sample_special special, cs_dec value,
                                   cs_dec *ret_usage);
+
+/* One stored sample of a series, as settlement reads it back: the sample
+ * and what ingestion resolved for it (rule, customer, price).  Strings are
+ * borrowed from the caller for the duration of cs_series_settle(). */
+typedef struct cs_series_sample {
+    int64_t time_usec;
+    cs_sample_special special;
+    cs_dec value;              /* when special == CS_SAMPLE_FINITE */
+    cs_metric_kind kind;
+    int64_t unit_divisor;      /* raw usage / divisor = priced quantity (> 0) */
+    int64_t max_gap_usec;
+    const char *customer, *plan, *product, *meter, *rule_id, *rules_version, *currency, *unit;
+    cs_dec unit_price, discount_rate;
+} cs_series_sample;
+
+/* Applies the samples of ONE series, already in settlement order (time,
+ * then topic, partition, offset), to *st, and adds what they charge to agg:
+ * the quantity (usage / unit_divisor, half-even at 12 decimals) priced at
+ * the sample's unit price and discount, in the hour of the later sample of
+ * each pair, for that sample's customer and plan.  outcomes[o] is raised
+ * once per sample.  0, or -ERANGE (a cost beyond 38 digits) / -ENOMEM
+ * from agg; on error *st, agg and outcomes are partly updated and the
+ * caller abandons the whole settlement (its transaction rolls back). */
+int cs_series_settle(cs_series_state *st, const cs_series_sample *samples, size_t n,
+                     cs_agg *agg, uint64_t outcomes[CS_SERIES__COUNT]);
 
 #endif

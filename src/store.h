@@ -171,25 +171,32 @@ unsigned long cs_store_reconnects(const cs_store *s);
 typedef struct cs_settle_options {
     int64_t lateness_usec;  /* settle samples older than the watermark minus this */
     int64_t idle_usec;      /* partitions not advanced for this long do not hold it back */
-    int64_t evict_usec;     /* series without samples for this long are forgotten */
+    int64_t evict_usec;     /* gauges without samples for this long are forgotten */
+    int64_t counter_retention_usec; /* counters: kept this long, to charge across gaps */
 } cs_settle_options;
+
+/* Settlement shards: shard = first byte of the series id % 16 (fixed by
+ * sql/0006_metric_settlement.sql's indexes). */
+#define CS_STORE_SETTLE_SHARDS 16
 
 typedef struct cs_settle_result {
     int settled;              /* 0: nothing to do (lock held elsewhere, no watermark) */
     int64_t watermark_usec;
     uint64_t samples;
     uint64_t outcomes[8];     /* by cs_series_outcome */
-    uint64_t evicted;
+    uint64_t evicted_gauges, evicted_counters;
 } cs_settle_result;
 
-/* Settles pending metric samples below the group's watermark in one
- * transaction (see sql/0004_metric_streams.sql): per series in timestamp
- * order, through the series state, into usage_cost.  The cost rows written
- * are also added to agg (for metrics; the caller clears it).  Only one
- * worker of a group settles at a time (advisory lock); others return with
- * settled = 0.  0 or -EIO. */
-int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, cs_agg *agg,
-                    cs_settle_result *ret, char *err, size_t errsize);
+/* Settles one shard's pending metric samples below the group's watermark
+ * in one transaction (see sql/0006_metric_settlement.sql): per series in
+ * timestamp order, through the series state (cs_series_settle), into
+ * usage_cost.  The cost rows written are also added to agg (for metrics;
+ * the caller clears it).  One worker settles a shard at a time (advisory
+ * lock per shard); the others return with settled = 0 and go on to other
+ * shards, so workers settle in parallel.  0, -EINVAL (no such shard) or an
+ * error class. */
+int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, int shard,
+                    cs_agg *agg, cs_settle_result *ret, char *err, size_t errsize);
 
 /* Calls seen(opaque, fps, n, seq) for every fingerprint row of the group
  * and event hour (CS_DEDUP_ANY_HOUR: those converted from before hours

@@ -16,7 +16,7 @@ struct cs_telemetry {
     cs_metric_family *lag, *assigned, *flush_seconds, *flushes, *rows;
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
     cs_metric_family *cpu, *rss, *fds, *max_fds, *start;
-    cs_metric_family *samples, *evicted, *watermark;
+    cs_metric_family *samples, *evicted, *watermark, *out_of_order;
     cs_metric_family *isolations, *fixed_values, *ready, *dropped, *blocked, *lost;
 };
 
@@ -112,8 +112,11 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
                                    "Infrastructure metric samples by outcome (settled: baseline, charged, reset, duplicate, late, nan, gap; or unpriced at ingestion)",
                                    CS_METRIC_COUNTER, L("outcome"), NULL, 0);
     t->evicted = cs_metrics_family(m, "costream_metric_series_evicted_total",
-                                   "Idle metric series forgotten (their next sample is a new baseline)",
-                                   CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+                                   "Idle metric series forgotten (their next sample is a new baseline): gauges after metrics.series_idle_ms, counters after metrics.counter_retention_hours",
+                                   CS_METRIC_COUNTER, L("kind"), NULL, 0);
+    t->out_of_order = cs_metrics_family(m, "costream_metric_samples_out_of_order_total",
+                                        "Metric samples older than their partition's newest sample by more than metrics.lateness_ms: the producer does not write partitions in time order, and such samples may be settled as late (not charged)",
+                                        CS_METRIC_COUNTER, NULL, 0, NULL, 0);
     t->watermark = cs_metrics_family(m, "costream_metric_watermark_seconds",
                                      "Event time below which metric samples have been settled (Unix seconds)",
                                      CS_METRIC_GAUGE, NULL, 0, NULL, 0);
@@ -199,7 +202,9 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
     for (size_t i = 0; i < 7; i++)
         cs_metrics_set(t->samples, (const char *const[]){outcomes[i]}, dec_u64(n->samples[i]));
     cs_metrics_set(t->samples, (const char *const[]){"unpriced"}, dec_u64(n->samples_unpriced));
-    cs_metrics_set(t->evicted, NULL, dec_u64(n->series_evicted));
+    cs_metrics_set(t->evicted, (const char *const[]){"gauge"}, dec_u64(n->evicted_gauges));
+    cs_metrics_set(t->evicted, (const char *const[]){"counter"}, dec_u64(n->evicted_counters));
+    cs_metrics_set(t->out_of_order, NULL, dec_u64(n->samples_out_of_order));
     cs_metrics_set(t->isolations, NULL, dec_u64(n->isolations));
     cs_metrics_set(t->dropped, NULL, dec_u64(n->dropped));
     cs_metrics_set(t->lost, NULL, dec_u64(n->lost));

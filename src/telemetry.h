@@ -35,7 +35,8 @@ typedef struct cs_telemetry_counters {
     cs_cache_stats cache;
     uint64_t samples[8];          /* settled metric samples by cs_series_outcome */
     uint64_t samples_unpriced;    /* samples of metrics no rule prices (ignored) */
-    uint64_t series_evicted;
+    uint64_t evicted_gauges, evicted_counters; /* idle series forgotten, by kind */
+    uint64_t samples_out_of_order; /* older than their partition's newest by more than the lateness */
     int64_t watermark_usec;       /* last settlement's watermark, 0 before */
     uint64_t isolations;          /* batches refused on their data and bisected */
     uint64_t dropped;             /* messages whose reject was refused too */

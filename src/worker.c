@@ -107,6 +107,8 @@ typedef struct cs_worker {
     size_t pending; /* messages folded in since the last flush */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
+    int64_t ooo_warned_usec; /* last out-of-order warning (monotonic µs), 0 never */
+    unsigned settle_round;   /* rotates the first shard this worker tries */
     cs_worker_counters n;
     cs_telemetry *tm;
     cs_http *http;
@@ -840,6 +842,28 @@ static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, con
     return 0;
 }
 
+/* Counts a sample older than its partition's newest by more than the
+ * lateness, and says so (at most once a minute): exactness across
+ * partitions rests on producers writing each partition in time order. */
+static void warn_out_of_order(cs_worker *w, const cs_ledger_part *p, int64_t t)
+{
+    w->n.samples_out_of_order++;
+    int64_t now = mono_usec();
+    if (w->ooo_warned_usec && now - w->ooo_warned_usec < 60 * 1000000)
+        return;
+    w->ooo_warned_usec = now;
+    char part[16], behind[24], total[24];
+    snprintf(part, sizeof(part), "%d", (int)p->partition);
+    fmt_i64(behind, sizeof(behind), (p->newest_sample - t) / 1000000);
+    fmt_i64(total, sizeof(total), (int64_t)w->n.samples_out_of_order);
+    cs_log(CS_LOG_WARN,
+           "metric samples go back in time on a partition: the producer does not write it in"
+           " time order (one series at a time?), so samples below the group's watermark are"
+           " settled as late and not charged; see docs/metric-streams.md",
+           "topic", p->topic, "partition", part, "behind_s", behind, "out_of_order_total", total,
+           NULL);
+}
+
 /* Folds one metric sample in: decode, price, attribute, keep.  Same
  * contract as handle(). */
 static int handle_sample(cs_worker *w, const cs_message *m, cs_ledger_part *p, cs_event_error *err)
@@ -848,8 +872,9 @@ static int handle_sample(cs_worker *w, const cs_message *m, cs_ledger_part *p, c
     int r = cs_sample_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, x, err);
     if (r < 0)
         return 0; /* rejected by the caller */
-    if (x->time_usec > p->max_sample)
-        p->max_sample = x->time_usec; /* the partition advanced, priced or not */
+    /* the partition advanced, priced or not */
+    if (cs_ledger_sample(p, x->time_usec, (int64_t)w->cfg->lateness_ms * 1000))
+        warn_out_of_order(w, p, x->time_usec);
     const cs_rule *rule = cs_pricing_match_metric(w->rules, x->name, x->time_usec, x->labels,
                                                   x->nlabels);
     if (!rule) {
@@ -1145,42 +1170,67 @@ static void refresh_month_to_date(cs_worker *w)
     }
 }
 
-/* Settles pending metric samples below the watermark (if this worker gets
- * the group's settlement lock). */
-static void settle(cs_worker *w)
+/* Settles one shard (if no other worker holds it).  true if it did. */
+static bool settle_shard(cs_worker *w, int shard, const cs_settle_options *o,
+                         cs_settle_result *sum)
 {
     char err[512];
     cs_settle_result res;
-    cs_settle_options o = {(int64_t)w->cfg->lateness_ms * 1000,
-                           (int64_t)w->cfg->partition_idle_ms * 1000,
-                           (int64_t)w->cfg->series_idle_ms * 1000};
     int64_t t0 = mono_usec();
-    int r = cs_store_settle(w->store, w->cfg->group, &o, w->settled, &res, err, sizeof(err));
+    int r = cs_store_settle(w->store, w->cfg->group, o, shard, w->settled, &res, err,
+                            sizeof(err));
     if (r < 0) {
         w->n.store_errors++;
         cs_agg_clear(w->settled);
         cs_log(CS_LOG_WARN, "settling metric samples failed; will retry", "error", err, NULL);
-        return;
+        return false;
     }
     if (!res.settled)
-        return;
+        return false;
     cs_telemetry_flush(w->tm, CS_FLUSH_OK, mono_usec() - t0, w->settled);
     for (size_t i = 0; i < cs_agg_count(w->settled); i++)
         w->n.rows_written += cs_agg_row_at(w->settled, i)->events > 0;
-    for (int i = 0; i < 8; i++)
-        w->n.samples[i] += res.outcomes[i];
-    w->n.series_evicted += res.evicted;
-    w->n.watermark_usec = res.watermark_usec;
     cs_agg_clear(w->settled);
-    if (res.samples) {
-        char n[24], wm[CS_TIMESTAMP_STRLEN], oc[7][24];
-        fmt_i64(n, sizeof(n), (int64_t)res.samples);
-        for (int i = 0; i < 7; i++)
-            fmt_i64(oc[i], sizeof(oc[i]), (int64_t)res.outcomes[i]);
-        cs_timestamp_format(res.watermark_usec, wm, sizeof(wm));
-        cs_log(CS_LOG_DEBUG, "settled metric samples", "samples", n, "watermark", wm, "baseline",
-               oc[0], "charged", oc[1], "reset", oc[2], "duplicate", oc[3], "late", oc[4], "nan",
-               oc[5], "gap", oc[6], NULL);
+    sum->settled++;
+    sum->watermark_usec = res.watermark_usec;
+    sum->samples += res.samples;
+    for (int i = 0; i < CS_SERIES__COUNT; i++)
+        sum->outcomes[i] += res.outcomes[i];
+    sum->evicted_gauges += res.evicted_gauges;
+    sum->evicted_counters += res.evicted_counters;
+    return true;
+}
+
+/* Settles pending metric samples below the watermark, shard by shard,
+ * starting at a shard that moves every round so that workers of the group
+ * meet different shards first and settle in parallel. */
+static void settle(cs_worker *w)
+{
+    cs_settle_options o = {(int64_t)w->cfg->lateness_ms * 1000,
+                           (int64_t)w->cfg->partition_idle_ms * 1000,
+                           (int64_t)w->cfg->series_idle_ms * 1000,
+                           (int64_t)w->cfg->counter_retention_hours * 3600 * 1000000};
+    cs_settle_result sum = {0};
+    unsigned first = w->settle_round++ * 7u + (unsigned)getpid();
+    for (int k = 0; k < CS_STORE_SETTLE_SHARDS; k++)
+        settle_shard(w, (int)((first + (unsigned)k) % CS_STORE_SETTLE_SHARDS), &o, &sum);
+    if (!sum.settled)
+        return;
+    for (int i = 0; i < CS_SERIES__COUNT; i++)
+        w->n.samples[i] += sum.outcomes[i];
+    w->n.evicted_gauges += sum.evicted_gauges;
+    w->n.evicted_counters += sum.evicted_counters;
+    w->n.watermark_usec = sum.watermark_usec;
+    if (sum.samples) {
+        char n[24], shards[12], wm[CS_TIMESTAMP_STRLEN], oc[CS_SERIES__COUNT][24];
+        fmt_i64(n, sizeof(n), (int64_t)sum.samples);
+        snprintf(shards, sizeof(shards), "%d", sum.settled);
+        for (int i = 0; i < CS_SERIES__COUNT; i++)
+            fmt_i64(oc[i], sizeof(oc[i]), (int64_t)sum.outcomes[i]);
+        cs_timestamp_format(sum.watermark_usec, wm, sizeof(wm));
+        cs_log(CS_LOG_DEBUG, "settled metric samples", "samples", n, "shards", shards,
+               "watermark", wm, "baseline", oc[0], "charged", oc[1], "reset", oc[2], "duplicate",
+               oc[3], "late", oc[4], "nan", oc[5], "gap", oc[6], NULL);
     }
 }
 

@@ -131,6 +131,21 @@ def finish(svc, ok):
     return 0 if ok else 1
 
 
+def scrape(worker):
+    """The /metrics text of a running worker (its port from its log)."""
+    import re
+    import urllib.request
+    port = re.findall(r'"msg":"serving /metrics[^\n]*"port":(\d+)', open(worker.log_path).read())[-1]
+    return urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode()
+
+
+def metric_value(text, name, labels=""):
+    """The value of one series in a /metrics text (0 when absent)."""
+    import re
+    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape(labels)), text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def producer(bootstrap):
     from kafka import KafkaProducer
     return KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,

@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime, timezone
 from decimal import Decimal, ROUND_HALF_EVEN
 
@@ -136,8 +135,7 @@ def scrape_outcomes(svc):
     for w in svc.workers:
         if w.poll() is not None:
             continue
-        port = re.findall(r'"msg":"serving /metrics[^\n]*"port":(\d+)', open(w.log_path).read())[-1]
-        text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode()
+        text = harness.scrape(w)
         for outcome, v in re.findall(r'costream_metric_samples_total\{outcome="(\w+)"\} (\d+)', text):
             totals[outcome] = totals.get(outcome, 0) + int(v)
     return totals

@@ -106,6 +106,29 @@ START_TEST(isolation)
 }
 END_TEST
 
+/* Metric samples: the batch's and the assignment's newest times, and the
+ * out-of-order test against the lateness. */
+START_TEST(sample_order)
+{
+    cs_ledger l = {0};
+    cs_ledger_part *p = cs_ledger_add(&l, "metrics", 0, true);
+    ck_assert_ptr_nonnull(p);
+    cs_ledger_assign(p, 0);
+    ck_assert(!cs_ledger_sample(p, 1000, 10));
+    ck_assert(!cs_ledger_sample(p, 995, 10)); /* within the lateness */
+    ck_assert(!cs_ledger_sample(p, 990, 10));
+    ck_assert(cs_ledger_sample(p, 989, 10));  /* beyond it */
+    ck_assert_int_eq(p->max_sample, 1000);
+    p->max_sample = -1; /* a flush took the batch */
+    ck_assert(cs_ledger_sample(p, 500, 10)); /* still behind the partition's newest */
+    ck_assert_int_eq(p->max_sample, 500);
+    ck_assert_int_eq(p->newest_sample, 1000);
+    cs_ledger_assign(p, 7); /* a new assignment starts afresh */
+    ck_assert(!cs_ledger_sample(p, 100, 10));
+    cs_ledger_free(&l);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ledger");
@@ -113,6 +136,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, flush_retry_and_rewind);
     tcase_add_test(tc, gaps_and_revocation);
     tcase_add_test(tc, isolation);
+    tcase_add_test(tc, sample_order);
     suite_add_tcase(s, tc);
     return s;
 }
