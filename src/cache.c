@@ -128,6 +128,18 @@ int cs_cache_get(cs_cache *c, const char *key, int64_t now, const char **ret_val
     return 1;
 }
 
+int cs_cache_peek(const cs_cache *c, const char *key, int64_t now, const char **ret_value)
+{
+    uint64_t h = hash_str(key);
+    const entry *e = c->buckets[h & (c->nbuckets - 1)];
+    while (e && (e->hash != h || strcmp(e->key, key) != 0))
+        e = e->next_hash;
+    if (!e || now - e->stored_at >= c->ttl)
+        return 0;
+    *ret_value = e->value;
+    return 1;
+}
+
 int cs_cache_put(cs_cache *c, const char *key, const char *value, int64_t now)
 {
     uint64_t h = hash_str(key);

@@ -27,6 +27,10 @@ void cs_cache_free(cs_cache *c); /* NULL allowed */
  * or an expired entry. */
 int cs_cache_get(cs_cache *c, const char *key, int64_t now_usec, const char **ret_value);
 
+/* Like cs_cache_get() without counting or touching recency: 1 when key
+ * has a fresh entry (*ret_value as for cs_cache_get), else 0. */
+int cs_cache_peek(const cs_cache *c, const char *key, int64_t now_usec, const char **ret_value);
+
 /* Stores key → value (NULL: known absent), replacing any entry.  Returns 0 or
  * -ENOMEM. */
 int cs_cache_put(cs_cache *c, const char *key, const char *value, int64_t now_usec);

@@ -99,7 +99,8 @@ int cs_config_init(cs_config *cfg)
     cfg->dedup = 1;
     cfg->dedup_window_hours = 168;
     cfg->dedup_max_events = 4000000;
-    cfg->flush_interval_ms = 2000;
+    cfg->flush_interval_ms = 500;
+    cfg->flush_max_interval_ms = 5000;
     cfg->serve_db_pool = 8;
     cfg->serve_per_token = 2;
     cfg->serve_threads = 4;
@@ -189,6 +190,7 @@ static const struct int_key {
     {"redis.port", offsetof(cs_config, redis_port), 1, 65535},
     {"redis.db", offsetof(cs_config, redis_db), 0, 1000},
     {"flush.interval_ms", offsetof(cs_config, flush_interval_ms), 10, 3600000},
+    {"flush.max_interval_ms", offsetof(cs_config, flush_max_interval_ms), 10, 3600000},
     {"flush.max_events", offsetof(cs_config, flush_max_events), 1, 100000000},
     {"labels.cache_ttl_ms", offsetof(cs_config, cache_ttl_ms), 0, 86400000},
     {"metrics.settle_interval_ms", offsetof(cs_config, settle_interval_ms), 10, 3600000},

@@ -34,7 +34,8 @@ typedef struct cs_config {
     int redis_db;
     char *redis_prefix;    /* key prefix, "costream:" */
     char *rules_path;
-    int flush_interval_ms;
+    int flush_interval_ms;     /* time between flushes when PostgreSQL keeps up */
+    int flush_max_interval_ms; /* under load the interval grows up to this */
     int flush_max_events;
     char *label_order[CS_CONFIG_MAX_LIST];
     size_t nlabel_order;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
+#include "strmap.h"
 #include "utf8.h"
 
 struct cs_labels {
@@ -25,6 +27,10 @@ struct cs_labels {
     unsigned long connects;
     unsigned long fixed; /* values that were not valid UTF-8 or too long */
     char err[256];
+    /* prefetch: per event added, a block "S" subject or "L" label keys,
+     * each NUL-terminated, ending with an empty string */
+    char **pf;
+    size_t npf, cappf;
 };
 
 cs_labels *cs_labels_new(const cs_config *cfg)
@@ -63,6 +69,9 @@ void cs_labels_free(cs_labels *l)
     free(l->password);
     free(l->prefix);
     cs_cache_free(l->cache);
+    for (size_t i = 0; i < l->npf; i++)
+        free(l->pf[i]);
+    free(l->pf);
     free(l);
 }
 
@@ -145,6 +154,42 @@ static void take_text(cs_labels *l, char *dst, size_t size, const char *src, siz
         l->fixed++;
 }
 
+/* Caches the reply to GET key; copies the value to out.  1 found, 0 absent. */
+static int remember_label(cs_labels *l, const char *key, const redisReply *r, int64_t now,
+                          char *out, size_t outsize)
+{
+    int found = r->type == REDIS_REPLY_STRING && r->len > 0;
+    if (found)
+        take_text(l, out, outsize, r->str, r->len);
+    cs_cache_put(l->cache, key, found ? out : NULL, now);
+    return found;
+}
+
+/* Caches the reply to HMGET key plan name cost_center as one value
+ * "plan\x1fname\x1fcost_center" (take_text() leaves no control character
+ * in the parts) and fills c.  1 found, 0 absent. */
+static int remember_customer(cs_labels *l, const char *key, const redisReply *r, int64_t now,
+                             cs_customer *c)
+{
+    char joined[sizeof(c->plan) + sizeof(c->name) + sizeof(c->cost_center) + 8];
+    int found = r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0;
+    if (found) {
+        char *dst[3] = {c->plan, c->name, c->cost_center};
+        size_t size[3] = {sizeof(c->plan), sizeof(c->name), sizeof(c->cost_center)};
+        for (int i = 0; i < 3; i++) {
+            const redisReply *e = r->element[i];
+            if (e->type == REDIS_REPLY_STRING)
+                take_text(l, dst[i], size[i], e->str, e->len);
+            else
+                dst[i][0] = '\0';
+        }
+        snprintf(joined, sizeof(joined), "%s\x1f%s\x1f%s", c->plan, c->name, c->cost_center);
+    }
+    cs_cache_put(l->cache, key, found ? joined : NULL, now);
+    return found;
+}
+
 /* Looks key up with GET, through the cache.  Returns 1 and copies the
  * value, 0 if absent, -EIO on failure. */
 static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t outsize)
@@ -161,19 +206,13 @@ static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t 
     redisReply *r = command(l, "GET %s", key);
     if (!r)
         return -EIO;
-    int found = 0;
-    if (r->type == REDIS_REPLY_STRING && r->len > 0) {
-        take_text(l, out, outsize, r->str, r->len);
-        found = 1;
-    }
+    int found = remember_label(l, key, r, now, out, outsize);
     freeReplyObject(r);
-    cs_cache_put(l->cache, key, found ? out : NULL, now);
     return found;
 }
 
-/* Reads the customer hash (plan, name, cost_center) through the cache, as
- * one cached value "plan\x1fname\x1fcost_center" (take_text() leaves no
- * control character in the parts).  1 found, 0 absent, -EIO. */
+/* Reads the customer hash (plan, name, cost_center) through the cache.
+ * 1 found, 0 absent, -EIO. */
 static int lookup_customer(cs_labels *l, const char *key, int64_t now, cs_customer *c)
 {
     char joined[sizeof(c->plan) + sizeof(c->name) + sizeof(c->cost_center) + 8];
@@ -196,23 +235,8 @@ static int lookup_customer(cs_labels *l, const char *key, int64_t now, cs_custom
     redisReply *r = command(l, "HMGET %s plan name cost_center", key);
     if (!r)
         return -EIO;
-    int found = 0;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0) {
-        char *dst[3] = {c->plan, c->name, c->cost_center};
-        size_t size[3] = {sizeof(c->plan), sizeof(c->name), sizeof(c->cost_center)};
-        for (int i = 0; i < 3; i++) {
-            const redisReply *e = r->element[i];
-            if (e->type == REDIS_REPLY_STRING)
-                take_text(l, dst[i], size[i], e->str, e->len);
-            else
-                dst[i][0] = '\0';
-        }
-        snprintf(joined, sizeof(joined), "%s\x1f%s\x1f%s", c->plan, c->name, c->cost_center);
-        found = 1;
-    }
+    int found = remember_customer(l, key, r, now, c);
     freeReplyObject(r);
-    cs_cache_put(l->cache, key, found ? joined : NULL, now);
     return found;
 }
 
@@ -276,6 +300,160 @@ int cs_labels_resolve_series(cs_labels *l, const cs_label *labels, size_t nlabel
                              const char **ret_err)
 {
     return resolve(l, NULL, labels, nlabels, order, norder, now, ret, ret_err);
+}
+
+int cs_labels_prefetch_add(cs_labels *l, const cs_event *ev)
+{
+    char key[1024];
+    size_t len = 2, n;
+    if (cs_array_reserve(&l->pf, &l->cappf, l->npf + 1, sizeof(*l->pf)) < 0)
+        return -ENOMEM;
+    if (ev->subject) {
+        len += strlen(ev->subject) + 1;
+    } else {
+        for (size_t i = 0; i < l->norder; i++) {
+            const char *v = find_label(ev->labels, ev->nlabels, l->order[i]);
+            if (v)
+                len += strlen(l->prefix) + strlen(l->order[i]) + strlen(v) + 9;
+        }
+    }
+    char *block = malloc(len), *p = block;
+    if (!block)
+        return -ENOMEM;
+    *p++ = ev->subject ? 'S' : 'L';
+    if (ev->subject) {
+        n = strlen(ev->subject) + 1;
+        memcpy(p, ev->subject, n);
+        p += n;
+    } else {
+        for (size_t i = 0; i < l->norder; i++) {
+            const char *v = find_label(ev->labels, ev->nlabels, l->order[i]);
+            if (!v)
+                continue;
+            n = (size_t)snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, l->order[i], v);
+            if (n >= sizeof(key))
+                continue; /* resolve() cuts it the same way: looked up one by one */
+            memcpy(p, key, n + 1);
+            p += n + 1;
+        }
+    }
+    *p = '\0';
+    l->pf[l->npf++] = block;
+    return 0;
+}
+
+/* Distinct keys not in the cache, in first-seen order. */
+typedef struct keyset {
+    cs_strmap seen;
+    char **keys; /* owned copies */
+    size_t n, cap;
+} keyset;
+
+static int keyset_add(keyset *k, const cs_cache *cache, const char *key, int64_t now)
+{
+    const char *v;
+    if (cs_cache_peek(cache, key, now, &v) || cs_strmap_find(&k->seen, key))
+        return 0;
+    char *copy = strdup(key);
+    if (!copy || cs_array_reserve(&k->keys, &k->cap, k->n + 1, sizeof(*k->keys)) < 0 ||
+        cs_strmap_put(&k->seen, key, NULL) < 0) {
+        free(copy);
+        return -ENOMEM;
+    }
+    k->keys[k->n++] = copy;
+    return 0;
+}
+
+/* Sends fmt for every key of k in one pipeline, then reads the replies and
+ * caches them.  0 or -EIO. */
+static int pipeline(cs_labels *l, const keyset *k, const char *fmt, int customers, int64_t now)
+{
+    if (k->n == 0)
+        return 0;
+    if (connect_redis(l) < 0)
+        return -EIO;
+    for (size_t i = 0; i < k->n; i++)
+        if (redisAppendCommand(l->rc, fmt, k->keys[i]) != REDIS_OK) {
+            drop(l, "command");
+            return -EIO;
+        }
+    for (size_t i = 0; i < k->n; i++) {
+        void *reply;
+        if (redisGetReply(l->rc, &reply) != REDIS_OK || !reply) {
+            drop(l, "command");
+            return -EIO;
+        }
+        redisReply *r = reply;
+        if (r->type != REDIS_REPLY_ERROR) {
+            char out[CS_CUSTOMER_MAX];
+            cs_customer c;
+            if (customers)
+                remember_customer(l, k->keys[i], r, now, &c);
+            else
+                remember_label(l, k->keys[i], r, now, out, sizeof(out));
+        }
+        freeReplyObject(r); /* an error reply: that key is looked up again one by one */
+    }
+    return 0;
+}
+
+static void keyset_clear(keyset *k)
+{
+    cs_strmap_clear(&k->seen, NULL);
+    for (size_t i = 0; i < k->n; i++)
+        free(k->keys[i]);
+    free(k->keys);
+    *k = (keyset){0};
+}
+
+/* The customer key of prefetched event block b, from the cache: "" when
+ * its labels are not all known yet or map to nobody. */
+static void block_customer_key(cs_labels *l, const char *b, int64_t now, char *key, size_t size)
+{
+    const char *id = NULL, *v;
+    key[0] = '\0';
+    if (b[0] == 'S') {
+        id = b + 1;
+    } else {
+        for (const char *k = b + 1; *k && !id; k += strlen(k) + 1) {
+            if (!cs_cache_peek(l->cache, k, now, &v))
+                return;
+            id = v;
+        }
+    }
+    if (id && (size_t)snprintf(key, size, "%scustomer:%s", l->prefix, id) >= size)
+        key[0] = '\0';
+}
+
+int cs_labels_prefetch_run(cs_labels *l, int64_t now, const char **ret_err)
+{
+    keyset k = {0};
+    char key[CS_CUSTOMER_MAX + 512];
+    int r = 0;
+    size_t fetched = 0;
+    for (size_t i = 0; i < l->npf && r == 0; i++)
+        if (l->pf[i][0] == 'L')
+            for (const char *p = l->pf[i] + 1; *p && r == 0; p += strlen(p) + 1)
+                r = keyset_add(&k, l->cache, p, now);
+    if (r == 0)
+        r = pipeline(l, &k, "GET %s", 0, now);
+    fetched += k.n;
+    keyset_clear(&k);
+    for (size_t i = 0; i < l->npf && r == 0; i++) {
+        block_customer_key(l, l->pf[i], now, key, sizeof(key));
+        if (key[0])
+            r = keyset_add(&k, l->cache, key, now);
+    }
+    if (r == 0)
+        r = pipeline(l, &k, "HMGET %s plan name cost_center", 1, now);
+    fetched += k.n;
+    keyset_clear(&k);
+    for (size_t i = 0; i < l->npf; i++)
+        free(l->pf[i]);
+    l->npf = 0;
+    if (r == -EIO)
+        *ret_err = l->err;
+    return r < 0 ? r : (int)(fetched < 1000000 ? fetched : 1000000);
 }
 
 int cs_labels_ping(cs_labels *l, const char **ret_err)

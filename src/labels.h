@@ -62,6 +62,19 @@ int cs_labels_resolve_series(cs_labels *l, const cs_label *labels, size_t nlabel
                              char *const *order, size_t norder, int64_t now_usec,
                              cs_customer *ret, const char **ret_err);
 
+/* Prefetching, for a worker that has several messages in hand: add each
+ * decoded event, then run once.  The run looks up, in two pipelined round
+ * trips, whatever resolving those events would ask Redis for and the cache
+ * does not hold (every label key of the configured order, then every
+ * customer hash) and caches the answers, so that cs_labels_resolve() of
+ * these events is answered from the cache.  Only an optimisation: the
+ * lookups are the same as resolve's, one by one, would make.  add: 0 or
+ * -ENOMEM (the event's strings are copied).  run: the number of keys it
+ * looked up (0: all were cached), -ENOMEM, or -EIO (Redis unreachable;
+ * *ret_err as for resolve); the events added are forgotten either way. */
+int cs_labels_prefetch_add(cs_labels *l, const cs_event *ev);
+int cs_labels_prefetch_run(cs_labels *l, int64_t now_usec, const char **ret_err);
+
 /* Checks the connection (PING), reconnecting if needed.  0 or -EIO. */
 int cs_labels_ping(cs_labels *l, const char **ret_err);
 

@@ -207,6 +207,14 @@ int cs_store_dedup_load(cs_store *s, const char *group, int64_t hour, int64_t af
                         int (*seen)(void *opaque, const unsigned char *fps, size_t n, int64_t seq),
                         void *opaque, int64_t *ret_seq, char *err, size_t errsize);
 
+/* cs_store_dedup_load() for several hours in one statement: calls
+ * d->seen(opaque, hour, ...) for every row of each d->hours[i] with seq >
+ * d->seen_seq[i], in seq order; d->ret_seq[i] becomes the last seq read
+ * (seen_seq[i] when none).  d->fresh is not used.  No lock.  0 or an error
+ * class. */
+int cs_store_dedup_load_many(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
+                             size_t errsize);
+
 /* Deletes the group's fingerprint rows stored more than window_hours ago,
  * in its own transaction.  *ret_deleted counts the rows. */
 int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long *ret_deleted,

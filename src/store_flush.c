@@ -195,57 +195,188 @@ int cs_store_dedup_load(cs_store *s, const char *group, int64_t hour, int64_t af
     return read_fps(s, group, hour, after, seen, opaque, ret_seq, err, errsize);
 }
 
-typedef struct seen_ctx {
-    const cs_store_dedup *d;
-    int64_t hour;
-} seen_ctx;
-
-static int seen_in_flush(void *opaque, const unsigned char *fps, size_t n, int64_t seq)
+/* A text array literal of d's hours ("{...}", timestamps) or, with
+ * lock_keys, of their lock keys (hours since the epoch: int4 until year
+ * 247,000).  NULL on ENOMEM; the caller frees. */
+static char *hours_literal(const cs_store_dedup *d, int lock_keys)
 {
-    seen_ctx *c = opaque;
-    return c->d->seen(c->d->opaque, c->hour, fps, n, seq);
+    char *out = malloc(d->nhours * (CS_TIMESTAMP_STRLEN + 3) + 3), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < d->nhours; i++) {
+        char h[CS_TIMESTAMP_STRLEN];
+        if (lock_keys)
+            snprintf(h, sizeof(h), "%" PRId64, d->hours[i] / CS_USEC_PER_HOUR);
+        else
+            hour_text(d->hours[i], h, sizeof(h));
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", h);
+    }
+    strcpy(p, "}");
+    return out;
 }
 
-/* Per event hour, under the group's lock for it: takes in what other
- * workers stored since, then stores this batch's new fingerprints. */
-static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+static char *seqs_literal(const cs_store_dedup *d)
 {
-    const cs_store_dedup *d = b->dedup;
-    for (size_t i = 0; i < d->nhours; i++) {
-        char h[CS_TIMESTAMP_STRLEN], key[24];
-        int64_t last;
-        int r;
-        hour_text(d->hours[i], h, sizeof(h));
-        /* hours since the epoch: the lock's second key (int4 until year 247,000) */
-        snprintf(key, sizeof(key), "%" PRId64, d->hours[i] / CS_USEC_PER_HOUR);
-        const char *lk[2] = {b->group, key};
-        seen_ctx c = {d, d->hours[i]};
-        if ((r = cs__store_exec_params(s, "SELECT pg_advisory_xact_lock(hashtext($1), $2::int)", 2,
-                                       lk, NULL, NULL, "event_fingerprints lock", NULL, err,
-                                       errsize)) < 0 ||
-            (r = read_fps(s, b->group, d->hours[i], d->seen_seq[i], seen_in_flush, &c, &last, err,
-                          errsize)) < 0)
-            return r;
+    char *out = malloc(d->nhours * 22 + 3), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < d->nhours; i++)
+        p += sprintf(p, "%s%" PRId64, i ? "," : "", d->seen_seq[i]);
+    strcpy(p, "}");
+    return out;
+}
+
+/* Takes the group's advisory lock of every hour, in ascending order (so
+ * that two workers cannot deadlock), in one statement. */
+static int dedup_lock(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
+                      size_t errsize)
+{
+    char *keys = hours_literal(d, 1);
+    if (!keys)
+        return -ENOMEM;
+    const char *v[2] = {group, keys};
+    int r = cs__store_exec_params(s,
+                                  "SELECT count(pg_advisory_xact_lock(hashtext($1), k))"
+                                  " FROM (SELECT k FROM unnest($2::int[]) AS k ORDER BY k) AS o",
+                                  2, v, NULL, NULL, "event_fingerprints lock", NULL, err, errsize);
+    free(keys);
+    return r;
+}
+
+/* Hands seen() every row other workers stored for each hour after
+ * seen_seq[i], in one statement; ret_seq[i] becomes the last seq read. */
+static int dedup_read(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
+                      size_t errsize)
+{
+    char *hours = hours_literal(d, 0), *seqs = seqs_literal(d);
+    int r = hours && seqs ? 0 : -ENOMEM;
+    PGresult *res = NULL;
+    if (r == 0) {
+        const char *v[3] = {group, hours, seqs};
+        res = PQexecParams(s->conn,
+                           "SELECT q.i, e.seq, e.fps FROM unnest($2::timestamptz[], $3::bigint[])"
+                           " WITH ORDINALITY AS q(hour, after, i)"
+                           " JOIN event_fingerprints e ON e.group_id = $1 AND e.hour = q.hour"
+                           " AND e.seq > q.after ORDER BY q.i, e.seq",
+                           3, NULL, v, NULL, NULL, 1);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            r = cs__store_fail(s, res, "event_fingerprints", err, errsize);
+    }
+    for (size_t i = 0; i < d->nhours; i++)
+        d->ret_seq[i] = d->seen_seq[i];
+    for (int row = 0; r == 0 && row < PQntuples(res); row++) {
+        int64_t i = be64(PQgetvalue(res, row, 0)) - 1, seq = be64(PQgetvalue(res, row, 1));
+        size_t len = (size_t)PQgetlength(res, row, 2);
+        if (i < 0 || (size_t)i >= d->nhours)
+            continue;
+        r = d->seen(d->opaque, d->hours[i], (const unsigned char *)PQgetvalue(res, row, 2),
+                    len / CS_DEDUP_FP_LEN, seq);
+        d->ret_seq[i] = seq;
+    }
+    PQclear(res);
+    free(hours);
+    free(seqs);
+    return r;
+}
+
+/* The batch's new fingerprints per hour, as COPY rows (i, hour, fps). */
+typedef struct fps_rows {
+    const cs_store_dedup *d;
+    char **hex; /* per hour: "\\x..." or NULL when it has nothing new */
+} fps_rows;
+
+static int fps_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
+{
+    const fps_rows *f = ctx;
+    if (!f->hex[i])
+        return 0;
+    snprintf(num[0], CS__STORE_CELL, "%zu", i);
+    hour_text(f->d->hours[i], num[1], CS__STORE_CELL);
+    cols[0] = num[0];
+    cols[1] = num[1];
+    cols[2] = f->hex[i];
+    return 1;
+}
+
+/* Stores each hour's new fingerprints as one row (COPY, then one insert);
+ * ret_seq[i] becomes that row's seq. */
+static int dedup_write(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
+                       size_t errsize)
+{
+    static const char digits[] = "0123456789abcdef";
+    fps_rows f = {d, calloc(d->nhours, sizeof(char *))};
+    size_t nrows = 0;
+    int r = f.hex ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < d->nhours; i++) {
         const unsigned char *fps;
         size_t n;
-        if ((r = d->fresh(d->opaque, d->hours[i], &fps, &n)) < 0)
-            return r;
-        d->ret_seq[i] = last;
-        if (n == 0)
+        if ((r = d->fresh(d->opaque, d->hours[i], &fps, &n)) < 0 || n == 0)
             continue;
-        const char *values[3] = {b->group, h, (const char *)fps};
-        int lengths[3] = {0, 0, (int)(n * CS_DEDUP_FP_LEN)}, formats[3] = {0, 0, 1};
-        PGresult *res;
-        if ((r = cs__store_exec_params(s,
-                                       "INSERT INTO event_fingerprints (group_id, hour, fps)"
-                                       " VALUES ($1, $2::timestamptz, $3) RETURNING seq",
-                                       3, values, lengths, formats, "event_fingerprints", &res, err,
-                                       errsize)) < 0)
-            return r;
-        d->ret_seq[i] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
+        size_t len = n * CS_DEDUP_FP_LEN;
+        char *h = f.hex[i] = malloc(2 * len + 3);
+        if (!h) {
+            r = -ENOMEM;
+            break;
+        }
+        h[0] = '\\';
+        h[1] = 'x';
+        for (size_t k = 0; k < len; k++) {
+            h[2 + 2 * k] = digits[fps[k] >> 4];
+            h[3 + 2 * k] = digits[fps[k] & 15];
+        }
+        h[2 + 2 * len] = '\0';
+        nrows++;
     }
-    return 0;
+    if (r == 0 && nrows > 0)
+        r = cs__store_stage_rows(s,
+                                 "CREATE TEMP TABLE IF NOT EXISTS cs_fps (i int, hour timestamptz,"
+                                 " fps bytea) ON COMMIT DELETE ROWS",
+                                 "COPY cs_fps FROM STDIN", d->nhours, 3, fps_row, &f, err, errsize);
+    PGresult *res = NULL;
+    const char *v[1] = {group};
+    if (r == 0 && nrows > 0)
+        r = cs__store_exec_params(
+            s,
+            "WITH ins AS (INSERT INTO event_fingerprints (group_id, hour, fps)"
+            " SELECT $1, hour, fps FROM cs_fps ORDER BY hour RETURNING hour, seq)"
+            " SELECT c.i, ins.seq FROM ins JOIN cs_fps c USING (hour)",
+            1, v, NULL, NULL, "event_fingerprints", &res, err, errsize);
+    for (int row = 0; r == 0 && row < PQntuples(res); row++) {
+        long i = strtol(PQgetvalue(res, row, 0), NULL, 10);
+        if (i >= 0 && (size_t)i < d->nhours)
+            d->ret_seq[i] = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+    }
+    PQclear(res);
+    for (size_t i = 0; f.hex && i < d->nhours; i++)
+        free(f.hex[i]);
+    free(f.hex);
+    return r;
+}
+
+int cs_store_dedup_load_many(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
+                             size_t errsize)
+{
+    int r;
+    if (d->nhours == 0)
+        return 0;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
+        return r;
+    return dedup_read(s, group, d, err, errsize);
+}
+
+/* Under the group's lock for each event hour of the batch: takes in what
+ * other workers stored since, then stores this batch's new fingerprints,
+ * one row per hour.  Three statements and a COPY, whatever the number of
+ * hours. */
+static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    if ((r = dedup_lock(s, b->group, b->dedup, err, errsize)) < 0 ||
+        (r = dedup_read(s, b->group, b->dedup, err, errsize)) < 0)
+        return r;
+    return dedup_write(s, b->group, b->dedup, err, errsize);
 }
 
 int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long *ret_deleted,

@@ -69,6 +69,8 @@ typedef struct batch_event {
     bool dup;     /* currently taken back out of its row */
 } batch_event;
 
+#define INBOX_MAX 256 /* messages taken from Kafka at a time */
+
 /* When the periodic tasks are next due (monotonic µs). */
 typedef struct schedule {
     int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
@@ -97,7 +99,15 @@ typedef struct cs_worker {
     bool wm_all_registered; /* every metric partition has a watermark row */
     cs_sample sample;
     /* the loop's state (worker_step) */
-    cs_message held;     /* a message waiting for Redis or PostgreSQL */
+    /* messages taken from Kafka and not folded in yet, in order; the one at
+     * inbox_head may be waiting for Redis or PostgreSQL (waiting) */
+    cs_message *inbox;
+    size_t inbox_head, inbox_n;
+    bool waiting;
+    bool caught_up;      /* the last poll found no message: nothing more to fold in */
+    bool prefetch;       /* look the next messages' customers up in one go */
+    uint64_t misses_seen; /* label cache misses when the inbox was last filled */
+    uint64_t hour_loads, hour_loads_seen; /* fingerprint hours read one by one */
     bool store_failing;  /* the last flush found PostgreSQL unavailable */
     int64_t retry_at, backoff;
     schedule sch;        /* when the periodic tasks are next due */
@@ -107,6 +117,7 @@ typedef struct cs_worker {
     size_t pending; /* messages folded in since the last flush */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
+    int64_t flush_every;     /* current flush interval (µs): grows with the flush's cost */
     int64_t ooo_warned_usec; /* last out-of-order warning (monotonic µs), 0 never */
     unsigned settle_round;   /* rotates the first shard this worker tries */
     cs_worker_counters n;
@@ -242,6 +253,7 @@ static int dedup_load(cs_worker *w, int64_t hour)
     size_t none[1];
     load_ctx c = {w, hour, none, 0}; /* an hour not loaded has no pending entry */
     busy(w, "reading event fingerprints from PostgreSQL");
+    w->hour_loads++;
     int64_t seq;
     int r = cs_store_dedup_load(w->store, w->cfg->group, hour, -1, merge_rows, &c, &seq, err,
                                 sizeof(err));
@@ -256,6 +268,43 @@ static int dedup_load(cs_worker *w, int64_t hour)
     }
     store_state(w, 0, NULL);
     return cs_dedup_mark_loaded(w->dedup, hour, seq);
+}
+
+static int merge_hour(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq)
+{
+    size_t none[1];
+    load_ctx c = {opaque, hour, none, 0}; /* an hour not loaded has no pending entry */
+    return merge_rows(&c, fps, n, seq);
+}
+
+/* Reads the stored fingerprints of those of the n event hours (room for
+ * n + 1) that are not loaded yet, in one statement.  Failures are left to
+ * dedup_load(), which reports and retries them one by one. */
+static void dedup_prefetch(cs_worker *w, int64_t *hours, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = cs_dedup_loaded(w->dedup, hours[i], NULL);
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = hours[j] == hours[i];
+        if (!dup)
+            hours[k++] = hours[i];
+    }
+    if (!cs_dedup_loaded(w->dedup, CS_DEDUP_ANY_HOUR, NULL))
+        hours[k++] = CS_DEDUP_ANY_HOUR;
+    int64_t *seen = malloc((k + 1) * sizeof(*seen)), *ret = malloc((k + 1) * sizeof(*ret));
+    char err[512];
+    for (size_t i = 0; seen && i < k; i++)
+        seen[i] = -1;
+    cs_store_dedup d = {k, hours, seen, ret, merge_hour, NULL, w};
+    if (k && seen && ret) {
+        busy(w, "reading event fingerprints from PostgreSQL");
+        if (cs_store_dedup_load_many(w->store, w->cfg->group, &d, err, sizeof(err)) == 0)
+            for (size_t i = 0; i < k; i++)
+                cs_dedup_mark_loaded(w->dedup, hours[i], ret[i]);
+    }
+    free(seen);
+    free(ret);
 }
 
 /* Flush hook: rows other workers stored for hour since we last looked.
@@ -349,9 +398,20 @@ static void remember_stored_customers(cs_worker *w)
     cs_strmap_clear(&w->customers, NULL);
 }
 
+/* Forgets the messages taken from Kafka but not folded in: after a
+ * rewind or a rebalance they are read again from the right offsets. */
+static void inbox_clear(cs_worker *w)
+{
+    for (size_t i = w->inbox_head; i < w->inbox_n; i++)
+        cs_consumer_release(&w->inbox[i]);
+    w->inbox_head = w->inbox_n = 0;
+    w->waiting = false;
+}
+
 /* Forgets everything not yet stored. */
 static void discard_memory(cs_worker *w)
 {
+    inbox_clear(w);
     cs_agg_clear(w->agg);
     drop_rejects(w);
     drop_events(w);
@@ -497,6 +557,27 @@ static void dedup_plan_done(cs_worker *w, const dedup_plan *p)
         cs_dedup_mark_loaded(w->dedup, p->hours[i], p->ret[i]);
 }
 
+/* How long to fold messages in before the next flush.  Flushes are
+ * synchronous, so a worker spends flush time / (interval + flush time) of
+ * its life not reading Kafka: the interval is kept at FLUSH_COST_RATIO
+ * times the last flush's duration, between flush.interval_ms (light load:
+ * fresh data) and flush.max_interval_ms (heavy load: more events folded
+ * into each row, fewer transactions).  A worker that has caught up with
+ * its partitions flushes at flush.interval_ms: waiting longer would only
+ * delay what it holds. */
+#define FLUSH_COST_RATIO 4
+static int64_t flush_interval(const cs_worker *w)
+{
+    int64_t lo = (int64_t)w->cfg->flush_interval_ms * 1000;
+    if (w->caught_up)
+        return lo; /* waiting longer would fold nothing more in */
+    int64_t hi = (int64_t)w->cfg->flush_max_interval_ms * 1000;
+    int64_t want = w->flush_every;
+    if (want > hi)
+        want = hi;
+    return want > lo ? want : lo;
+}
+
 /* Writes what is in memory.  0, -ESTALE (fenced; memory discarded and the
  * partitions restarted from the store), -EBADMSG (the data was refused:
  * memory discarded, isolation started), or another error class of store.h
@@ -598,6 +679,8 @@ static int flush(cs_worker *w, const char *why)
     free(wms);
     free(samples);
     int64_t dt = mono_usec() - t0;
+    if (r == 0)
+        w->flush_every = FLUSH_COST_RATIO * dt;
     cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
                        dt, r == 0 ? w->agg : NULL);
     store_state(w, r == 0 || r == -ESTALE || r == -EBADMSG ? 0 : r, err);
@@ -674,6 +757,7 @@ static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_st
 
     if (!pids)
         return -ENOMEM;
+    inbox_clear(w); /* read again from the offsets stored for the new assignment */
     cs_ledger_deactivate(&w->ledger);
     /* one query per distinct topic */
     for (size_t i = 0; i < n && r == 0; i++) {
@@ -739,6 +823,7 @@ static void on_revoke(void *opaque, const cs_tp *parts, size_t n)
         r = flush(w, "revoke");
     }
     w->revoking = false;
+    inbox_clear(w);
     if (r != 0) {
         /* Not stored: the next owner reads the same stored offsets and
          * redoes this work, so dropping it loses and doubles nothing. */
@@ -1341,7 +1426,8 @@ static void worker_free(cs_worker *w)
     atomic_store(&w->wd_stop, 1);
     if (w->watchdog_started)
         pthread_join(w->watchdog, NULL);
-    cs_consumer_release(&w->held);
+    inbox_clear(w);
+    free(w->inbox);
     cs_consumer_free(w->consumer);
     cs_http_stop(w->http);
     cs_telemetry_free(w->tm);
@@ -1428,8 +1514,9 @@ static cs_worker *worker_open(const cs_config *cfg, volatile sig_atomic_t *stop,
     w->store = cs_store_new(cfg->postgres);
     w->agg = cs_agg_new();
     w->settled = cs_agg_new();
+    w->inbox = calloc(INBOX_MAX, sizeof(*w->inbox));
     w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
-    if (!w->labels || !w->store || !w->agg || !w->settled || !w->tm ||
+    if (!w->labels || !w->store || !w->agg || !w->settled || !w->tm || !w->inbox ||
         (cfg->dedup && !(w->dedup = cs_dedup_new((size_t)cfg->dedup_max_events))))
         goto fail;
     if ((r = check_store(w)) < 0)
@@ -1477,44 +1564,107 @@ static void back_off(cs_worker *w, bool again)
 /* One turn of the loop: periodic tasks, then a retry of what waits on a
  * backend, or the next message; then a flush when one is due.  0, or a
  * negative error that ends the worker (fatal Kafka error, out of memory). */
-static int worker_step(cs_worker *w)
+/* When the last messages missed the label cache or needed event hours
+ * whose stored fingerprints were not loaded (a cold start, new customers,
+ * a backfill), looks up the inbox's customers in two pipelined Redis round
+ * trips and loads its new hours' fingerprints in one PostgreSQL statement:
+ * otherwise each would cost its own round trips.  Failures are left to the
+ * per-message path, which reports and retries them. */
+static void prefetch(cs_worker *w)
+{
+    uint64_t misses = cs_labels_cache_stats(w->labels).misses;
+    bool want = w->prefetch || misses != w->misses_seen || w->hour_loads != w->hour_loads_seen;
+    w->misses_seen = misses;
+    w->hour_loads_seen = w->hour_loads;
+    w->prefetch = false;
+    if (!want || w->inbox_n - w->inbox_head < 2)
+        return;
+    busy(w, "looking up customers in Redis");
+    cs_event_error err;
+    int64_t hours[INBOX_MAX + 1];
+    size_t added = 0, nhours = 0;
+    for (size_t i = w->inbox_head; i < w->inbox_n; i++) {
+        const cs_message *m = &w->inbox[i];
+        cs_ledger_part *p = cs_ledger_find(&w->ledger, m->topic, m->partition);
+        if (!cs_ledger_wants(p, m->offset) || p->metric ||
+            cs_event_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format,
+                            &w->ev, &err) < 0)
+            continue;
+        if (w->dedup && !cs_dedup_loaded(w->dedup, cs_timestamp_hour(w->ev.time_usec), NULL))
+            hours[nhours++] = cs_timestamp_hour(w->ev.time_usec);
+        if (cs_labels_prefetch_add(w->labels, &w->ev) < 0)
+            break;
+        added++;
+    }
+    const char *rerr;
+    if (added)
+        w->prefetch = cs_labels_prefetch_run(w->labels, now_usec(), &rerr) > 0;
+    if (nhours) {
+        dedup_prefetch(w, hours, nhours);
+        w->prefetch = true; /* new hours come in runs: look at the next messages too */
+    }
+}
+
+/* Takes up to INBOX_MAX messages from Kafka (waiting up to 100 ms for the
+ * first).  0, or a fatal error. */
+static int inbox_fill(cs_worker *w)
 {
     char err[512];
+    w->inbox_head = w->inbox_n = 0;
+    w->caught_up = false;
+    for (int timeout = 100; w->inbox_n < INBOX_MAX; timeout = 0) {
+        cs_message m;
+        int r = cs_consumer_poll(w->consumer, timeout, &m, err, sizeof(err));
+        if (r < 0) {
+            cs_log(CS_LOG_ERROR, "fatal Kafka error", "error", err, NULL);
+            return r;
+        }
+        if (r == 0) {
+            w->caught_up = true;
+            break;
+        }
+        w->inbox[w->inbox_n++] = m; /* a rebalance inside the poll may have cleared it */
+    }
+    prefetch(w);
+    return 0;
+}
+
+static int worker_step(cs_worker *w)
+{
     /* periodic work runs whatever the pipeline waits on, so that /metrics
      * keeps moving during an outage */
     tick(w, &w->sch);
     busy(w, "reading Kafka and looking up customers in Redis");
-    if (w->store_failing || w->held.handle) {
+    if (w->store_failing || w->waiting) {
         /* no new messages until the store / Redis is back */
         if (mono_usec() < w->retry_at) {
             usleep(100000);
             return 0;
         }
-        int r = w->store_failing ? flush(w, "retry") : handle(w, &w->held);
+        int r = w->store_failing ? flush(w, "retry") : handle(w, &w->inbox[w->inbox_head]);
         if (w->store_failing ? is_unavailable(r) : r == -EAGAIN) {
             back_off(w, true);
             return 0;
         }
         w->backoff = 0;
-        if (w->store_failing)
+        if (w->store_failing) {
             w->store_failing = false;
-        else
-            cs_consumer_release(&w->held);
-    } else {
-        cs_message m;
-        int r = cs_consumer_poll(w->consumer, 100, &m, err, sizeof(err));
-        if (r < 0) {
-            cs_log(CS_LOG_ERROR, "fatal Kafka error", "error", err, NULL);
-            return r;
+        } else {
+            w->waiting = false;
+            cs_consumer_release(&w->inbox[w->inbox_head++]);
         }
-        if (r == 1) {
-            r = handle(w, &m);
+    } else {
+        int r = w->inbox_head < w->inbox_n ? 0 : inbox_fill(w);
+        if (r < 0)
+            return r;
+        if (w->inbox_head < w->inbox_n) {
+            r = handle(w, &w->inbox[w->inbox_head]);
             if (r == -EAGAIN) {
-                w->held = m; /* a message waiting for Redis or PostgreSQL */
+                w->waiting = true; /* the message waits for Redis or PostgreSQL */
                 back_off(w, false);
                 return 0;
             }
-            cs_consumer_release(&m);
+            cs_consumer_release(&w->inbox[w->inbox_head++]);
             if (r == -ENOMEM) {
                 cs_log(CS_LOG_ERROR, "out of memory", NULL);
                 return r;
@@ -1522,8 +1672,7 @@ static int worker_step(cs_worker *w)
         }
     }
     size_t limit = w->isolate ? w->isolate : (size_t)w->cfg->flush_max_events;
-    if (w->pending >= limit ||
-        mono_usec() - w->last_flush >= (int64_t)w->cfg->flush_interval_ms * 1000) {
+    if (w->pending >= limit || mono_usec() - w->last_flush >= flush_interval(w)) {
         if (is_unavailable(flush(w, w->pending >= limit ? "size" : "interval"))) {
             w->store_failing = true;
             back_off(w, false);
@@ -1535,7 +1684,7 @@ static int worker_step(cs_worker *w)
 /* Stores what is in memory (a few attempts), leaves the group, frees. */
 static void worker_close(cs_worker *w)
 {
-    cs_consumer_release(&w->held);
+    inbox_clear(w);
     for (int attempt = 0; attempt < 5; attempt++) {
         if (!is_unavailable(flush(w, "shutdown")))
             break;

@@ -51,12 +51,36 @@ START_TEST(lru_bound)
 }
 END_TEST
 
+/* peek sees fresh entries (absences too) without counting or reordering */
+START_TEST(peek)
+{
+    cs_cache *c = cs_cache_new(2, 1000);
+    const char *v = "x";
+    ck_assert_int_eq(cs_cache_peek(c, "a", 0, &v), 0);
+    cs_cache_put(c, "a", "A", 0);
+    cs_cache_put(c, "gone", NULL, 0);
+    ck_assert_int_eq(cs_cache_peek(c, "a", 999, &v), 1);
+    ck_assert_str_eq(v, "A");
+    ck_assert_int_eq(cs_cache_peek(c, "gone", 10, &v), 1);
+    ck_assert_ptr_null(v);
+    ck_assert_int_eq(cs_cache_peek(c, "a", 1000, &v), 0); /* expired */
+    cs_cache_stats st = cs_cache_get_stats(c);
+    ck_assert(st.hits == 0 && st.misses == 0);
+    /* "a" was peeked, not used: it is still the least recent and goes first */
+    cs_cache_put(c, "b", "B", 20);
+    ck_assert_int_eq(cs_cache_peek(c, "a", 30, &v), 0);
+    ck_assert_int_eq(cs_cache_peek(c, "gone", 30, &v), 1);
+    cs_cache_free(c);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("cache");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, ttl_and_negative);
     tcase_add_test(tc, lru_bound);
+    tcase_add_test(tc, peek);
     suite_add_tcase(s, tc);
     return s;
 }
