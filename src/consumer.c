@@ -181,6 +181,7 @@ int cs_consumer_poll(cs_consumer *c, int timeout_ms, cs_message *ret, char *err,
     ret->len = m->len;
     ret->key = m->key;
     ret->key_len = m->key_len;
+    ret->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
     ret->handle = m;
     return 1;
 }

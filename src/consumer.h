@@ -48,6 +48,7 @@ typedef struct cs_message {
     size_t len;
     const void *key;
     size_t key_len;
+    int64_t timestamp_ms; /* Kafka's message timestamp (create or log-append), -1 if none */
     void *handle; /* private */
 } cs_message;
 

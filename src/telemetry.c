@@ -16,7 +16,7 @@ struct cs_telemetry {
     cs_metric_family *lag, *assigned, *flush_seconds, *flushes, *rows;
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
     cs_metric_family *cpu, *rss, *fds, *max_fds, *start;
-    cs_metric_family *samples, *evicted, *watermark, *out_of_order;
+    cs_metric_family *samples, *evicted, *watermark, *out_of_order, *freshness;
     cs_metric_family *isolations, *fixed_values, *ready, *dropped, *blocked, *lost;
 };
 
@@ -51,7 +51,7 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
                                  CS_METRIC_COUNTER, L("customer", "product", "meter", "unit"), NULL, 0);
     t->events = cs_metrics_family(m, "costream_events_total",
                                   "Usage events attributed by this worker",
-                                  CS_METRIC_COUNTER, L("customer", "product", "meter"), NULL, 0);
+                                  CS_METRIC_COUNTER, L("customer", "product", "meter", "plan"), NULL, 0);
     t->mtd = cs_metrics_family(m, "costream_customer_month_to_date_cost",
                                "Billed cost of the current UTC calendar month per customer, read from PostgreSQL (all workers)",
                                CS_METRIC_GAUGE, L("customer", "currency"), NULL, 0);
@@ -117,6 +117,9 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
     t->out_of_order = cs_metrics_family(m, "costream_metric_samples_out_of_order_total",
                                         "Metric samples older than their partition's newest sample by more than metrics.lateness_ms: the producer does not write partitions in time order, and such samples may be settled as late (not charged)",
                                         CS_METRIC_COUNTER, NULL, 0, NULL, 0);
+    t->freshness = cs_metrics_family(m, "costream_freshness_seconds",
+                                     "Age at commit of the oldest message of the last committed batch: produced (Kafka timestamp) to committed",
+                                     CS_METRIC_GAUGE, NULL, 0, NULL, 0);
     t->watermark = cs_metrics_family(m, "costream_metric_watermark_seconds",
                                      "Event time below which metric samples have been settled (Unix seconds)",
                                      CS_METRIC_GAUGE, NULL, 0, NULL, 0);
@@ -212,6 +215,7 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n)
 
     if (n->watermark_usec > 0)
         cs_metrics_set(t->watermark, NULL, dec_usec(n->watermark_usec));
+    cs_metrics_set(t->freshness, NULL, dec_usec(n->freshness_usec > 0 ? n->freshness_usec : 0));
 }
 
 void cs_telemetry_liveness(cs_telemetry *t, int ready, size_t partitions, int64_t blocked_usec)
@@ -236,7 +240,7 @@ void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duratio
         cs_metrics_add(t->cost, (const char *const[]){k->customer, k->product, k->meter, k->plan, k->currency}, r->cost);
         cs_metrics_add(t->list_cost, (const char *const[]){k->customer, k->product, k->meter, k->plan, k->currency}, r->list_cost);
         cs_metrics_add(t->usage, (const char *const[]){k->customer, k->product, k->meter, k->unit}, r->quantity);
-        cs_metrics_add(t->events, (const char *const[]){k->customer, k->product, k->meter}, dec_u64((uint64_t)r->events));
+        cs_metrics_add(t->events, (const char *const[]){k->customer, k->product, k->meter, k->plan}, dec_u64((uint64_t)r->events));
     }
 }
 

@@ -42,6 +42,7 @@ typedef struct cs_telemetry_counters {
     uint64_t dropped;             /* messages whose reject was refused too */
     uint64_t lost;                /* messages deleted by retention before they were read */
     unsigned long fixed_values;   /* Redis values escaped or cut */
+    int64_t freshness_usec;       /* last committed batch: its oldest message's age at commit */
 } cs_telemetry_counters;
 
 typedef enum cs_flush_result { CS_FLUSH_OK, CS_FLUSH_FENCED, CS_FLUSH_ERROR } cs_flush_result;

@@ -118,6 +118,7 @@ typedef struct cs_worker {
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
     int64_t flush_every;     /* current flush interval (µs): grows with the flush's cost */
+    int64_t oldest_ms;       /* Kafka timestamp of the batch's oldest message, 0 if none */
     int64_t ooo_warned_usec; /* last out-of-order warning (monotonic µs), 0 never */
     unsigned settle_round;   /* rotates the first shard this worker tries */
     cs_worker_counters n;
@@ -420,6 +421,7 @@ static void discard_memory(cs_worker *w)
     cs_strmap_clear(&w->customers, free);
     w->pending = 0;
     cs_ledger_rewind(&w->ledger);
+    w->oldest_ms = 0;
 }
 
 static const char *store_cause(int code)
@@ -727,6 +729,9 @@ static int flush(cs_worker *w, const char *why)
         }
         remember_stored_customers(w);
         w->pending = 0;
+        if (w->oldest_ms > 0)
+            w->n.freshness_usec = now_usec() - w->oldest_ms * 1000;
+        w->oldest_ms = 0;
         isolation_progress(w);
     } else if (r == -ESTALE) {
         w->n.fenced++;
@@ -1031,6 +1036,8 @@ static int handle(cs_worker *w, const cs_message *m)
 
     if (!cs_ledger_wants(p, m->offset))
         return 0; /* not ours any more, or already folded in */
+    if (m->timestamp_ms > 0 && (w->oldest_ms == 0 || m->timestamp_ms < w->oldest_ms))
+        w->oldest_ms = m->timestamp_ms;
     poison *x = w->npoison ? find_poison(w, m->topic, m->partition, m->offset) : NULL;
     if (x) {
         err.code = x->drop ? CS_REJECT_NONE : CS_REJECT_STORE_REFUSED;
