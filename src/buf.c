@@ -99,3 +99,22 @@ void cs_buf_put_visible(cs_buf *b, const char *s, const char *allow)
         }
     }
 }
+
+void cs_buf_put_html(cs_buf *b, const char *s)
+{
+    for (const char *run = s;; s++) {
+        const char *rep = *s == '<'    ? "&lt;"
+                          : *s == '>'  ? "&gt;"
+                          : *s == '&'  ? "&amp;"
+                          : *s == '"'  ? "&quot;"
+                          : *s == '\'' ? "&#39;"
+                                       : NULL;
+        if (!rep && *s)
+            continue;
+        cs_buf_append(b, run, (size_t)(s - run));
+        if (!*s)
+            return;
+        cs_buf_puts(b, rep);
+        run = s + 1;
+    }
+}

@@ -25,6 +25,8 @@ void cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf
  * break a table.  The C0 characters in allow (e.g. "\t\r\n" inside a quoted
  * CSV field) are kept. */
 void cs_buf_put_visible(cs_buf *b, const char *s, const char *allow);
+/* Appends s escaped for HTML text and attribute values (& < > " '). */
+void cs_buf_put_html(cs_buf *b, const char *s);
 /* Removes the first n bytes (after they were sent). */
 void cs_buf_consume(cs_buf *b, size_t n);
 void cs_buf_reset(cs_buf *b);

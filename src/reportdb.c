@@ -374,3 +374,142 @@ int cs_reportdb_token_revoke(cs_store *s, const char *id, char *err, size_t errs
     PQclear(r);
     return !ok ? -EIO : changed ? 0 : -ENOENT;
 }
+
+/* ---- the finance page ---------------------------------------------------- */
+
+static cs_dec cell_dec(PGresult *r, int row, int col)
+{
+    cs_dec d = cs_dec_zero();
+    const char *v = PQgetvalue(r, row, col);
+    if (!PQgetisnull(r, row, col))
+        cs_dec_parse(v, strlen(v), &d);
+    return d;
+}
+
+/* Runs a finance query ($1 period, $2 customer or NULL, then extra). */
+static PGresult *finance_query(PGconn *conn, const char *sql, const char *period,
+                               const char *customer, const char *extra1, const char *extra2,
+                               char *err, size_t errsize)
+{
+    const char *params[4] = {period, customer, extra1, extra2};
+    int n = extra2 ? 4 : extra1 ? 3 : 2;
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "finance page", conn);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Rows (label, name, cost, list_cost, discount) into l. */
+static int finance_list(PGconn *conn, const char *sql, const char *period, const char *customer,
+                        const char *extra1, const char *extra2, cs_finance_list *l, char *err,
+                        size_t errsize)
+{
+    PGresult *r = finance_query(conn, sql, period, customer, extra1, extra2, err, errsize);
+    if (!r)
+        return -EIO;
+    int ret = 0;
+    for (int i = 0; i < PQntuples(r) && ret == 0; i++)
+        ret = cs_finance_list_add(l, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cell_dec(r, i, 2),
+                                  cell_dec(r, i, 3), cell_dec(r, i, 4));
+    PQclear(r);
+    return ret;
+}
+
+#define FIN_WHERE " WHERE period = $1 AND ($2::text IS NULL OR customer = $2)"
+
+static int finance_totals(PGconn *conn, const char *period, const char *customer,
+                          cs_finance_page *p, char *err, size_t errsize)
+{
+    PGresult *r = finance_query(
+        conn,
+        "SELECT currency, sum(cost), sum(list_cost), sum(discount),"
+        " coalesce(sum(cost) FILTER (WHERE customer = 'unattributed'), 0),"
+        " count(DISTINCT customer) FROM dash_cost" FIN_WHERE
+        " GROUP BY currency ORDER BY sum(cost) DESC, currency LIMIT 1",
+        period, customer, NULL, NULL, err, errsize);
+    if (!r)
+        return -EIO;
+    if (PQntuples(r) == 1) {
+        snprintf(p->currency, sizeof(p->currency), "%s", PQgetvalue(r, 0, 0));
+        p->billed = cell_dec(r, 0, 1);
+        p->list_cost = cell_dec(r, 0, 2);
+        p->discount = cell_dec(r, 0, 3);
+        p->unattributed = cell_dec(r, 0, 4);
+        p->ncustomers = strtol(PQgetvalue(r, 0, 5), NULL, 10);
+    }
+    PQclear(r);
+    /* the previous period, whole and up to the same point of its month
+     * (the time elapsed in this period, at most a whole month) */
+    r = finance_query(
+        conn,
+        "WITH b AS (SELECT to_date($1, 'YYYY-MM') AS p),"
+        " e AS (SELECT p, greatest(interval '0', least(now() - p::timestamptz,"
+        "        (p + interval '1 month') - p::timestamptz)) AS el FROM b)"
+        " SELECT coalesce(sum(u.cost) FILTER (WHERE u.hour < (e.p - interval '1 month') + e.el), 0),"
+        " coalesce(sum(u.cost), 0) FROM e LEFT JOIN usage_cost u"
+        " ON u.billing_period = (e.p - interval '1 month')::date"
+        " AND ($2::text IS NULL OR u.customer = $2) AND u.currency = $3",
+        period, customer, p->currency[0] ? p->currency : "USD", NULL, err, errsize);
+    if (!r)
+        return -EIO;
+    p->previous_same_point = cell_dec(r, 0, 0);
+    p->previous = cell_dec(r, 0, 1);
+    PQclear(r);
+    return 0;
+}
+
+static void finance_period(void *opaque, const char *period, int closed)
+{
+    cs_finance_page_add_period(opaque, period, closed != 0);
+}
+
+int cs_reportdb_finance_page(cs_store *s, const char *period, const char *customer, int page,
+                             cs_finance_page *p, char *err, size_t errsize)
+{
+    char top[16], limit[16], offset[16];
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    snprintf(p->period, sizeof(p->period), "%s", period);
+    p->customer = customer;
+    p->page = page > 0 ? page : 1;
+    snprintf(top, sizeof(top), "%d", CS_FINANCE_TOP);
+    snprintf(limit, sizeof(limit), "%d", CS_FINANCE_PAGE_ROWS);
+    snprintf(offset, sizeof(offset), "%ld", (long)(p->page - 1) * CS_FINANCE_PAGE_ROWS);
+    int r = exec_cmd(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize);
+    if (r == 0)
+        r = finance_totals(conn, period, customer, p, err, errsize);
+    if (r == 0)
+        r = finance_list(conn,
+                         "SELECT product, '', sum(cost), sum(list_cost), sum(discount) FROM dash_cost"
+                         FIN_WHERE " GROUP BY product ORDER BY 3 DESC, 1",
+                         period, customer, NULL, NULL, &p->products, err, errsize);
+    if (r == 0 && !customer)
+        r = finance_list(conn,
+                         "SELECT CASE WHEN rk <= $3::int THEN customer ELSE 'other' END,"
+                         " CASE WHEN rk <= $3::int THEN min(customer_name) ELSE '' END,"
+                         " sum(cost), sum(list_cost), sum(discount) FROM ("
+                         " SELECT customer, customer_name, sum(cost) AS cost,"
+                         " sum(list_cost) AS list_cost, sum(discount) AS discount,"
+                         " row_number() OVER (ORDER BY sum(cost) DESC, customer) AS rk"
+                         " FROM dash_cost" FIN_WHERE " GROUP BY customer, customer_name) t"
+                         " GROUP BY 1, rk <= $3::int ORDER BY (rk <= $3::int) DESC, 3 DESC, 1",
+                         period, customer, top, NULL, &p->top, err, errsize);
+    if (r == 0 && !customer)
+        r = finance_list(conn,
+                         "SELECT customer, customer_name, sum(cost), sum(list_cost), sum(discount)"
+                         " FROM dash_cost" FIN_WHERE " GROUP BY customer, customer_name"
+                         " ORDER BY 3 DESC, 1 LIMIT $3::int OFFSET $4::bigint",
+                         period, customer, limit, offset, &p->customers, err, errsize);
+    exec_cmd(conn, r == 0 ? "COMMIT" : "ROLLBACK", err, r == 0 ? errsize : 0);
+    return r;
+}
+
+int cs_reportdb_finance_periods(cs_store *s, const char *customer, cs_finance_page *p, char *err,
+                                size_t errsize)
+{
+    return cs_reportdb_periods(s, customer, finance_period, p, err, errsize);
+}

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "finance.h"
 #include "report.h"
 #include "store.h"
 #include "token.h"
@@ -53,6 +54,19 @@ int cs_reportdb_periods(cs_store *s, const char *customer,
 /* Closes billing month "YYYY-MM".  0; -EALREADY if closed; -EINVAL if it
  * has not ended yet or is malformed; -EIO. */
 int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t errsize);
+
+/* Fills the finance page of period (YYYY-MM) for customer (NULL: all):
+ * totals, the previous period, products, top customers and "other", one
+ * page (1-based) of the customers table, from the dash_* views, in one
+ * READ ONLY REPEATABLE READ transaction.  The caller frees with
+ * cs_finance_page_clear().  0, -ENOMEM or -EIO. */
+int cs_reportdb_finance_page(cs_store *s, const char *period, const char *customer, int page,
+                             cs_finance_page *ret, char *err, size_t errsize);
+
+/* Adds the periods the customer (NULL: all) has usage in, newest first, to
+ * the page.  0 or -EIO. */
+int cs_reportdb_finance_periods(cs_store *s, const char *customer, cs_finance_page *ret,
+                                char *err, size_t errsize);
 
 /* Stores a token's id and secret hash with its scope ("finance" or
  * "customer" with customer set).  0 or -EIO. */

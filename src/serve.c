@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "chargeback.h"
+#include "finance.h"
 #include "log.h"
 #include "pool.h"
 #include "reportdb.h"
@@ -169,57 +171,42 @@ static unsigned authenticate(struct MHD_Connection *c, cs_store *store, scope *r
     return 0;
 }
 
-static void html_escape(cs_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': cs_buf_puts(b, "&lt;"); break;
-        case '>': cs_buf_puts(b, "&gt;"); break;
-        case '&': cs_buf_puts(b, "&amp;"); break;
-        case '"': cs_buf_puts(b, "&quot;"); break;
-        case '\'': cs_buf_puts(b, "&#39;"); break;
-        default: cs_buf_append(b, s, 1);
-        }
-    }
-}
-
-static void index_row(void *opaque, const char *period, int closed)
-{
-    cs_buf *b = opaque;
-    cs_buf_printf(b,
-                  "<tr><td>%s</td><td>%s</td>"
-                  "<td><a href=\"/reports/chargeback?period=%s&amp;format=csv\">CSV</a></td>"
-                  "<td><a href=\"/reports/chargeback?period=%s&amp;format=json\">JSON</a></td>"
-                  "<td><a href=\"/reports/chargeback?period=%s&amp;format=table\">text</a></td>"
-                  "<td><a href=\"/reports/focus?period=%s\">FOCUS CSV</a></td></tr>\n",
-                  period, closed ? "closed" : "open", period, period, period, period);
-}
-
+/* The finance page (finance.h): ?period=YYYY-MM (default: the newest
+ * period with usage, else this month) and ?page=N of the customers table. */
 static enum MHD_Result serve_index(struct MHD_Connection *c, cs_store *store, const scope *sc)
 {
+    cs_finance_page page = {0};
     cs_buf b = {0};
-    char err[256];
-    cs_buf_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    "<title>costream reports</title>"
-                    "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em 1em;"
-                    "text-align:left}</style></head><body>\n<h1>Chargeback reports</h1>\n<p>");
-    if (sc->finance) {
-        cs_buf_puts(&b, "Scope: all customers (finance).");
-    } else {
-        cs_buf_puts(&b, "Scope: customer <b>");
-        html_escape(&b, sc->customer);
-        cs_buf_puts(&b, "</b> only.");
+    char err[256], month[32];
+    const char *customer = sc->finance ? NULL : sc->customer;
+    const char *period = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "period");
+    const char *pg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "page");
+    int64_t a, z;
+    char *end = NULL;
+    long n = pg ? strtol(pg, &end, 10) : 1;
+    if ((period && (strlen(period) != 7 || cs_timestamp_month(period, &a, &z) < 0)) ||
+        (pg && (!*pg || *end || n < 1 || n > 1000000)))
+        return fail(c, MHD_HTTP_BAD_REQUEST, "/",
+                    "period must be a month such as 2026-11, page a number from 1");
+    int r = cs_reportdb_finance_periods(store, customer, &page, err, sizeof(err));
+    if (!period) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(month, sizeof(month), "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+        period = page.nperiods ? page.periods[0].period : month;
     }
-    cs_buf_puts(&b, " Amounts are rounded per line to the currency's minor unit; see the "
-                    "report's totals for the unrounded sum.</p>\n<table>\n<tr><th>Billing period"
-                    "</th><th>Status</th><th colspan=\"4\">Download</th></tr>\n");
-    int r = cs_reportdb_periods(store, sc->finance ? NULL : sc->customer, index_row, &b, err,
-                                sizeof(err));
-    cs_buf_puts(&b, "</table>\n</body></html>\n");
-    enum MHD_Result ret = r < 0 ? fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "/", "database unavailable")
+    if (r == 0)
+        r = cs_reportdb_finance_page(store, period, customer, (int)n, &page, err, sizeof(err));
+    if (r == 0)
+        cs_finance_render(&b, &page);
+    enum MHD_Result ret = r < 0    ? fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "/", "database unavailable")
                           : b.failed ? MHD_NO
                                      : reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", b.data);
+    if (r < 0)
+        cs_log(CS_LOG_ERROR, "finance page failed", "error", err, NULL);
     cs_buf_free(&b);
+    cs_finance_page_clear(&page);
     return ret;
 }
 
