@@ -24,6 +24,10 @@ workers every second.  Then:
     lie between the second phase's exact amount D and D x R / (R - 2.5 s):
     Prometheus extrapolates an increase to the window's edges, and with a
     1 s scrape the first and last samples sit at most a scrape from them.
+  * every alert rule's expression runs against the same Prometheus: those
+    whose condition this stream does not meet return nothing; the two it
+    meets on purpose (rejects above 1 %, unattributed above 5 %) return one
+    series within the bounds computed here;
   * a panel without an expectation here fails the test, so a new panel
     needs one; renaming a metric, a label or a view breaks a comparison.
 """
@@ -247,6 +251,7 @@ def run(svc, keep_prom):
     figures = Figures(led, now, cur_p, prev_p, elapsed, workers, ports, R, dups, rejects)
     failures = check_sql(svc, figures)
     failures += check_prom(api, figures)
+    failures += check_alerts(api, figures)
     for f in failures:
         print("FAIL:", f, flush=True)
     check(not failures, "%d dashboard queries disagree with the test's figures" % len(failures))
@@ -573,6 +578,49 @@ def check_prom(api, f):
                         bad = not (lo * (1 - 1e-9) <= g <= hi)
                     if bad:
                         failures.append("PromQL %r %s: got %s, want %s (%s, R=%ds)" % (p["title"], k, g, w, kind, f.R))
+    return failures
+
+
+# ---- alert rules ---------------------------------------------------------------
+
+def expected_alert(name, f):
+    """None: the condition must not hold; (lo, hi): it holds, with one series in range."""
+    if name == "CostreamRejectsHigh":
+        # phase 2's rejects over everything consumed in the window: at least
+        # phase 2's messages, at most every message of the test
+        n2 = len([r for r in f.led.rows if r["phase"] == 2]) + f.dups + sum(f.rejects.values())
+        total = len(f.led.rows) + f.dups + sum(f.rejects.values()) + 4
+        rej = sum(f.rejects.values())
+        return (rej / total * 0.9, rej / n2 * 1.1)
+    if name == "CostreamUnattributedShareHigh":
+        # the increases Prometheus sees are phase 2's and part of phase 1's
+        # (what came after a series' first scrape): the share lies between
+        # the two phases' shares
+        shares = []
+        for ph in (1, 2):
+            rows = [r for r in f.led.rows if r["phase"] == ph]
+            un = sum(r["cost"] for r in rows if r["customer"] == "unattributed")
+            shares.append(float(un / sum(r["cost"] for r in rows)))
+        return (min(shares) * 0.95, max(shares) * 1.05)
+    return None
+
+
+def check_alerts(api, f):
+    import yaml
+    failures = []
+    with open(os.path.join(ROOT, "grafana", "prometheus", "costream-alerts.yml")) as fh:
+        groups = yaml.safe_load(fh)["groups"]
+    at = time.time()
+    for rule in (r for g in groups for r in g["rules"]):
+        res = query(api, rule["expr"], at)
+        if isinstance(res, dict):
+            failures.append("alert %s: %s" % (rule["alert"], res["error"]))
+            continue
+        want = expected_alert(rule["alert"], f)
+        if want is None and res:
+            failures.append("alert %s holds on a healthy stream: %s" % (rule["alert"], res))
+        elif want is not None and not (len(res) == 1 and want[0] <= float(res[0]["value"][1]) <= want[1]):
+            failures.append("alert %s: %s, want one series in %s" % (rule["alert"], res, want))
     return failures
 
 
