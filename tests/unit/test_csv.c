@@ -1,5 +1,6 @@
 /* Unit tests for src/csv.c and src/buf.c: RFC 4180 quoting, OWASP
  * formula neutralisation, numbers untouched. */
+#include <errno.h>
 #include <string.h>
 
 #include "csv.h"
@@ -53,12 +54,58 @@ START_TEST(semicolons_and_controls)
 }
 END_TEST
 
+/* Reading: quoted separators, doubled quotes, line breaks in fields, CRLF,
+ * a BOM, and the malformed records, each reported with its line and
+ * skipped so that reading goes on. */
+START_TEST(reader)
+{
+    const char text[] = "\xef\xbb\xbf" "a,b,c\r\n"
+                        "1,\"x, \"\"y\"\"\",\r\n"
+                        "\"multi\nline\",2,3\n"
+                        "bad\"quote,1\n"
+                        "\"open,1\n"; /* unterminated: to the end */
+    cs_csv_reader r = {0};
+    const char *const *f;
+    size_t n, line;
+    cs_csv_reader_init(&r, text, sizeof(text) - 1);
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), 1);
+    ck_assert(n == 3 && line == 1 && strcmp(f[0], "a") == 0 && strcmp(f[2], "c") == 0);
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), 1);
+    ck_assert(n == 3 && line == 2);
+    ck_assert_str_eq(f[1], "x, \"y\"");
+    ck_assert_str_eq(f[2], "");
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), 1);
+    ck_assert(n == 3 && line == 3);
+    ck_assert_str_eq(f[0], "multi\nline");
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), -EINVAL);
+    ck_assert_int_eq((int)line, 5);
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), -EINVAL);
+    ck_assert_int_eq((int)line, 6);
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), 0);
+    cs_csv_reader_free(&r);
+
+    /* what the writer writes, the reader reads back */
+    cs_buf b = {0};
+    cs_csv_text(&b, "plain", 1);
+    cs_csv_text(&b, "with, comma \"quoted\"", 0);
+    cs_csv_number(&b, "-1.5", 0);
+    cs_csv_end_row(&b);
+    cs_csv_reader_init(&r, b.data, b.len);
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), 1);
+    ck_assert(n == 3 && strcmp(f[1], "with, comma \"quoted\"") == 0 && strcmp(f[2], "-1.5") == 0);
+    ck_assert_int_eq(cs_csv_read(&r, &f, &n, &line), 0);
+    cs_csv_reader_free(&r);
+    cs_buf_free(&b);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("csv");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, quoting_and_injection);
     tcase_add_test(tc, semicolons_and_controls);
+    tcase_add_test(tc, reader);
     suite_add_tcase(s, tc);
     return s;
 }
