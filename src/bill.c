@@ -71,6 +71,12 @@ static void set_err(cs_bill_error *e, size_t line, const char *column, const cha
     cs_utf8_escape(e->reason, sizeof(e->reason), raw, strlen(raw), NULL);
 }
 
+void cs_bill_raw(const cs_bill *b, const char **ret, size_t *ret_len)
+{
+    *ret = b->csv.rec;
+    *ret_len = b->csv.rec ? b->csv.rec_len : 0;
+}
+
 void cs_bill_free(cs_bill *b)
 {
     if (!b)

@@ -61,6 +61,10 @@ int cs_bill_open(const char *data, size_t len, cs_bill **ret, cs_bill_error *err
  * following line), -ENOMEM. */
 int cs_bill_next(cs_bill *b, cs_bill_line *ret, cs_bill_error *err);
 
+/* The bytes of the line the last cs_bill_next() read, good or bad (valid
+ * while the bill's data is). */
+void cs_bill_raw(const cs_bill *b, const char **ret, size_t *ret_len);
+
 void cs_bill_free(cs_bill *b); /* NULL allowed */
 
 /* 1 if code is an active ISO 4217 currency code, else 0. */

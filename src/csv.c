@@ -86,6 +86,7 @@ int cs_csv_read(cs_csv_reader *r, const char *const **ret_fields, size_t *ret_n,
     if (r->p >= r->end)
         return 0;
     *ret_line = r->line;
+    r->rec = r->p;
     size_t len = 0, n = 0, nfields = 1;
     size_t *starts = NULL; /* offsets of the fields in buf, as pointers come later */
     size_t capstarts = 0;
@@ -180,8 +181,10 @@ int cs_csv_read(cs_csv_reader *r, const char *const **ret_fields, size_t *ret_n,
     if (err) {
         free(starts);
         skip_line(r);
+        r->rec_len = (size_t)(r->p - r->rec);
         return -EINVAL;
     }
+    r->rec_len = (size_t)(r->p - r->rec);
     if (n > r->capfields) {
         const char **nf = realloc(r->fields, n * sizeof(*nf));
         if (!nf) {

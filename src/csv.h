@@ -34,6 +34,8 @@ typedef struct cs_csv_reader {
     size_t cap;
     const char **fields;
     size_t capfields;
+    const char *rec;        /* the last record's bytes as read (line breaks included) */
+    size_t rec_len;
 } cs_csv_reader;
 
 void cs_csv_reader_init(cs_csv_reader *r, const char *data, size_t len);

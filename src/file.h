@@ -21,4 +21,12 @@
 int cs_file_read(const char *path, size_t max, char **ret_buf, size_t *ret_len, char *err,
                  size_t errsize);
 
+#define CS_FILE_MAX_BILL ((size_t)4 << 30) /* 4 GiB, decompressed */
+
+/* cs_file_read() for a file that may be gzip-compressed (by its magic
+ * bytes): the decompressed content, at most max bytes (-EFBIG past it);
+ * -EBADMSG for a damaged gzip stream. */
+int cs_file_read_maybe_gzip(const char *path, size_t max, char **ret_buf, size_t *ret_len,
+                            char *err, size_t errsize);
+
 #endif

@@ -13,15 +13,17 @@
 #include "chargeback.h"
 #include "config.h"
 #include "cs_version.h"
+#include "file.h"
 #include "log.h"
 #include "reportdb.h"
 #include "rules.h"
 #include "serve.h"
+#include "signals.h"
+#include "spend.h"
 #include "store.h"
 #include "timestamp.h"
 #include "token.h"
 #include "worker.h"
-#include "signals.h"
 
 static volatile sig_atomic_t stop_flag, reload_flag;
 
@@ -47,6 +49,10 @@ static void usage(FILE *f)
             "  period list -c FILE                list billing months\n"
             "  token create --scope finance|customer [--customer C] --name N -c FILE\n"
             "  token revoke ID -c FILE            manage report access tokens\n"
+            "  spend import FILE... --source NAME [--keep-bad-rows] -c FILE\n"
+            "                                     import an infrastructure bill (FOCUS CSV,\n"
+            "                                     plain or gzip); the same file twice changes\n"
+            "                                     nothing, a restated bill is a new version\n"
             "  version                            print the version\n"
             "\n"
             "Tools (own executables): costream-loadgen (realistic traffic to any Kafka),\n"
@@ -75,11 +81,15 @@ static const struct option config_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"scope", required_argument, NULL, 'S'},
     {"name", required_argument, NULL, 'n'},
+    {"source", required_argument, NULL, 'r'},
+    {"keep-bad-rows", no_argument, NULL, 'k'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
+    const char *source;
+    int keep_bad;
 } cmd_opts;
 
 /* Parses -c FILE and --set KEY=VALUE into cfg and the other options into
@@ -111,6 +121,8 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'o': o->output = optarg; break;
             case 'S': o->scope = optarg; break;
             case 'n': o->name = optarg; break;
+            case 'r': o->source = optarg; break;
+            case 'k': o->keep_bad = 1; break;
             default: break;
             }
     }
@@ -379,6 +391,73 @@ static int cmd_rules(int argc, char **argv)
 
 
 
+typedef struct bill_errors {
+    const char *file;
+    size_t n;
+} bill_errors;
+
+/* One line per bad bill line, file:line: column: reason (the first 50). */
+static void print_bill_error(void *opaque, const cs_bill_error *e)
+{
+    bill_errors *b = opaque;
+    if (b->n++ < 50)
+        fprintf(stderr, "%s:%zu: %s%s%s\n", b->file, e->line, e->column, e->column[0] ? ": " : "",
+                e->reason);
+}
+
+/* spend import FILE... --source NAME [--keep-bad-rows] -c FILE */
+static int cmd_spend(int argc, char **argv)
+{
+    cs_config cfg;
+    cmd_opts o = {0};
+    char err[768];
+    if (argc < 2 || strcmp(argv[1], "import") != 0) {
+        fprintf(stderr, "usage: costream spend import FILE... --source NAME [--keep-bad-rows] -c FILE\n");
+        return 2;
+    }
+    int r = load_config_opts(argc - 1, argv + 1, &cfg, &o);
+    if (r == 0 && (!o.source || optind >= argc - 1)) {
+        fprintf(stderr, "costream spend import: --source NAME and at least one FILE are required\n");
+        r = 2;
+    }
+    cs_store *s = r ? NULL : cs_store_new(cfg.postgres);
+    for (int i = optind + 1; r == 0 && i < argc; i++) {
+        char *data;
+        size_t len;
+        bill_errors be = {argv[i], 0};
+        cs_spend_import_result res;
+        if (cs_file_read_maybe_gzip(argv[i], CS_FILE_MAX_BILL, &data, &len, err, sizeof(err)) < 0) {
+            fprintf(stderr, "costream spend import: %s\n", err);
+            r = 1;
+            break;
+        }
+        int e = cs_spend_import(s, o.source, argv[i], data, len, o.keep_bad != 0, print_bill_error,
+                                &be, &res, err, sizeof(err));
+        free(data);
+        if (e == -EBADMSG) {
+            if (be.n > 50)
+                fprintf(stderr, "%s: ... and %zu more\n", argv[i], be.n - 50);
+            fprintf(stderr, "costream spend import: %s: %zu line%s cannot be read; nothing was "
+                            "imported (fix them, or pass --keep-bad-rows to import the rest and "
+                            "keep these as rejects)\n", argv[i], be.n, be.n == 1 ? "" : "s");
+            r = 1;
+        } else if (e < 0) {
+            fprintf(stderr, "costream spend import: %s: %s\n", argv[i], err);
+            r = 1;
+        } else if (res.already) {
+            printf("%s: already imported for source %s (import %ld); nothing changed\n", argv[i],
+                   o.source, res.import_id);
+        } else {
+            printf("%s: import %ld for source %s: %zu lines, %zu rejected, %zu billing period%s\n",
+                   argv[i], res.import_id, o.source, res.lines, res.rejected, res.periods,
+                   res.periods == 1 ? "" : "s");
+        }
+    }
+    cs_store_free(s);
+    cs_config_free(&cfg);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -402,6 +481,8 @@ int main(int argc, char **argv)
         return cmd_period(argc, argv);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc, argv);
+    if (strcmp(cmd, "spend") == 0)
+        return cmd_spend(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("costream %s\n", CS_VERSION);
         return 0;

@@ -1,0 +1,38 @@
+/* spend.h - importing the infrastructure bill into PostgreSQL (adapter).
+ *
+ * cs_spend_import() reads a FOCUS bill already in memory (bill.h) and stores
+ * it for a source (e.g. "aws-main") in one transaction (sql/0008_spend.sql):
+ * an import row with the file's SHA-256, a new version of every billing
+ * period the file holds, its lines, and, with keep_bad, the lines it could
+ * not read (line, column, reason, raw bytes).  Without keep_bad a file with
+ * any bad line imports nothing: every bad line is reported through
+ * on_error(opaque, error) and the call returns -EBADMSG.  Importing the
+ * same file for the same source again changes nothing (*ret says which
+ * import it was).  Concurrent imports of one source are serialised by an
+ * advisory lock.  Not thread-safe per cs_store.
+ */
+#ifndef CS_SPEND_H
+#define CS_SPEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bill.h"
+#include "store.h"
+
+typedef struct cs_spend_import_result {
+    long import_id;       /* the new import, or the earlier one of the same file */
+    bool already;         /* the same file was imported for this source before */
+    size_t lines;         /* lines stored */
+    size_t rejected;      /* bad lines (stored as rejects with keep_bad) */
+    size_t periods;       /* billing periods that got a new version */
+} cs_spend_import_result;
+
+/* 0; -EBADMSG (bad lines and !keep_bad, or a bad header: nothing stored);
+ * -ENOMEM; or a store error class (err says why). */
+int cs_spend_import(cs_store *s, const char *source, const char *file_name, const char *data,
+                    size_t len, bool keep_bad,
+                    void (*on_error)(void *opaque, const cs_bill_error *e), void *opaque,
+                    cs_spend_import_result *ret, char *err, size_t errsize);
+
+#endif
