@@ -19,10 +19,11 @@
 #include "array.h"
 #include "file.h"
 #include "jsonscan.h"
+#include "rules_internal.h"
 #include "timestamp.h"
 #include "utf8.h"
 
-#define MAX_DEPTH 8
+
 
 void cs_errlist_addf(cs_errlist *l, const char *fmt, ...)
 {
@@ -57,35 +58,26 @@ void cs_errlist_free(cs_errlist *l)
     l->n = l->cap = 0;
 }
 
-typedef struct ctx {
-    const char *text;
-    size_t len;
-    const char *name;
-    cs_errlist *errs;
-    cs_jsonscan_step path[MAX_DEPTH];
-    size_t depth;
-    int nerr;
-} ctx;
+typedef cs__rules_ctx ctx;
 
-static void push_key(ctx *c, const char *key)
+void cs__rules_push_key(ctx *c, const char *key)
 {
     c->path[c->depth++] = (cs_jsonscan_step){key, 0};
 }
 
-static void push_index(ctx *c, size_t i)
+void cs__rules_push_index(ctx *c, size_t i)
 {
     c->path[c->depth++] = (cs_jsonscan_step){NULL, i};
 }
 
-static void pop(ctx *c)
+void cs__rules_pop(ctx *c)
 {
     c->depth--;
 }
 
 /* Reports a problem at the current path, or at the nearest enclosing value
  * that exists in the text. */
-__attribute__((format(printf, 2, 3)))
-static void err_here(ctx *c, const char *fmt, ...)
+void cs__rules_err_here(ctx *c, const char *fmt, ...)
 {
     char msg[512], where[256] = "";
     size_t off = 0, n, w = 0;
@@ -122,37 +114,37 @@ static char *xstrdup(const char *s)
 }
 
 /* Reads a required or optional string member; NULL when absent or wrong. */
-static const char *get_string(ctx *c, json_t *obj, const char *key, bool required)
+const char *cs__rules_get_string(ctx *c, json_t *obj, const char *key, bool required)
 {
     json_t *v = json_object_get(obj, key);
-    push_key(c, key);
+    cs__rules_push_key(c, key);
     const char *s = NULL;
     if (!v) {
         if (required)
-            err_here(c, "required field is missing");
+            cs__rules_err_here(c, "required field is missing");
     } else if (!json_is_string(v) || json_string_length(v) == 0) {
-        err_here(c, "must be a non-empty string");
+        cs__rules_err_here(c, "must be a non-empty string");
     } else {
         s = json_string_value(v);
     }
-    pop(c);
+    cs__rules_pop(c);
     return s;
 }
 
 /* Reads a decimal member given as a string or a JSON number, exactly. */
-static bool get_decimal(ctx *c, json_t *obj, const char *key, bool required, cs_dec *ret)
+bool cs__rules_get_decimal(ctx *c, json_t *obj, const char *key, bool required, cs_dec *ret)
 {
     json_t *v = json_object_get(obj, key);
     bool ok = false;
-    push_key(c, key);
+    cs__rules_push_key(c, key);
     if (!v) {
         if (required)
-            err_here(c, "required field is missing");
+            cs__rules_err_here(c, "required field is missing");
     } else if (json_is_string(v)) {
         if (cs_dec_parse(json_string_value(v), json_string_length(v), ret) == 0)
             ok = true;
         else
-            err_here(c, "\"%s\" is not a decimal with at most 12 decimal places",
+            cs__rules_err_here(c, "\"%s\" is not a decimal with at most 12 decimal places",
                      json_string_value(v));
     } else if (json_is_number(v)) {
         size_t off, n;
@@ -160,11 +152,11 @@ static bool get_decimal(ctx *c, json_t *obj, const char *key, bool required, cs_
             cs_dec_parse(c->text + off, n, ret) == 0)
             ok = true;
         else
-            err_here(c, "not a decimal with at most 12 decimal places");
+            cs__rules_err_here(c, "not a decimal with at most 12 decimal places");
     } else {
-        err_here(c, "must be a decimal string such as \"0.0025\"");
+        cs__rules_err_here(c, "must be a decimal string such as \"0.0025\"");
     }
-    pop(c);
+    cs__rules_pop(c);
     return ok;
 }
 
@@ -174,21 +166,21 @@ static bool get_time(ctx *c, json_t *obj, const char *key, int64_t dflt, int64_t
     *ret = dflt;
     if (!json_object_get(obj, key))
         return true;
-    s = get_string(c, obj, key, true);
+    s = cs__rules_get_string(c, obj, key, true);
     if (!s)
         return false;
-    push_key(c, key);
+    cs__rules_push_key(c, key);
     bool ok = cs_timestamp_parse(s, strlen(s), ret) == 0;
     if (!ok)
-        err_here(c, "\"%s\" is not an RFC 3339 date-time such as 2026-11-01T00:00:00Z", s);
-    pop(c);
+        cs__rules_err_here(c, "\"%s\" is not an RFC 3339 date-time such as 2026-11-01T00:00:00Z", s);
+    cs__rules_pop(c);
     return ok;
 }
 
 static bool check_fraction(ctx *c, cs_dec d)
 {
     if (cs_dec_is_neg(d) || cs_dec_cmp(d, cs_dec_from_int(1)) > 0) {
-        err_here(c, "a discount is a fraction between 0 and 1");
+        cs__rules_err_here(c, "a discount is a fraction between 0 and 1");
         return false;
     }
     return true;
@@ -204,10 +196,10 @@ static void parse_discounts(ctx *c, json_t *obj, const char *key, bool nested,
     *ret_n = 0;
     if (!m)
         return;
-    push_key(c, key);
+    cs__rules_push_key(c, key);
     if (!json_is_object(m)) {
-        err_here(c, "must be an object keyed by plan name");
-        pop(c);
+        cs__rules_err_here(c, "must be an object keyed by plan name");
+        cs__rules_pop(c);
         return;
     }
     *ret = calloc(json_object_size(m) + 1, sizeof(**ret));
@@ -217,25 +209,25 @@ static void parse_discounts(ctx *c, json_t *obj, const char *key, bool nested,
         cs_dec d;
         bool ok;
         if (nested) {
-            push_key(c, plan);
+            cs__rules_push_key(c, plan);
             if (!json_is_object(v)) {
-                err_here(c, "must be an object such as {\"discount\": \"0.10\"}");
-                pop(c);
+                cs__rules_err_here(c, "must be an object such as {\"discount\": \"0.10\"}");
+                cs__rules_pop(c);
                 continue;
             }
-            ok = get_decimal(c, v, "discount", true, &d);
+            ok = cs__rules_get_decimal(c, v, "discount", true, &d);
             if (ok) {
-                push_key(c, "discount");
+                cs__rules_push_key(c, "discount");
                 ok = check_fraction(c, d);
-                pop(c);
+                cs__rules_pop(c);
             }
-            pop(c);
+            cs__rules_pop(c);
         } else {
-            ok = get_decimal(c, m, plan, true, &d);
+            ok = cs__rules_get_decimal(c, m, plan, true, &d);
             if (ok) {
-                push_key(c, plan);
+                cs__rules_push_key(c, plan);
                 ok = check_fraction(c, d);
-                pop(c);
+                cs__rules_pop(c);
             }
         }
         if (ok && *ret) {
@@ -244,7 +236,7 @@ static void parse_discounts(ctx *c, json_t *obj, const char *key, bool nested,
             (*ret_n)++;
         }
     }
-    pop(c);
+    cs__rules_pop(c);
 }
 
 static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
@@ -252,34 +244,34 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
     json_t *m = json_object_get(rule, "match");
     if (!m)
         return;
-    push_key(c, "match");
+    cs__rules_push_key(c, "match");
     if (!json_is_array(m)) {
-        err_here(c, "must be an array of {\"label\", \"op\", \"value\"}");
-        pop(c);
+        cs__rules_err_here(c, "must be an array of {\"label\", \"op\", \"value\"}");
+        cs__rules_pop(c);
         return;
     }
     r->matchers = calloc(json_array_size(m) + 1, sizeof(*r->matchers));
     size_t i;
     json_t *v;
     json_array_foreach(m, i, v) {
-        push_index(c, i);
+        cs__rules_push_index(c, i);
         if (!json_is_object(v)) {
-            err_here(c, "must be an object {\"label\", \"op\", \"value\"}");
-            pop(c);
+            cs__rules_err_here(c, "must be an object {\"label\", \"op\", \"value\"}");
+            cs__rules_pop(c);
             continue;
         }
-        const char *label = get_string(c, v, "label", true);
-        const char *op = get_string(c, v, "op", false);
+        const char *label = cs__rules_get_string(c, v, "label", true);
+        const char *op = cs__rules_get_string(c, v, "op", false);
         const char *value = NULL;
         json_t *jv = json_object_get(v, "value");
-        push_key(c, "value");
+        cs__rules_push_key(c, "value");
         if (!jv)
-            err_here(c, "required field is missing");
+            cs__rules_err_here(c, "required field is missing");
         else if (!json_is_string(jv))
-            err_here(c, "must be a string");
+            cs__rules_err_here(c, "must be a string");
         else
             value = json_string_value(jv);
-        pop(c);
+        cs__rules_pop(c);
         cs_match_op mop = CS_MATCH_EQ;
         if (op) {
             if (strcmp(op, "=") == 0)
@@ -291,9 +283,9 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
             else if (strcmp(op, "!~") == 0)
                 mop = CS_MATCH_NRE;
             else {
-                push_key(c, "op");
-                err_here(c, "\"%s\" is not one of =, !=, =~, !~", op);
-                pop(c);
+                cs__rules_push_key(c, "op");
+                cs__rules_err_here(c, "\"%s\" is not one of =, !=, =~, !~", op);
+                cs__rules_pop(c);
                 label = NULL;
             }
         }
@@ -316,10 +308,10 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
                 if (rc != 0) {
                     char buf[128];
                     regerror(rc, NULL, buf, sizeof(buf));
-                    push_key(c, "value");
-                    err_here(c, "invalid regular expression: %s", buf);
-                    pop(c);
-                    pop(c);
+                    cs__rules_push_key(c, "value");
+                    cs__rules_err_here(c, "invalid regular expression: %s", buf);
+                    cs__rules_pop(c);
+                    cs__rules_pop(c);
                     continue;
                 }
             }
@@ -328,9 +320,9 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
             mt->op = mop;
             r->nmatchers++;
         }
-        pop(c);
+        cs__rules_pop(c);
     }
-    pop(c);
+    cs__rules_pop(c);
 }
 
 /* Parses a rule's "metric" object. */
@@ -339,41 +331,41 @@ static void parse_metric(ctx *c, json_t *jr, cs_rule *r)
     json_t *m = json_object_get(jr, "metric");
     if (!m)
         return;
-    push_key(c, "metric");
+    cs__rules_push_key(c, "metric");
     if (!json_is_object(m)) {
-        err_here(c, "must be an object {\"names\", \"kind\", \"unit_divisor\"}");
-        pop(c);
+        cs__rules_err_here(c, "must be an object {\"names\", \"kind\", \"unit_divisor\"}");
+        cs__rules_pop(c);
         return;
     }
-    const char *kind = get_string(c, m, "kind", true);
+    const char *kind = cs__rules_get_string(c, m, "kind", true);
     if (kind && strcmp(kind, "counter") == 0)
         r->metric_kind = CS_METRIC_KIND_COUNTER;
     else if (kind && strcmp(kind, "gauge") == 0)
         r->metric_kind = CS_METRIC_KIND_GAUGE;
     else if (kind) {
-        push_key(c, "kind");
-        err_here(c, "\"%s\" is not counter or gauge", kind);
-        pop(c);
+        cs__rules_push_key(c, "kind");
+        cs__rules_err_here(c, "\"%s\" is not counter or gauge", kind);
+        cs__rules_pop(c);
     }
     json_t *names = json_object_get(m, "names");
-    push_key(c, "names");
+    cs__rules_push_key(c, "names");
     if (!json_is_array(names) || json_array_size(names) == 0) {
-        err_here(c, names ? "must be a non-empty array of metric names" : "required field is missing");
+        cs__rules_err_here(c, names ? "must be a non-empty array of metric names" : "required field is missing");
     } else {
         r->metric_names = calloc(json_array_size(names), sizeof(char *));
         size_t i;
         json_t *v;
         json_array_foreach(names, i, v) {
             if (!json_is_string(v) || json_string_length(v) == 0) {
-                push_index(c, i);
-                err_here(c, "must be a metric name");
-                pop(c);
+                cs__rules_push_index(c, i);
+                cs__rules_err_here(c, "must be a metric name");
+                cs__rules_pop(c);
             } else if (r->metric_names) {
                 r->metric_names[r->nmetric_names++] = strdup(json_string_value(v));
             }
         }
     }
-    pop(c);
+    cs__rules_pop(c);
     static const struct { const char *key; int64_t dflt, min, max, scale; } ints[] = {
         {"unit_divisor", 1, 1, INT64_C(1000000000000000), 1},
         {"max_gap_seconds", 600, 1, 86400 * 366, 1000000},
@@ -382,14 +374,14 @@ static void parse_metric(ctx *c, json_t *jr, cs_rule *r)
         json_t *v = json_object_get(m, ints[k].key);
         int64_t val = ints[k].dflt;
         if (v) {
-            push_key(c, ints[k].key);
+            cs__rules_push_key(c, ints[k].key);
             if (!json_is_integer(v) || json_integer_value(v) < ints[k].min ||
                 json_integer_value(v) > ints[k].max)
-                err_here(c, "must be a whole number from %lld to %lld", (long long)ints[k].min,
+                cs__rules_err_here(c, "must be a whole number from %lld to %lld", (long long)ints[k].min,
                          (long long)ints[k].max);
             else
                 val = json_integer_value(v);
-            pop(c);
+            cs__rules_pop(c);
         }
         if (k == 0)
             r->unit_divisor = val;
@@ -401,47 +393,47 @@ static void parse_metric(ctx *c, json_t *jr, cs_rule *r)
     json_object_foreach(m, key, v) {
         if (strcmp(key, "names") && strcmp(key, "kind") && strcmp(key, "unit_divisor") &&
             strcmp(key, "max_gap_seconds")) {
-            push_key(c, key);
-            err_here(c, "unknown field");
-            pop(c);
+            cs__rules_push_key(c, key);
+            cs__rules_err_here(c, "unknown field");
+            cs__rules_pop(c);
         }
     }
-    pop(c);
+    cs__rules_pop(c);
 }
 
 static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx)
 {
     if (!json_is_object(jr)) {
-        err_here(c, "a rule must be an object");
+        cs__rules_err_here(c, "a rule must be an object");
         return;
     }
-    const char *id = get_string(c, jr, "id", true);
+    const char *id = cs__rules_get_string(c, jr, "id", true);
     r->id = xstrdup(id);
-    r->product = xstrdup(get_string(c, jr, "product", true));
-    r->meter = xstrdup(get_string(c, jr, "meter", true));
-    r->unit = xstrdup(get_string(c, jr, "unit", true));
-    r->description = xstrdup(get_string(c, jr, "description", false));
-    if (get_decimal(c, jr, "unit_price", true, &r->unit_price) &&
+    r->product = xstrdup(cs__rules_get_string(c, jr, "product", true));
+    r->meter = xstrdup(cs__rules_get_string(c, jr, "meter", true));
+    r->unit = xstrdup(cs__rules_get_string(c, jr, "unit", true));
+    r->description = xstrdup(cs__rules_get_string(c, jr, "description", false));
+    if (cs__rules_get_decimal(c, jr, "unit_price", true, &r->unit_price) &&
         cs_dec_is_neg(r->unit_price)) {
-        push_key(c, "unit_price");
-        err_here(c, "must not be negative");
-        pop(c);
+        cs__rules_push_key(c, "unit_price");
+        cs__rules_err_here(c, "must not be negative");
+        cs__rules_pop(c);
     }
     get_time(c, jr, "effective_from", INT64_MIN, &r->from_usec);
     get_time(c, jr, "effective_until", INT64_MAX, &r->until_usec);
     if (r->from_usec >= r->until_usec) {
-        push_key(c, "effective_until");
-        err_here(c, "must be later than effective_from");
-        pop(c);
+        cs__rules_push_key(c, "effective_until");
+        cs__rules_err_here(c, "must be later than effective_from");
+        cs__rules_pop(c);
     }
     parse_matchers(c, jr, r);
     parse_discounts(c, jr, "discounts", false, &r->discounts, &r->ndiscounts);
     parse_metric(c, jr, r);
     for (size_t k = 0; id && k < idx; k++) {
         if (all->rules[k].id && strcmp(all->rules[k].id, id) == 0) {
-            push_key(c, "id");
-            err_here(c, "duplicate rule id \"%s\" (also rules[%zu])", id, k);
-            pop(c);
+            cs__rules_push_key(c, "id");
+            cs__rules_err_here(c, "duplicate rule id \"%s\" (also rules[%zu])", id, k);
+            cs__rules_pop(c);
         }
     }
     static const char *const known[] = {"id", "product", "meter", "unit", "description",
@@ -454,9 +446,9 @@ static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx
         for (size_t j = 0; known[j]; j++)
             ok = ok || strcmp(k, known[j]) == 0;
         if (!ok) {
-            push_key(c, k);
-            err_here(c, "unknown field");
-            pop(c);
+            cs__rules_push_key(c, k);
+            cs__rules_err_here(c, "unknown field");
+            cs__rules_pop(c);
         }
     }
 }
@@ -481,35 +473,36 @@ int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **re
     }
     rs->source = strdup(name);
     if (!json_is_object(root)) {
-        err_here(&c, "the rules file must be a JSON object");
+        cs__rules_err_here(&c, "the rules file must be a JSON object");
         goto out;
     }
-    rs->version = xstrdup(get_string(&c, root, "version", true));
-    const char *cur = get_string(&c, root, "currency", true);
+    rs->version = xstrdup(cs__rules_get_string(&c, root, "version", true));
+    const char *cur = cs__rules_get_string(&c, root, "currency", true);
     if (cur && (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' ||
                 cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z')) {
-        push_key(&c, "currency");
-        err_here(&c, "\"%s\" is not an ISO 4217 code such as USD", cur);
-        pop(&c);
+        cs__rules_push_key(&c, "currency");
+        cs__rules_err_here(&c, "\"%s\" is not an ISO 4217 code such as USD", cur);
+        cs__rules_pop(&c);
     }
     rs->currency = xstrdup(cur);
     parse_discounts(&c, root, "plans", true, &rs->plans, &rs->nplans);
     json_t *rules = json_object_get(root, "rules");
-    push_key(&c, "rules");
+    cs__rules_push_key(&c, "rules");
     if (!rules || !json_is_array(rules) || json_array_size(rules) == 0) {
-        err_here(&c, rules ? "must be a non-empty array of rules" : "required field is missing");
+        cs__rules_err_here(&c, rules ? "must be a non-empty array of rules" : "required field is missing");
     } else {
         rs->rules = calloc(json_array_size(rules), sizeof(*rs->rules));
         size_t i;
         json_t *jr;
         json_array_foreach(rules, i, jr) {
-            push_index(&c, i);
+            cs__rules_push_index(&c, i);
             parse_rule(&c, jr, &rs->rules[i], rs, i);
             rs->nrules = i + 1;
-            pop(&c);
+            cs__rules_pop(&c);
         }
     }
-    pop(&c);
+    cs__rules_pop(&c);
+    cs__rules_parse_pools(&c, root, rs);
 out:
     json_decref(root);
     if (c.nerr > 0) {
@@ -566,6 +559,7 @@ void cs_rules_free(cs_rules *rs)
         free(r->description);
     }
     free(rs->rules);
+    cs__rules_free_pools(rs);
     free_discounts(rs->plans, rs->nplans);
     free(rs->version);
     free(rs->currency);

@@ -61,6 +61,39 @@ typedef struct cs_rule {
     int64_t max_gap_usec;        /* gauges: a longer gap between samples is not charged */
 } cs_rule;
 
+/* Allocation of the infrastructure bill (docs/spend.md): a cost pool
+ * selects bill lines by FOCUS columns and tags; a direct pool splits each
+ * line over customers and products by metered usage (drivers, weighted);
+ * a shared pool splits its cost after the direct ones, by a policy. */
+typedef struct cs_pool_select {
+    char *column; /* a FOCUS column (ServiceName, ...), or a tag key */
+    char *value;
+    bool tag;     /* column names a tag (written "Tags.key") */
+} cs_pool_select;
+
+typedef struct cs_pool_driver {
+    char *product, *meter;
+    cs_dec weight; /* the drivers of a pool weigh 1 in all */
+} cs_pool_driver;
+
+typedef enum cs_pool_shared {
+    CS_POOL_DIRECT = 0,       /* split by its drivers */
+    CS_POOL_PROPORTIONAL,     /* in proportion to the cost the direct pools allocated */
+    CS_POOL_EVEN,             /* evenly over the customers the direct pools allocated to */
+    CS_POOL_WEIGHTS,          /* by fixed weights per customer */
+} cs_pool_shared;
+
+typedef struct cs_pool {
+    char *id;
+    cs_pool_select *select;
+    size_t nselect;
+    cs_pool_driver *drivers;
+    size_t ndrivers;
+    cs_pool_shared shared;
+    cs_plan_discount *weights; /* CS_POOL_WEIGHTS: customer -> weight */
+    size_t nweights;
+} cs_pool;
+
 typedef struct cs_rules {
     char *version;
     char *currency;
@@ -69,6 +102,8 @@ typedef struct cs_rules {
     size_t nplans;
     cs_rule *rules;
     size_t nrules;
+    cs_pool *pools; /* in file order: the first that selects a bill line takes it */
+    size_t npools;
 } cs_rules;
 
 /* A list of formatted error messages. */

@@ -64,6 +64,49 @@ START_TEST(errors_have_positions)
 }
 END_TEST
 
+/* The allocation section: pools, drivers and shared policies, loaded; and
+ * each kind of mistake reported at its position. */
+START_TEST(pools)
+{
+    const char *good =
+        "{\"version\": \"p\", \"currency\": \"USD\",\n"
+        " \"rules\": [{\"id\": \"cpu\", \"product\": \"sandbox\", \"meter\": \"cpu\", \"unit\": \"s\", \"unit_price\": \"1\"},\n"
+        "           {\"id\": \"mem\", \"product\": \"sandbox\", \"meter\": \"mem\", \"unit\": \"s\", \"unit_price\": \"1\"}],\n"
+        " \"allocation\": {\"pools\": [\n"
+        "  {\"id\": \"compute\", \"select\": {\"ServiceName\": \"EC2\", \"Tags.cluster\": \"sandbox\"},\n"
+        "   \"drivers\": [{\"product\": \"sandbox\", \"meter\": \"cpu\", \"weight\": \"0.6\"},\n"
+        "               {\"product\": \"sandbox\", \"meter\": \"mem\", \"weight\": 0.4}]},\n"
+        "  {\"id\": \"control\", \"select\": {\"ServiceCategory\": \"Management\"}, \"shared\": \"proportional\"},\n"
+        "  {\"id\": \"support\", \"select\": {\"ServiceName\": \"Support\"}, \"shared\": {\"weights\": {\"acme\": \"2\", \"beta\": \"1\"}}}]}}";
+    cs_rules *rs;
+    cs_errlist errs = {0};
+    ck_assert_int_eq(cs_rules_parse(good, strlen(good), "g.json", &rs, &errs), 0);
+    ck_assert_int_eq((int)rs->npools, 3);
+    ck_assert(rs->pools[0].nselect == 2 && rs->pools[0].select[1].tag);
+    ck_assert_str_eq(rs->pools[0].select[1].column, "cluster");
+    ck_assert(rs->pools[0].ndrivers == 2 && rs->pools[0].shared == CS_POOL_DIRECT);
+    ck_assert_int_eq(rs->pools[1].shared, CS_POOL_PROPORTIONAL);
+    ck_assert(rs->pools[2].shared == CS_POOL_WEIGHTS && rs->pools[2].nweights == 2);
+    cs_rules_free(rs);
+
+    const char *bad =
+        "{\"version\": \"p\", \"currency\": \"USD\",\n"
+        " \"rules\": [{\"id\": \"cpu\", \"product\": \"sandbox\", \"meter\": \"cpu\", \"unit\": \"s\", \"unit_price\": \"1\"}],\n"
+        " \"allocation\": {\"pools\": [\n"
+        "  {\"id\": \"a\", \"select\": {\"Colour\": \"red\"}, \"drivers\": [{\"product\": \"sandbox\", \"meter\": \"gpu\"}]},\n"
+        "  {\"id\": \"a\", \"select\": {\"ServiceName\": \"x\"}, \"drivers\": [{\"product\": \"sandbox\", \"meter\": \"cpu\", \"weight\": \"0.5\"},\n"
+        "     {\"product\": \"sandbox\", \"meter\": \"cpu\", \"weight\": \"0.4\"}]},\n"
+        "  {\"id\": \"b\", \"select\": {\"ServiceName\": \"y\"}, \"shared\": \"sometimes\"}]}}";
+    ck_assert_int_eq(cs_rules_parse(bad, strlen(bad), "b.json", &rs, &errs), -EINVAL);
+    ck_assert(has(&errs, "b.json:4:36: allocation.pools[0].select.Colour: \"Colour\" is not a FOCUS column"));
+    ck_assert(has(&errs, "b.json:4:56: allocation.pools[0].drivers[0]: no rule prices product \"sandbox\" meter \"gpu\""));
+    ck_assert(has(&errs, "b.json:5:10: allocation.pools[1].id: pool id \"a\" is used twice"));
+    ck_assert(has(&errs, "b.json:5:58: allocation.pools[1].drivers: the drivers' weights add up to 0.900000000000, not 1"));
+    ck_assert(has(&errs, "b.json:7:57: allocation.pools[2].shared: must be \"proportional\""));
+    cs_errlist_free(&errs);
+}
+END_TEST
+
 START_TEST(syntax_and_missing)
 {
     cs_rules *rs;
@@ -121,6 +164,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, example_loads);
     tcase_add_test(tc, errors_have_positions);
     tcase_add_test(tc, syntax_and_missing);
+    tcase_add_test(tc, pools);
     tcase_add_test(tc, regex_cannot_escape_anchoring);
     suite_add_tcase(s, tc);
     return s;
