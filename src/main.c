@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "                                     import an infrastructure bill (FOCUS CSV,\n"
             "                                     plain or gzip); the same file twice changes\n"
             "                                     nothing, a restated bill is a new version\n"
+            "  spend allocate --period YYYY-MM -c FILE\n"
+            "                                     allocate that month's bill to customers and\n"
+            "                                     products by the rules' pools (docs/spend.md)\n"
             "  version                            print the version\n"
             "\n"
             "Tools (own executables): costream-loadgen (realistic traffic to any Kafka),\n"
@@ -405,14 +408,65 @@ static void print_bill_error(void *opaque, const cs_bill_error *e)
                 e->reason);
 }
 
+/* spend allocate --period YYYY-MM -c FILE: prints each pool's split. */
+static int cmd_spend_allocate(int argc, char **argv)
+{
+    cs_config cfg;
+    cmd_opts o = {0};
+    cs_errlist errs = {0};
+    cs_rules *rules = NULL;
+    char err[768];
+    int r = load_config_opts(argc, argv, &cfg, &o);
+    if (r == 0 && !o.period) {
+        fprintf(stderr, "costream spend allocate: --period YYYY-MM is required\n");
+        r = 2;
+    }
+    if (r == 0 && cs_rules_load(cfg.rules_path, &rules, &errs) < 0) {
+        print_errs(&errs);
+        r = 2;
+    }
+    if (r == 0) {
+        cs_store *s = cs_store_new(cfg.postgres);
+        cs_spend_allocate_result res;
+        int e = cs_spend_allocate(s, rules, o.period, &res, err, sizeof(err));
+        if (e < 0) {
+            fprintf(stderr, "costream spend allocate: %s\n", err);
+            r = e == -EINVAL ? 2 : 1;
+        } else {
+            printf("%s: %zu bill lines allocated into %zu rows (%s)\n", o.period, res.lines,
+                   res.rows, res.currency[0] ? res.currency : "no lines");
+            for (size_t i = 0; i < res.npools; i++) {
+                const cs_spend_pool_total *t = &res.pools[i];
+                char c[CS_DEC_STRLEN], a[CS_DEC_STRLEN], u[CS_DEC_STRLEN];
+                if (!t->pool)
+                    continue;
+                cs_dec_format(t->cost, 12, c, sizeof(c));
+                cs_dec_format(t->allocated, 12, a, sizeof(a));
+                cs_dec_format(t->unallocated, 12, u, sizeof(u));
+                printf("  pool %-20s %6zu lines  cost %s = allocated %s + unallocated %s\n",
+                       t->pool[0] ? t->pool : "(no pool)", t->lines, c, a, u);
+            }
+            cs_spend_allocate_result_free(&res);
+        }
+        cs_store_free(s);
+    }
+    cs_errlist_free(&errs);
+    cs_rules_free(rules);
+    cs_config_free(&cfg);
+    return r;
+}
+
 /* spend import FILE... --source NAME [--keep-bad-rows] -c FILE */
 static int cmd_spend(int argc, char **argv)
 {
     cs_config cfg;
     cmd_opts o = {0};
     char err[768];
+    if (argc >= 2 && strcmp(argv[1], "allocate") == 0)
+        return cmd_spend_allocate(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "import") != 0) {
-        fprintf(stderr, "usage: costream spend import FILE... --source NAME [--keep-bad-rows] -c FILE\n");
+        fprintf(stderr, "usage: costream spend import FILE... --source NAME [--keep-bad-rows] -c FILE\n"
+                        "       costream spend allocate --period YYYY-MM -c FILE\n");
         return 2;
     }
     int r = load_config_opts(argc - 1, argv + 1, &cfg, &o);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allocate.h"
 #include "array.h"
 #include "store_internal.h"
 #include "timestamp.h"
@@ -249,5 +250,245 @@ out:
     for (size_t i = 0; i < c.nrejects; i++)
         free(c.rejects[i].raw);
     free(c.rejects);
+    return r;
+}
+
+/* ---- allocation ------------------------------------------------------------ */
+
+void cs_spend_allocate_result_free(cs_spend_allocate_result *r)
+{
+    free(r->pools);
+    r->pools = NULL;
+    r->npools = 0;
+}
+
+static int64_t cell_i64(PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static cs_dec cell_dec(PGresult *r, int row, int col)
+{
+    cs_dec d = cs_dec_zero();
+    const char *v = PQgetvalue(r, row, col);
+    cs_dec_parse(v, strlen(v), &d);
+    return d;
+}
+
+/* The usage of the hours [from, to), sorted as allocate.h wants it; the
+ * strings stay in *ret_res. */
+static int read_usage(cs_store *s, int64_t from, int64_t to, PGresult **ret_res,
+                      cs_allocate_usage **ret, size_t *ret_n, char *err, size_t errsize)
+{
+    char a[CS_TIMESTAMP_STRLEN], b[CS_TIMESTAMP_STRLEN];
+    cs_timestamp_format(from, a, sizeof(a));
+    cs_timestamp_format(to, b, sizeof(b));
+    const char *p[2] = {a, b};
+    int r = cs__store_exec_params(
+        s,
+        "SELECT product, meter, customer, (extract(epoch FROM hour) * 1000000)::bigint,"
+        " sum(quantity)::text FROM usage_cost WHERE hour >= $1::timestamptz AND hour < $2::timestamptz"
+        " GROUP BY product, meter, customer, hour ORDER BY product COLLATE \"C\","
+        " meter COLLATE \"C\", hour, customer COLLATE \"C\"",
+        2, p, NULL, NULL, "usage_cost", ret_res, err, errsize);
+    if (r < 0)
+        return r;
+    int n = PQntuples(*ret_res);
+    cs_allocate_usage *u = calloc((size_t)n + 1, sizeof(*u));
+    if (!u)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++)
+        u[i] = (cs_allocate_usage){PQgetvalue(*ret_res, i, 0), PQgetvalue(*ret_res, i, 1),
+                                   PQgetvalue(*ret_res, i, 2), cell_i64(*ret_res, i, 3),
+                                   cell_dec(*ret_res, i, 4)};
+    *ret = u;
+    *ret_n = (size_t)n;
+    return 0;
+}
+
+enum { L_START, L_END, L_COST, L_CURRENCY, L_SERVICE, L_SERVICE_CATEGORY, L_RESOURCE_ID,
+       L_RESOURCE_NAME, L_REGION, L_PROVIDER, L_CATEGORY, L_CLASS, L_ACCOUNT, L_SUB_ACCOUNT,
+       L_TAGS };
+
+static int read_lines(cs_store *s, const char *period, PGresult **ret, char *err, size_t errsize)
+{
+    const char *p[1] = {period};
+    return cs__store_exec_params(
+        s,
+        "SELECT (extract(epoch FROM charge_period_start) * 1000000)::bigint,"
+        " (extract(epoch FROM charge_period_end) * 1000000)::bigint, effective_cost::text,"
+        " currency, service_name, service_category, resource_id, resource_name, region_id,"
+        " provider_name, charge_category, charge_class, billing_account_id, sub_account_id,"
+        " tags::text FROM bill_lines_current WHERE billing_period = to_date($1, 'YYYY-MM')"
+        " ORDER BY source, import_id, line",
+        1, p, NULL, NULL, "bill_lines", ret, err, errsize);
+}
+
+/* Per pool: lines, cost and currency; every pool one currency. */
+static int pool_totals(const cs_rules *rules, PGresult *lines, const int *pool_of,
+                       cs_spend_allocate_result *ret, char *err, size_t errsize)
+{
+    ret->pools = calloc(rules->npools + 1, sizeof(*ret->pools));
+    char (*cur)[4] = calloc(rules->npools + 1, sizeof(*cur));
+    if (!ret->pools || !cur) {
+        free(cur);
+        return -ENOMEM;
+    }
+    ret->npools = rules->npools + 1;
+    for (int i = 0; i < PQntuples(lines); i++) {
+        size_t k = pool_of[i] < 0 ? rules->npools : (size_t)pool_of[i];
+        cs_spend_pool_total *t = &ret->pools[k];
+        const char *c = PQgetvalue(lines, i, L_CURRENCY);
+        t->pool = k < rules->npools ? rules->pools[k].id : "";
+        if (cur[k][0] && strcmp(cur[k], c) != 0) {
+            snprintf(err, errsize, "pool \"%s\" holds lines in %s and %s: a pool is allocated in"
+                                   " one currency (split it by BillingCurrency)", t->pool, cur[k], c);
+            free(cur);
+            return -EINVAL;
+        }
+        snprintf(cur[k], 4, "%s", c);
+        snprintf(ret->currency, sizeof(ret->currency), "%s", c);
+        t->lines++;
+        if (cs_dec_add(t->cost, cell_dec(lines, i, L_COST), &t->cost) < 0) {
+            free(cur);
+            return -ERANGE;
+        }
+    }
+    free(cur);
+    return 0;
+}
+
+static int allocation_row(const void *ctx, size_t i, const char **cols,
+                          char (*num)[CS__STORE_CELL])
+{
+    const void *const *c = ctx;
+    const cs_allocate *a = c[0];
+    const char *const *meta = c[1]; /* period, currency, rules version */
+    const cs_allocate_row *r = cs_allocate_row_at(a, i);
+    cs_dec_format(r->amount, 12, num[0], CS__STORE_CELL);
+    snprintf(num[1], CS__STORE_CELL, "%ld", r->lines);
+    const char *v[9] = {meta[0], r->pool ? r->pool : "", r->customer, r->product,
+                        cs_allocate_kind_name(r->kind), meta[1], num[0], num[1], meta[2]};
+    memcpy(cols, v, sizeof(v));
+    return 1;
+}
+
+/* Runs the allocation over lines and usage and stores its rows. */
+static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *date,
+                              PGresult *lines, const int *pool_of, const cs_allocate_usage *u,
+                              size_t nu, cs_spend_allocate_result *ret, char *err, size_t errsize)
+{
+    cs_allocate *a = cs_allocate_new(rules, u, nu);
+    if (!a)
+        return -ENOMEM;
+    int r = 0;
+    for (int i = 0; r == 0 && i < PQntuples(lines); i++)
+        r = cs_allocate_line(a, pool_of[i], cell_i64(lines, i, L_START), cell_i64(lines, i, L_END),
+                             cell_dec(lines, i, L_COST));
+    if (r == 0)
+        r = cs_allocate_finish(a);
+    for (size_t i = 0; r == 0 && i < cs_allocate_count(a); i++) {
+        const cs_allocate_row *row = cs_allocate_row_at(a, i);
+        cs_spend_pool_total *t = NULL;
+        for (size_t k = 0; k < ret->npools; k++)
+            if (ret->pools[k].pool && strcmp(ret->pools[k].pool, row->pool ? row->pool : "") == 0)
+                t = &ret->pools[k];
+        bool un = row->kind == CS_ALLOCATE_NO_USAGE || row->kind == CS_ALLOCATE_NO_POOL;
+        if (t && cs_dec_add(un ? t->unallocated : t->allocated, row->amount,
+                            un ? &t->unallocated : &t->allocated) < 0)
+            r = -ERANGE;
+    }
+    const char *meta[3] = {date, ret->currency, rules->version};
+    const void *ctx[2] = {a, meta};
+    const char *p[1] = {date};
+    if (r == 0)
+        r = cs__store_exec_params(s, "DELETE FROM spend_allocations WHERE billing_period = $1::date",
+                                  1, p, NULL, NULL, "spend_allocations", NULL, err, errsize);
+    if (r == 0 && cs_allocate_count(a) > 0 &&
+        (r = cs__store_exec_ok(s,
+                               "COPY spend_allocations (billing_period, pool, customer, product,"
+                               " kind, currency, amount, lines, rules_version) FROM STDIN",
+                               PGRES_COPY_IN, err, errsize)) == 0)
+        r = cs__store_copy_rows(s, cs_allocate_count(a), 9, allocation_row, ctx, err, errsize);
+    ret->rows = cs_allocate_count(a);
+    cs_allocate_free(a);
+    return r;
+}
+
+int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
+                      cs_spend_allocate_result *ret, char *err, size_t errsize)
+{
+    PGresult *lines = NULL, *usage = NULL;
+    cs_allocate_usage *u = NULL;
+    int *pool_of = NULL;
+    size_t nu = 0;
+    int64_t from, to;
+    char date[16];
+    memset(ret, 0, sizeof(*ret));
+    if (cs_timestamp_month(period, &from, &to) < 0 || strlen(period) != 7) {
+        snprintf(err, errsize, "\"%s\" is not a month such as 2026-11", period);
+        return -EINVAL;
+    }
+    if (rules->npools == 0) {
+        snprintf(err, errsize, "the rules file %s has no allocation section (docs/spend.md)",
+                 rules->source);
+        return -EINVAL;
+    }
+    snprintf(date, sizeof(date), "%s-01", period);
+    const char *p[1] = {date};
+    PGresult *res;
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0 ||
+        (r = cs__store_exec_ok(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", PGRES_COMMAND_OK, err,
+                               errsize)) < 0)
+        return r;
+    if ((r = cs__store_exec_params(s, "SELECT 1 FROM closed_periods WHERE period = $1::date", 1, p,
+                                   NULL, NULL, "closed_periods", &res, err, errsize)) < 0)
+        goto out;
+    int closed = PQntuples(res) > 0;
+    PQclear(res);
+    if (closed) {
+        snprintf(err, errsize, "%s is closed: its allocation does not change (a restated bill or"
+                               " late usage for it belongs in the next open month)", period);
+        r = -EINVAL;
+        goto out;
+    }
+    if ((r = read_lines(s, period, &lines, err, errsize)) < 0)
+        goto out;
+    ret->lines = (size_t)PQntuples(lines);
+    pool_of = calloc(ret->lines + 1, sizeof(*pool_of));
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; pool_of && i < ret->lines; i++) {
+        cs_allocate_fields f = {
+            PQgetvalue(lines, (int)i, L_SERVICE), PQgetvalue(lines, (int)i, L_SERVICE_CATEGORY),
+            PQgetvalue(lines, (int)i, L_RESOURCE_ID), PQgetvalue(lines, (int)i, L_RESOURCE_NAME),
+            PQgetvalue(lines, (int)i, L_REGION), PQgetvalue(lines, (int)i, L_PROVIDER),
+            PQgetvalue(lines, (int)i, L_CATEGORY), PQgetvalue(lines, (int)i, L_CLASS),
+            PQgetvalue(lines, (int)i, L_ACCOUNT), PQgetvalue(lines, (int)i, L_SUB_ACCOUNT),
+            PQgetvalue(lines, (int)i, L_TAGS)};
+        pool_of[i] = cs_allocate_pool_of(rules, &f);
+        if (pool_of[i] == -EINVAL)
+            pool_of[i] = CS_ALLOCATE_UNPOOLED; /* tags are JSON objects by construction */
+        lo = cell_i64(lines, (int)i, L_START) < lo ? cell_i64(lines, (int)i, L_START) : lo;
+        hi = cell_i64(lines, (int)i, L_END) > hi ? cell_i64(lines, (int)i, L_END) : hi;
+    }
+    if (!pool_of) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if ((r = pool_totals(rules, lines, pool_of, ret, err, errsize)) < 0)
+        goto out;
+    if (ret->lines > 0 && (r = read_usage(s, lo - lo % CS_USEC_PER_HOUR, hi, &usage, &u, &nu, err,
+                                          errsize)) < 0)
+        goto out;
+    if ((r = allocate_and_store(s, rules, date, lines, pool_of, u, nu, ret, err, errsize)) == 0)
+        r = cs__store_exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize);
+out:
+    if (r < 0)
+        cs__store_rollback(s);
+    PQclear(lines);
+    PQclear(usage);
+    free(u);
+    free(pool_of);
     return r;
 }

@@ -18,6 +18,8 @@
 #include <stddef.h>
 
 #include "bill.h"
+#include "decimal.h"
+#include "rules.h"
 #include "store.h"
 
 typedef struct cs_spend_import_result {
@@ -34,5 +36,30 @@ int cs_spend_import(cs_store *s, const char *source, const char *file_name, cons
                     size_t len, bool keep_bad,
                     void (*on_error)(void *opaque, const cs_bill_error *e), void *opaque,
                     cs_spend_import_result *ret, char *err, size_t errsize);
+
+typedef struct cs_spend_pool_total {
+    const char *pool;   /* "" for unpooled lines (owned by the result) */
+    size_t lines;
+    cs_dec cost, allocated, unallocated; /* cost = allocated + unallocated */
+} cs_spend_pool_total;
+
+typedef struct cs_spend_allocate_result {
+    size_t lines, rows;
+    char currency[4];
+    cs_spend_pool_total *pools; /* per pool with lines; free with cs_spend_allocate_result_free */
+    size_t npools;
+} cs_spend_allocate_result;
+
+/* Allocates the bill in force for period ("YYYY-MM") with the rules'
+ * pools (allocate.h) over the usage stored in usage_cost, and replaces the
+ * period's rows of spend_allocations, in one transaction (REPEATABLE READ:
+ * the bill and the usage are read from one snapshot).  Allocated from each
+ * line's EffectiveCost.  0; -EINVAL with err (a closed period, a bad period,
+ * rules without pools, several currencies in one pool); -ERANGE; -ENOMEM;
+ * or a store error class. */
+int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
+                      cs_spend_allocate_result *ret, char *err, size_t errsize);
+
+void cs_spend_allocate_result_free(cs_spend_allocate_result *r);
 
 #endif

@@ -1,0 +1,34 @@
+-- The infrastructure bill allocated to customers and products
+-- (`costream spend allocate`, docs/spend.md).  One row per billing period,
+-- pool, customer, product and kind; the rows of a period are replaced as a
+-- whole each time it is allocated (usage that arrived late, a restated
+-- bill), in one transaction.  Per period and pool the rows add up to the
+-- pool's cost in the bill in force, to the last digit.
+
+CREATE TABLE spend_allocations (
+    billing_period date           NOT NULL,
+    pool           text           NOT NULL,  -- '' for lines no pool selects
+    customer       text           NOT NULL,  -- 'unallocated' when nobody used it
+    product        text           NOT NULL,  -- the driver's product; 'shared' for even/weights
+    kind           text           NOT NULL CHECK (kind IN ('direct', 'shared', 'no_usage', 'no_pool')),
+    currency       char(3)        NOT NULL,
+    amount         NUMERIC(38,12) NOT NULL,
+    lines          integer        NOT NULL,
+    rules_version  text           NOT NULL,
+    computed_at    timestamptz    NOT NULL DEFAULT now(),
+    PRIMARY KEY (billing_period, pool, customer, product, kind, currency)
+);
+
+-- Billed (rate card) against allocated spend, per period, customer and product.
+CREATE VIEW spend_margin AS
+WITH billed AS (
+    SELECT billing_period, customer, product, currency, sum(cost) AS billed
+      FROM usage_cost GROUP BY 1, 2, 3, 4
+), spent AS (
+    SELECT billing_period, customer, product, currency, sum(amount) AS allocated
+      FROM spend_allocations GROUP BY 1, 2, 3, 4
+)
+SELECT billing_period, customer, product, currency,
+       coalesce(b.billed, 0) AS billed, coalesce(s.allocated, 0) AS allocated,
+       coalesce(b.billed, 0) - coalesce(s.allocated, 0) AS margin
+  FROM billed b FULL JOIN spent s USING (billing_period, customer, product, currency);
