@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array.h"
 #include "chargeback.h"
 #include "config.h"
 #include "cs_version.h"
@@ -19,6 +20,7 @@
 #include "rules.h"
 #include "serve.h"
 #include "signals.h"
+#include "spendreport.h"
 #include "spend.h"
 #include "store.h"
 #include "timestamp.h"
@@ -44,6 +46,8 @@ static void usage(FILE *f)
             "  report -c FILE (--period YYYY-MM | --from T --to T) [--customer C]\n"
             "         [--product P] [--plan P] [--format table|csv|json|focus] [--output F]\n"
             "                                     chargeback report or FOCUS export\n"
+            "  report --kind spend --period YYYY-MM [--customer C] [--format table|csv|json] -c FILE\n"
+            "                                     allocated infrastructure spend, cents that add up\n"
             "  serve -c FILE                      serve reports over HTTP (serve.listen)\n"
             "  period close YYYY-MM -c FILE       close a billing month\n"
             "  period list -c FILE                list billing months\n"
@@ -86,12 +90,13 @@ static const struct option config_opts[] = {
     {"name", required_argument, NULL, 'n'},
     {"source", required_argument, NULL, 'r'},
     {"keep-bad-rows", no_argument, NULL, 'k'},
+    {"kind", required_argument, NULL, 'K'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
-    const char *source;
+    const char *source, *kind;
     int keep_bad;
 } cmd_opts;
 
@@ -126,6 +131,7 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'n': o->name = optarg; break;
             case 'r': o->source = optarg; break;
             case 'k': o->keep_bad = 1; break;
+            case 'K': o->kind = optarg; break;
             default: break;
             }
     }
@@ -159,6 +165,55 @@ static const char *category(void *opaque, const char *product)
     return cs_config_service_category(opaque, product);
 }
 
+typedef struct spend_rows {
+    cs_spendreport_row *rows;
+    size_t n, cap;
+} spend_rows;
+
+static int collect_spend(void *opaque, const char *const *c)
+{
+    spend_rows *l = opaque;
+    if (cs_array_reserve(&l->rows, &l->cap, l->n + 1, sizeof(*l->rows)) < 0)
+        return -ENOMEM;
+    cs_spendreport_row *r = &l->rows[l->n];
+    *r = (cs_spendreport_row){strdup(c[0]), strdup(c[1]), strdup(c[2]), strdup(c[3]),
+                              strdup(c[4]), cs_dec_zero()};
+    cs_dec_parse(c[5], strlen(c[5]), &r->amount);
+    l->n++;
+    return r->customer && r->product && r->pool && r->kind && r->currency ? 0 : -ENOMEM;
+}
+
+/* report --kind spend: the period's allocated spend (docs/spend.md). */
+static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_format fmt, FILE *out)
+{
+    char err[512];
+    spend_rows l = {0};
+    cs_buf b = {0};
+    cs_store *s = cs_store_new(cfg->postgres);
+    int r = s ? cs_reportdb_spend(s, o->period, o->customer, collect_spend, &l, err, sizeof(err))
+              : -ENOMEM;
+    if (r == 0 && (r = cs_spendreport_write(&b, fmt, o->period, l.rows, l.n)) < 0)
+        snprintf(err, sizeof(err), "%s", r == -EINVAL ? "the allocation holds several currencies, "
+                 "or the format is focus (not yet for spend)" : "a total overflows");
+    if (r == 0 && (b.failed || fwrite(b.data, 1, b.len, out) != b.len)) {
+        snprintf(err, sizeof(err), "write: %s", b.failed ? "out of memory" : strerror(errno));
+        r = -EIO;
+    }
+    if (r < 0)
+        fprintf(stderr, "costream report: %s\n", err);
+    for (size_t i = 0; i < l.n; i++) {
+        free((char *)l.rows[i].customer);
+        free((char *)l.rows[i].product);
+        free((char *)l.rows[i].pool);
+        free((char *)l.rows[i].kind);
+        free((char *)l.rows[i].currency);
+    }
+    free(l.rows);
+    cs_buf_free(&b);
+    cs_store_free(s);
+    return r < 0 ? 1 : 0;
+}
+
 static int cmd_report(int argc, char **argv)
 {
     cs_config cfg;
@@ -183,6 +238,20 @@ static int cmd_report(int argc, char **argv)
                cs_timestamp_parse(o.to, strlen(o.to), &to) < 0 || from >= to) {
         fprintf(stderr, "costream report: give --period YYYY-MM, or --from and --to as RFC 3339 "
                         "times with from < to\n");
+        goto out;
+    }
+    if (o.kind && strcmp(o.kind, "chargeback") != 0) {
+        if (strcmp(o.kind, "spend") != 0 || !o.period) {
+            fprintf(stderr, "costream report: --kind is chargeback (the default) or spend, which"
+                            " takes --period\n");
+            goto out;
+        }
+        FILE *so = o.output ? fopen(o.output, "w") : stdout;
+        r = so ? report_spend(&cfg, &o, fmt, so) : 1;
+        if (!so)
+            fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));
+        if (so && so != stdout && fclose(so) != 0)
+            r = 1;
         goto out;
     }
     char label[128];

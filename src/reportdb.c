@@ -513,3 +513,34 @@ int cs_reportdb_finance_periods(cs_store *s, const char *customer, cs_finance_pa
 {
     return cs_reportdb_periods(s, customer, finance_period, p, err, errsize);
 }
+
+int cs_reportdb_spend(cs_store *s, const char *period, const char *customer,
+                      int (*row)(void *opaque, const char *const *cols), void *opaque, char *err,
+                      size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    const char *params[2] = {period, customer};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT customer, product, pool, kind, currency, amount::text"
+                               " FROM spend_allocations WHERE billing_period = to_date($1, 'YYYY-MM')"
+                               " AND ($2::text IS NULL OR customer = $2)"
+                               " ORDER BY customer COLLATE \"C\", product COLLATE \"C\","
+                               " pool COLLATE \"C\", kind",
+                               2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "spend_allocations", conn);
+        PQclear(r);
+        return -EIO;
+    }
+    int ret = 0;
+    for (int i = 0; i < PQntuples(r) && ret == 0; i++) {
+        const char *cols[6];
+        for (int c = 0; c < 6; c++)
+            cols[c] = PQgetvalue(r, i, c);
+        ret = row(opaque, cols);
+    }
+    PQclear(r);
+    return ret;
+}

@@ -68,6 +68,13 @@ int cs_reportdb_finance_page(cs_store *s, const char *period, const char *custom
 int cs_reportdb_finance_periods(cs_store *s, const char *customer, cs_finance_page *ret,
                                 char *err, size_t errsize);
 
+/* Calls row(opaque, r) for every allocated-spend row of period (YYYY-MM)
+ * and customer (NULL: all), sorted by customer, product, pool, kind.
+ * 0 or -EIO. */
+int cs_reportdb_spend(cs_store *s, const char *period, const char *customer,
+                      int (*row)(void *opaque, const char *const *cols), void *opaque, char *err,
+                      size_t errsize);
+
 /* Stores a token's id and secret hash with its scope ("finance" or
  * "customer" with customer set).  0 or -EIO. */
 int cs_reportdb_token_add(cs_store *s, const char *id, const unsigned char *hash,

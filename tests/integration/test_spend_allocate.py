@@ -195,6 +195,23 @@ def main():
         harness.wait_until(caught_up, 60, "the late event")
         got = compare("after a late event")
 
+        # the spend report: cents by largest remainder that add up
+        import csv as csvmod
+        import io
+        out = svc.costream("report", "--kind", "spend", "--period", period, "--format", "csv", "-c", cfg).stdout
+        rep = list(csvmod.DictReader(io.StringIO(out)))
+        lines_ = [r for r in rep if r["type"] == "line"]
+        check(sorted(Decimal(r["exact_amount"]) for r in lines_) == sorted(got.values()), "report lines are the stored rows")
+        for r in lines_:
+            check(abs(Decimal(r["amount"]) - Decimal(r["exact_amount"])) < Decimal("0.01"), "a line within a cent: %s" % r)
+        subs = {r["customer"]: Decimal(r["amount"]) for r in rep if r["type"] == "subtotal"}
+        for c, v in subs.items():
+            check(sum(Decimal(r["amount"]) for r in lines_ if r["customer"] == c) == v, "lines add up to %s's subtotal" % c)
+        grand = next(r for r in rep if r["type"] == "grand_total")
+        exact_total = sum(got.values())
+        check(Decimal(grand["amount"]) == sum(subs.values()) == exact_total.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+              and Decimal(grand["exact_amount"]) == exact_total, "grand total: %s vs %s" % (grand, exact_total))
+
         # margin: billed (rate card) minus allocated
         billed = {}
         for (product, meter), rows in usage.items():
