@@ -1,9 +1,15 @@
 -- The infrastructure bill allocated to customers and products
 -- (`costream spend allocate`, docs/spend.md).  One row per billing period,
--- pool, customer, product and kind; the rows of a period are replaced as a
--- whole each time it is allocated (usage that arrived late, a restated
--- bill), in one transaction.  Per period and pool the rows add up to the
--- pool's cost in the bill in force, to the last digit.
+-- pool, customer, product and kind; the rows of an open period are
+-- replaced as a whole each time it is allocated (usage that arrived late, a
+-- restated bill), in one transaction.  Per period and pool the rows add up
+-- to the pool's cost in the bill in force, to the last digit.
+--
+-- A closed period's rows never change.  Allocating it again computes the
+-- difference between the fresh allocation and what it already counts (its
+-- rows plus the corrections of it stored in other periods) and stores that
+-- difference in the first open period after it, with correction_of set,
+-- replacing an earlier correction of it there.
 
 CREATE TABLE spend_allocations (
     billing_period date           NOT NULL,
@@ -15,8 +21,9 @@ CREATE TABLE spend_allocations (
     amount         NUMERIC(38,12) NOT NULL,
     lines          integer        NOT NULL,
     rules_version  text           NOT NULL,
+    correction_of  date           NOT NULL DEFAULT '-infinity',  -- the closed period corrected, or -infinity
     computed_at    timestamptz    NOT NULL DEFAULT now(),
-    PRIMARY KEY (billing_period, pool, customer, product, kind, currency)
+    PRIMARY KEY (billing_period, pool, customer, product, kind, currency, correction_of)
 );
 
 -- Billed (rate card) against allocated spend, per period, customer and product.

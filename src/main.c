@@ -502,8 +502,12 @@ static int cmd_spend_allocate(int argc, char **argv)
             fprintf(stderr, "costream spend allocate: %s\n", err);
             r = e == -EINVAL ? 2 : 1;
         } else {
-            printf("%s: %zu bill lines allocated into %zu rows (%s)\n", o.period, res.lines,
-                   res.rows, res.currency[0] ? res.currency : "no lines");
+            if (res.correction_in[0])
+                printf("%s is closed: its allocation is unchanged; %zu correction rows stored in "
+                       "%.7s\n", o.period, res.rows, res.correction_in);
+            else
+                printf("%s: %zu bill lines allocated into %zu rows (%s)\n", o.period, res.lines,
+                       res.rows, res.currency[0] ? res.currency : "no lines");
             for (size_t i = 0; i < res.npools; i++) {
                 const cs_spend_pool_total *t = &res.pools[i];
                 char c[CS_DEC_STRLEN], a[CS_DEC_STRLEN], u[CS_DEC_STRLEN];

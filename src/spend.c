@@ -363,15 +363,41 @@ static int allocation_row(const void *ctx, size_t i, const char **cols,
 {
     const void *const *c = ctx;
     const cs_allocate *a = c[0];
-    const char *const *meta = c[1]; /* period, currency, rules version */
+    const char *currency = c[1];
     const cs_allocate_row *r = cs_allocate_row_at(a, i);
     cs_dec_format(r->amount, 12, num[0], CS__STORE_CELL);
     snprintf(num[1], CS__STORE_CELL, "%ld", r->lines);
-    const char *v[9] = {meta[0], r->pool ? r->pool : "", r->customer, r->product,
-                        cs_allocate_kind_name(r->kind), meta[1], num[0], num[1], meta[2]};
+    const char *v[7] = {r->pool ? r->pool : "", r->customer, r->product,
+                        cs_allocate_kind_name(r->kind), currency, num[0], num[1]};
     memcpy(cols, v, sizeof(v));
     return 1;
 }
+
+/* An open period: its rows (not the corrections it carries) are replaced. */
+static const char replace_delete_sql[] =
+    "DELETE FROM spend_allocations WHERE billing_period = $1::date AND correction_of = '-infinity'";
+static const char replace_sql[] =
+    "INSERT INTO spend_allocations (billing_period, pool, customer, product, kind, currency,"
+    " amount, lines, rules_version)"
+    " SELECT $1::date, pool, customer, product, kind, currency, amount, lines, $2 FROM cs_spend_fresh";
+
+/* A closed period $1: the difference between the fresh allocation and what
+ * is counted for it (its rows, and its corrections elsewhere than $3, the
+ * first open period after it) goes to $3, replacing its correction there. */
+static const char correct_delete_sql[] =
+    "DELETE FROM spend_allocations WHERE billing_period = $3::date AND correction_of = $1::date"
+    " AND $2::text IS NOT NULL";
+static const char correct_sql[] =
+    "WITH counted AS (SELECT pool, customer, product, kind, currency, sum(amount) AS amount"
+    "  FROM spend_allocations WHERE (billing_period = $1::date AND correction_of = '-infinity')"
+    "  OR (correction_of = $1::date AND billing_period <> $3::date)"
+    "  GROUP BY pool, customer, product, kind, currency)"
+    " INSERT INTO spend_allocations (billing_period, pool, customer, product, kind, currency,"
+    " amount, lines, rules_version, correction_of)"
+    " SELECT $3::date, pool, customer, product, kind, currency,"
+    " coalesce(f.amount, 0) - coalesce(c.amount, 0), coalesce(f.lines, 0), $2, $1::date"
+    " FROM cs_spend_fresh f FULL JOIN counted c USING (pool, customer, product, kind, currency)"
+    " WHERE coalesce(f.amount, 0) <> coalesce(c.amount, 0)";
 
 /* Runs the allocation over lines and usage and stores its rows. */
 static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *date,
@@ -398,19 +424,26 @@ static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *da
                             un ? &t->unallocated : &t->allocated) < 0)
             r = -ERANGE;
     }
-    const char *meta[3] = {date, ret->currency, rules->version};
-    const void *ctx[2] = {a, meta};
-    const char *p[1] = {date};
+    const void *ctx[2] = {a, ret->currency};
+    const char *p[3] = {date, rules->version, ret->correction_in};
     if (r == 0)
-        r = cs__store_exec_params(s, "DELETE FROM spend_allocations WHERE billing_period = $1::date",
-                                  1, p, NULL, NULL, "spend_allocations", NULL, err, errsize);
-    if (r == 0 && cs_allocate_count(a) > 0 &&
-        (r = cs__store_exec_ok(s,
-                               "COPY spend_allocations (billing_period, pool, customer, product,"
-                               " kind, currency, amount, lines, rules_version) FROM STDIN",
-                               PGRES_COPY_IN, err, errsize)) == 0)
-        r = cs__store_copy_rows(s, cs_allocate_count(a), 9, allocation_row, ctx, err, errsize);
-    ret->rows = cs_allocate_count(a);
+        r = cs__store_stage_rows(s,
+                                 "CREATE TEMP TABLE IF NOT EXISTS cs_spend_fresh (pool text,"
+                                 " customer text, product text, kind text, currency char(3),"
+                                 " amount numeric, lines integer) ON COMMIT DELETE ROWS",
+                                 "COPY cs_spend_fresh FROM STDIN", cs_allocate_count(a), 7,
+                                 allocation_row, ctx, err, errsize);
+    PGresult *res = NULL;
+    int corr = ret->correction_in[0] != '\0';
+    if (r == 0)
+        r = cs__store_exec_params(s, corr ? correct_delete_sql : replace_delete_sql, corr ? 3 : 1,
+                                  p, NULL, NULL, "spend_allocations", NULL, err, errsize);
+    if (r == 0)
+        r = cs__store_exec_params(s, corr ? correct_sql : replace_sql,
+                                  ret->correction_in[0] ? 3 : 2, p, NULL, NULL,
+                                  "spend_allocations", &res, err, errsize);
+    ret->rows = r == 0 ? strtoul(PQcmdTuples(res), NULL, 10) : 0;
+    PQclear(res);
     cs_allocate_free(a);
     return r;
 }
@@ -447,11 +480,14 @@ int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
         goto out;
     int closed = PQntuples(res) > 0;
     PQclear(res);
-    if (closed) {
-        snprintf(err, errsize, "%s is closed: its allocation does not change (a restated bill or"
-                               " late usage for it belongs in the next open month)", period);
-        r = -EINVAL;
-        goto out;
+    if (closed) { /* the difference becomes a correction in the next open period */
+        if ((r = cs__store_exec_params(s, "SELECT to_char(cs_billing_period(($1::date +"
+                                          " interval '1 month')::timestamptz), 'YYYY-MM-DD')",
+                                       1, p, NULL, NULL, "closed_periods", &res, err,
+                                       errsize)) < 0)
+            goto out;
+        snprintf(ret->correction_in, sizeof(ret->correction_in), "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
     }
     if ((r = read_lines(s, period, &lines, err, errsize)) < 0)
         goto out;

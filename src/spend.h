@@ -44,7 +44,8 @@ typedef struct cs_spend_pool_total {
 } cs_spend_pool_total;
 
 typedef struct cs_spend_allocate_result {
-    size_t lines, rows;
+    size_t lines, rows;        /* rows written (corrections: rows that changed) */
+    char correction_in[16];    /* a closed period: the open one its correction went to, else "" */
     char currency[4];
     cs_spend_pool_total *pools; /* per pool with lines; free with cs_spend_allocate_result_free */
     size_t npools;
@@ -54,9 +55,11 @@ typedef struct cs_spend_allocate_result {
  * pools (allocate.h) over the usage stored in usage_cost, and replaces the
  * period's rows of spend_allocations, in one transaction (REPEATABLE READ:
  * the bill and the usage are read from one snapshot).  Allocated from each
- * line's EffectiveCost.  0; -EINVAL with err (a closed period, a bad period,
- * rules without pools, several currencies in one pool); -ERANGE; -ENOMEM;
- * or a store error class. */
+ * line's EffectiveCost.  A closed period keeps its rows: the difference of
+ * the fresh allocation from what is counted for it is stored as a
+ * correction in the first open period after it (sql/0009).  0; -EINVAL with
+ * err (a bad period, rules without pools, several currencies in one pool);
+ * -ERANGE; -ENOMEM; or a store error class. */
 int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
                       cs_spend_allocate_result *ret, char *err, size_t errsize);
 
