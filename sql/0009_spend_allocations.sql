@@ -16,7 +16,7 @@ CREATE TABLE spend_allocations (
     pool           text           NOT NULL,  -- '' for lines no pool selects
     customer       text           NOT NULL,  -- 'unallocated' when nobody used it
     product        text           NOT NULL,  -- the driver's product; 'shared' for even/weights
-    kind           text           NOT NULL CHECK (kind IN ('direct', 'shared', 'no_usage', 'no_pool')),
+    kind           text           NOT NULL CHECK (kind IN ('direct', 'shared', 'no_usage', 'no_pool', 'idle')),
     currency       char(3)        NOT NULL,
     amount         NUMERIC(38,12) NOT NULL,
     lines          integer        NOT NULL,
@@ -25,6 +25,18 @@ CREATE TABLE spend_allocations (
     computed_at    timestamptz    NOT NULL DEFAULT now(),
     PRIMARY KEY (billing_period, pool, customer, product, kind, currency, correction_of)
 );
+
+-- Efficiency: idle capacity per period and pool, and its share of the pool.
+CREATE VIEW spend_idle AS
+SELECT billing_period, pool, currency,
+       sum(amount) FILTER (WHERE kind = 'idle') AS idle,
+       sum(amount) AS pool_cost,
+       CASE WHEN sum(amount) = 0 THEN 0
+            ELSE round(coalesce(sum(amount) FILTER (WHERE kind = 'idle'), 0) / sum(amount), 6) END AS idle_share
+  FROM spend_allocations
+ WHERE pool <> ''
+ GROUP BY billing_period, pool, currency
+HAVING sum(amount) FILTER (WHERE kind = 'idle') IS NOT NULL;
 
 -- Billed (rate card) against allocated spend, per period, customer and product.
 CREATE VIEW spend_margin AS

@@ -31,7 +31,7 @@ struct cs_allocate {
 const char *cs_allocate_kind_name(cs_allocate_kind k)
 {
     static const char *const names[CS_ALLOCATE__COUNT] = {"direct", "shared", "no_usage",
-                                                          "no_pool"};
+                                                          "no_pool", "idle"};
     return k < CS_ALLOCATE__COUNT ? names[k] : "unknown";
 }
 
@@ -222,15 +222,44 @@ static int payers_of(const cs_allocate *a, const cs_pool_driver *d, int64_t star
     return 0;
 }
 
+/* The driver's unused capacity over [start, end) (zero without one, or
+ * when usage exceeds it), appended as the payer "idle".  0 or an error. */
+static int add_idle(const cs_pool_driver *d, int64_t start, int64_t end, payer **p, size_t *n)
+{
+    if (!d->has_capacity)
+        return 0;
+    cs_dec cap, used = cs_dec_zero(), idle, secs = cs_dec_from_int((end - start) / 1000000);
+    if (cs_dec_mul(d->capacity_per_hour, secs, &cap) < 0 || cs_dec_div_int(cap, 3600, &cap) < 0)
+        return -ERANGE;
+    for (size_t i = 0; i < *n; i++)
+        if (cs_dec_add(used, (*p)[i].quantity, &used) < 0)
+            return -ERANGE;
+    if (cs_dec_sub(cap, used, &idle) < 0)
+        return -ERANGE;
+    if (cs_dec_cmp(idle, cs_dec_zero()) <= 0)
+        return 0;
+    payer *np = realloc(*p, (*n + 1) * sizeof(**p));
+    if (!np)
+        return -ENOMEM;
+    np[(*n)++] = (payer){CS_ALLOCATE_IDLE_CUSTOMER, idle}; /* last: ties go to customers */
+    *p = np;
+    return 0;
+}
+
 /* Splits one weighted part of a line over its driver's payers. */
 static int split_driver(cs_allocate *a, int pool, const cs_pool_driver *d, int64_t start,
                         int64_t end, cs_dec part)
 {
-    payer *p;
-    size_t n;
+    payer *p = NULL;
+    size_t n = 0, users;
     int r = payers_of(a, d, start, end, &p, &n);
-    if (r < 0)
+    users = n;
+    if (r == 0)
+        r = add_idle(d, start, end, &p, &n);
+    if (r < 0) {
+        free(p);
         return r;
+    }
     if (n == 0) {
         free(p);
         return add(a, pool, CS_ALLOCATE_UNALLOCATED, d->product, CS_ALLOCATE_NO_USAGE, part);
@@ -242,7 +271,9 @@ static int split_driver(cs_allocate *a, int pool, const cs_pool_driver *d, int64
     if (r == 0)
         r = cs_alloc_split(part, w, n, CS_DEC_SCALE, out);
     for (size_t i = 0; r == 0 && i < n; i++)
-        r = add(a, pool, p[i].customer, d->product, CS_ALLOCATE_DIRECT, out[i]);
+        r = add(a, pool, p[i].customer, d->product,
+                i >= users ? CS_ALLOCATE_IDLE : CS_ALLOCATE_DIRECT,
+                out[i]);
     free(w);
     free(out);
     free(p);

@@ -8,7 +8,10 @@
  * weights, and each driver's part over the customers by their metered
  * quantity of the driver's product and meter within the line's charge
  * period (usage hours in [start, end)); a driver with no usage there leaves
- * its part unallocated.  Shared pools are split once all lines are in
+ * its part unallocated.  A driver with a capacity (per hour) also weighs
+ * the capacity nobody used in the line's period, which goes to the
+ * customer "idle" (kind idle): with no usage at all, the whole part is
+ * idle.  Usage above the capacity leaves nothing idle.  Shared pools are split once all lines are in
  * (cs_allocate_finish): in proportion to the cost the direct pools
  * allocated to each customer and product, evenly over the customers they
  * allocated to, or by the pool's fixed weights.
@@ -32,6 +35,7 @@
 
 #define CS_ALLOCATE_UNPOOLED (-1)
 #define CS_ALLOCATE_UNALLOCATED "unallocated" /* the customer of unallocated cost */
+#define CS_ALLOCATE_IDLE_CUSTOMER "idle"     /* the customer of idle capacity */
 
 /* What of a bill line a pool can select on (FOCUS columns; "" when
  * absent) and its tags as a JSON object text. */
@@ -54,6 +58,7 @@ typedef enum cs_allocate_kind {
     CS_ALLOCATE_SHARED,      /* a shared pool's policy */
     CS_ALLOCATE_NO_USAGE,    /* unallocated: no driver usage in the charge period */
     CS_ALLOCATE_NO_POOL,     /* unallocated: no pool selects the line */
+    CS_ALLOCATE_IDLE,        /* capacity nobody used (customer "idle") */
     CS_ALLOCATE__COUNT
 } cs_allocate_kind;
 

@@ -74,6 +74,8 @@ typedef struct cs_pool_select {
 typedef struct cs_pool_driver {
     char *product, *meter;
     cs_dec weight; /* the drivers of a pool weigh 1 in all */
+    bool has_capacity;
+    cs_dec capacity_per_hour; /* the meter's quantity the pool can serve in an hour */
 } cs_pool_driver;
 
 typedef enum cs_pool_shared {

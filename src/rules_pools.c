@@ -12,7 +12,9 @@
  * Validated like the rest of the file, every problem at file:line:column:
  * unique ids; select a non-empty object of strings over FOCUS columns or
  * "Tags.<key>"; either drivers (each a product and meter that a usage rule
- * prices, weights positive and adding up to exactly 1) or shared
+ * prices, weights positive and adding up to exactly 1, and optionally
+ * capacity_per_hour: what the pool can serve of that meter in an hour,
+ * whose unused part is allocated to "idle") or shared
  * ("proportional", "even", or {"weights": {"customer": "0.5", ...}}). */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,9 +101,18 @@ static void parse_drivers(cs__rules_ctx *c, json_t *jd, cs_pool *p, const cs_rul
             cs__rules_err_here(c, "a driver's weight is above 0");
             cs__rules_pop(c);
         }
+        cs_dec cap = cs_dec_zero();
+        bool has_cap = json_object_get(d, "capacity_per_hour") != NULL;
+        if (has_cap && cs__rules_get_decimal(c, d, "capacity_per_hour", true, &cap) &&
+            cs_dec_cmp(cap, cs_dec_zero()) <= 0) {
+            cs__rules_push_key(c, "capacity_per_hour");
+            cs__rules_err_here(c, "a capacity is above 0");
+            cs__rules_pop(c);
+        }
         cs_dec_add(sum, w, &sum);
         if (p->drivers && product && meter)
-            p->drivers[p->ndrivers++] = (cs_pool_driver){strdup(product), strdup(meter), w};
+            p->drivers[p->ndrivers++] = (cs_pool_driver){strdup(product), strdup(meter), w,
+                                                         has_cap, cap};
         cs__rules_pop(c);
     }
     if (cs_dec_cmp(sum, cs_dec_from_int(1)) != 0) {

@@ -5,7 +5,7 @@ products, to the last digit.
 Usage events for three customers go through a real worker (CPU seconds,
 memory and API requests in some hours of last month); a generated FOCUS bill
 for that month is imported (hourly compute lines, one in an hour nobody used,
-hourly load-balancer lines, a monthly credit, a management line shared in
+hourly load-balancer lines whose unused capacity is idle, a monthly credit, a management line shared in
 proportion, a support line shared evenly, a line whose tag no pool selects,
 a storage line no pool selects).  `spend allocate` must store exactly the
 rows this test computes with its own implementation of the rules in Python
@@ -40,7 +40,7 @@ RULES = {
          "drivers": [{"product": "sandbox", "meter": "cpu", "weight": "0.6"},
                      {"product": "sandbox", "meter": "mem", "weight": "0.4"}]},
         {"id": "gateway", "select": {"ServiceName": "Elastic Load Balancing"},
-         "drivers": [{"product": "gateway", "meter": "requests"}]},
+         "drivers": [{"product": "gateway", "meter": "requests", "capacity_per_hour": "1250"}]},
         {"id": "control-plane", "select": {"ServiceCategory": "Management and Governance"}, "shared": "proportional"},
         {"id": "support", "select": {"ServiceName": "AWS Support"}, "shared": "even"},
     ]},
@@ -83,12 +83,18 @@ def allocate(lines, usage):
             for hour, cust, qty in usage.get((d["product"], d["meter"]), []):
                 if start <= hour < end and qty > 0:
                     q[cust] = q.get(cust, Decimal(0)) + qty
-            if not q:
+            custs = sorted(q)
+            weights = [q[c] for c in custs]
+            kinds = ["direct"] * len(custs)
+            if "capacity_per_hour" in d:  # unused capacity goes to "idle", after the customers
+                cap = (Decimal(d["capacity_per_hour"]) * int((end - start).total_seconds()) / 3600).quantize(U, ROUND_HALF_EVEN)
+                if cap - sum(weights) > 0:
+                    custs, weights, kinds = custs + ["idle"], weights + [cap - sum(weights)], kinds + ["idle"]
+            if not custs:
                 add(pool, "unallocated", d["product"], "no_usage", part)
                 continue
-            custs = sorted(q)
-            for c, a in zip(custs, split(part, [q[c] for c in custs])):
-                add(pool, c, d["product"], "direct", a)
+            for c, k, a in zip(custs, kinds, split(part, weights)):
+                add(pool, c, d["product"], k, a)
     for pool in [p["id"] for p in RULES["allocation"]["pools"]]:
         if pool not in shared:
             continue
@@ -189,6 +195,7 @@ def main():
             return got
         got = compare("first allocation")
         check(any(k[3] == "no_usage" for k in got) and any(k[3] == "no_pool" for k in got)
+              and any(k[3] == "idle" for k in got)
               and any(k[3] == "shared" and k[2] == "shared" for k in got), "the scenario has every kind")
 
         # a late event: the open month is re-allocated
@@ -213,6 +220,12 @@ def main():
         exact_total = sum(got.values())
         check(Decimal(grand["amount"]) == sum(subs.values()) == exact_total.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
               and Decimal(grand["exact_amount"]) == exact_total, "grand total: %s vs %s" % (grand, exact_total))
+
+        # efficiency: the idle view
+        idle = svc.psql("SELECT pool, idle, pool_cost FROM spend_idle WHERE billing_period = '%s-01'" % period)
+        want_idle = sum(v for k, v in got.items() if k[3] == "idle")
+        check(len(idle) == 1 and idle[0][0] == "gateway" and Decimal(idle[0][1]) == want_idle
+              and Decimal(idle[0][2]) == sum(c for p_, _, _, c in lines if p_ == "gateway"), "spend_idle: %s" % idle)
 
         # margin: billed (rate card) minus allocated
         billed = {}

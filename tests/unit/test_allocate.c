@@ -103,11 +103,39 @@ START_TEST(worked_example)
 }
 END_TEST
 
+/* A driver with a capacity: the unused part is idle, visible, conserved. */
+START_TEST(idle_capacity)
+{
+    const char *rules =
+        "{\"version\": \"i\", \"currency\": \"USD\", \"rules\": ["
+        " {\"id\": \"req\", \"product\": \"gateway\", \"meter\": \"requests\", \"unit\": \"r\", \"unit_price\": \"1\"}],"
+        " \"allocation\": {\"pools\": [{\"id\": \"lb\", \"select\": {\"ServiceName\": \"ELB\"},"
+        "  \"drivers\": [{\"product\": \"gateway\", \"meter\": \"requests\", \"capacity_per_hour\": \"150\"}]}]}}";
+    cs_rules *rs;
+    cs_errlist errs = {0};
+    ck_assert_int_eq(cs_rules_parse(rules, strlen(rules), "i.json", &rs, &errs), 0);
+    const cs_allocate_usage u[] = {{"gateway", "requests", "acme", 10 * H, D("100")},
+                                   {"gateway", "requests", "acme", 12 * H, D("400")}};
+    cs_allocate *a = cs_allocate_new(rs, u, 2);
+    ck_assert_int_eq(cs_allocate_line(a, 0, 10 * H, 11 * H, D("1")), 0);  /* 100 of 150 used */
+    ck_assert_int_eq(cs_allocate_line(a, 0, 11 * H, 12 * H, D("0.3")), 0); /* nothing used: all idle */
+    ck_assert_int_eq(cs_allocate_line(a, 0, 12 * H, 13 * H, D("2")), 0);  /* over capacity: no idle */
+    ck_assert_int_eq(cs_allocate_finish(a), 0);
+    /* acme: 0.666666666667 + 2; idle: 0.333333333333 + 0.3 */
+    ck_assert_str_eq(amount(a, "lb", "acme", "gateway", CS_ALLOCATE_DIRECT), "2.666666666667");
+    ck_assert_str_eq(amount(a, "lb", "idle", "gateway", CS_ALLOCATE_IDLE), "0.633333333333");
+    ck_assert_int_eq((int)cs_allocate_count(a), 2);
+    cs_allocate_free(a);
+    cs_rules_free(rs);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("allocate");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, worked_example);
+    tcase_add_test(tc, idle_capacity);
     suite_add_tcase(s, tc);
     return s;
 }
