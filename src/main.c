@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "array.h"
 #include "chargeback.h"
 #include "config.h"
 #include "cs_version.h"
@@ -20,7 +19,6 @@
 #include "rules.h"
 #include "serve.h"
 #include "signals.h"
-#include "spendreport.h"
 #include "spend.h"
 #include "store.h"
 #include "timestamp.h"
@@ -165,50 +163,20 @@ static const char *category(void *opaque, const char *product)
     return cs_config_service_category(opaque, product);
 }
 
-typedef struct spend_rows {
-    cs_spendreport_row *rows;
-    size_t n, cap;
-} spend_rows;
-
-static int collect_spend(void *opaque, const char *const *c)
-{
-    spend_rows *l = opaque;
-    if (cs_array_reserve(&l->rows, &l->cap, l->n + 1, sizeof(*l->rows)) < 0)
-        return -ENOMEM;
-    cs_spendreport_row *r = &l->rows[l->n];
-    *r = (cs_spendreport_row){strdup(c[0]), strdup(c[1]), strdup(c[2]), strdup(c[3]),
-                              strdup(c[4]), cs_dec_zero()};
-    cs_dec_parse(c[5], strlen(c[5]), &r->amount);
-    l->n++;
-    return r->customer && r->product && r->pool && r->kind && r->currency ? 0 : -ENOMEM;
-}
-
 /* report --kind spend: the period's allocated spend (docs/spend.md). */
 static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_format fmt, FILE *out)
 {
     char err[512];
-    spend_rows l = {0};
     cs_buf b = {0};
     cs_store *s = cs_store_new(cfg->postgres);
-    int r = s ? cs_reportdb_spend(s, o->period, o->customer, collect_spend, &l, err, sizeof(err))
+    int r = s ? cs_reportdb_spend_report(s, o->period, o->customer, fmt, &b, err, sizeof(err))
               : -ENOMEM;
-    if (r == 0 && (r = cs_spendreport_write(&b, fmt, o->period, l.rows, l.n)) < 0)
-        snprintf(err, sizeof(err), "%s", r == -EINVAL ? "the allocation holds several currencies, "
-                 "or the format is focus (not yet for spend)" : "a total overflows");
     if (r == 0 && (b.failed || fwrite(b.data, 1, b.len, out) != b.len)) {
         snprintf(err, sizeof(err), "write: %s", b.failed ? "out of memory" : strerror(errno));
         r = -EIO;
     }
     if (r < 0)
         fprintf(stderr, "costream report: %s\n", err);
-    for (size_t i = 0; i < l.n; i++) {
-        free((char *)l.rows[i].customer);
-        free((char *)l.rows[i].product);
-        free((char *)l.rows[i].pool);
-        free((char *)l.rows[i].kind);
-        free((char *)l.rows[i].currency);
-    }
-    free(l.rows);
     cs_buf_free(&b);
     cs_store_free(s);
     return r < 0 ? 1 : 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "spendreport.h"
 #include "store_internal.h"
 #include "timestamp.h"
 
@@ -543,4 +544,50 @@ int cs_reportdb_spend(cs_store *s, const char *period, const char *customer,
     }
     PQclear(r);
     return ret;
+}
+
+typedef struct spend_rows {
+    cs_spendreport_row *rows;
+    size_t n, cap;
+} spend_rows;
+
+static int collect_spend(void *opaque, const char *const *c)
+{
+    spend_rows *l = opaque;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 64;
+        cs_spendreport_row *nr = realloc(l->rows, ncap * sizeof(*nr));
+        if (!nr)
+            return -ENOMEM;
+        l->rows = nr;
+        l->cap = ncap;
+    }
+    cs_spendreport_row *r = &l->rows[l->n++];
+    *r = (cs_spendreport_row){strdup(c[0]), strdup(c[1]), strdup(c[2]), strdup(c[3]),
+                              strdup(c[4]), cs_dec_zero()};
+    cs_dec_parse(c[5], strlen(c[5]), &r->amount);
+    return r->customer && r->product && r->pool && r->kind && r->currency ? 0 : -ENOMEM;
+}
+
+int cs_reportdb_spend_report(cs_store *s, const char *period, const char *customer,
+                             cs_report_format fmt, cs_buf *out, char *err, size_t errsize)
+{
+    spend_rows l = {0};
+    int r = cs_reportdb_spend(s, period, customer, collect_spend, &l, err, errsize);
+    if (r == -ENOMEM)
+        snprintf(err, errsize, "out of memory");
+    if (r == 0 && (r = cs_spendreport_write(out, fmt, period, l.rows, l.n)) < 0)
+        snprintf(err, errsize, "%s",
+                 r == -EINVAL ? "the allocation holds several currencies, or the format is focus "
+                                "(not yet for spend)"
+                              : "a total overflows");
+    for (size_t i = 0; i < l.n; i++) {
+        free((char *)l.rows[i].customer);
+        free((char *)l.rows[i].product);
+        free((char *)l.rows[i].pool);
+        free((char *)l.rows[i].kind);
+        free((char *)l.rows[i].currency);
+    }
+    free(l.rows);
+    return r;
 }

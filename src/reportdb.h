@@ -68,6 +68,12 @@ int cs_reportdb_finance_page(cs_store *s, const char *period, const char *custom
 int cs_reportdb_finance_periods(cs_store *s, const char *customer, cs_finance_page *ret,
                                 char *err, size_t errsize);
 
+/* The allocated-spend report of period for customer (NULL: all) in fmt
+ * (spendreport.h) appended to out.  0, -EINVAL (several currencies, or
+ * focus: err says so), -ENOMEM, -ERANGE or -EIO. */
+int cs_reportdb_spend_report(cs_store *s, const char *period, const char *customer,
+                             cs_report_format fmt, cs_buf *out, char *err, size_t errsize);
+
 /* Calls row(opaque, r) for every allocated-spend row of period (YYYY-MM)
  * and customer (NULL: all), sorted by customer, product, pool, kind.
  * 0 or -EIO. */

@@ -210,6 +210,50 @@ static enum MHD_Result serve_index(struct MHD_Connection *c, cs_store *store, co
     return ret;
 }
 
+/* /reports/spend?period=YYYY-MM&format=csv|json|table: the allocated
+ * infrastructure spend (docs/spend.md), a customer token's own rows only.
+ * Bounded by customers x products x pools, so built in memory. */
+static enum MHD_Result serve_spend(struct MHD_Connection *c, cs_store *store, const scope *sc)
+{
+    const char *url = "/reports/spend";
+    const char *period = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "period");
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    cs_report_format fmt = CS_REPORT_CSV;
+    int64_t a, z;
+    if (!period || strlen(period) != 7 || cs_timestamp_month(period, &a, &z) < 0)
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "period: give a month such as 2026-11");
+    if (format && (cs_report_format_parse(format, &fmt) < 0 || fmt == CS_REPORT_FOCUS))
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
+    cs_buf b = {0};
+    char err[256];
+    int r = cs_reportdb_spend_report(store, period, sc->finance ? NULL : sc->customer, fmt, &b, err,
+                                     sizeof(err));
+    enum MHD_Result ret;
+    if (r < 0 || b.failed) {
+        cs_log(CS_LOG_ERROR, "spend report failed", "error", r < 0 ? err : "out of memory", NULL);
+        ret = fail(c, r == -EIO ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR, url,
+                   r == -EIO ? "database unavailable" : "the report could not be made");
+    } else {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+        char disp[96];
+        snprintf(disp, sizeof(disp), "attachment; filename=\"costream-spend-%s.%s\"", period,
+                 cs_report_extension(fmt));
+        if (resp) {
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, cs_report_content_type(fmt));
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+            MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+            ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+            MHD_destroy_response(resp);
+        } else {
+            ret = MHD_NO;
+        }
+    }
+    cs_buf_free(&b);
+    return ret;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     stream_ctx *s = cls;
@@ -386,7 +430,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     int is_index = strcmp(url, "/") == 0;
     int is_chargeback = strcmp(url, "/reports/chargeback") == 0;
     int is_focus = strcmp(url, "/reports/focus") == 0;
-    if (!is_index && !is_chargeback && !is_focus)
+    int is_spend = strcmp(url, "/reports/spend") == 0;
+    if (!is_index && !is_chargeback && !is_focus && !is_spend)
         return fail(c, MHD_HTTP_NOT_FOUND, url, "not found; see / for the reports");
     cs_store *store = cs_pool_try_acquire(srv->pool);
     if (!store)
@@ -402,8 +447,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else if (slot_take(srv, sc.token_id) < 0)
         ret = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, url,
                    "busy: this token has as many downloads running as it may (serve.max_requests_per_token); retry");
-    else if (is_index) {
-        ret = serve_index(c, store, &sc);
+    else if (is_index || is_spend) {
+        ret = is_index ? serve_index(c, store, &sc) : serve_spend(c, store, &sc);
         slot_give(srv, sc.token_id);
     } else {
         ret = serve_report(srv, c, url, &store, &sc, is_focus);

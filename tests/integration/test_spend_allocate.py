@@ -221,6 +221,33 @@ def main():
         check(Decimal(grand["amount"]) == sum(subs.values()) == exact_total.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
               and Decimal(grand["exact_amount"]) == exact_total, "grand total: %s vs %s" % (grand, exact_total))
 
+        # the same report over HTTP, with the token scopes
+        import re
+        import subprocess
+        import urllib.request
+        fin = svc.costream("token", "create", "--scope", "finance", "--name", "f", "-c", cfg).stdout.strip()
+        mine = svc.costream("token", "create", "--scope", "customer", "--customer", "acme", "--name", "a",
+                            "-c", cfg).stdout.strip()
+        scfg = svc.write_config("s.conf", rules_path, {"group": GROUP, "serve.listen": "127.0.0.1:0"})
+        log = open(os.path.join(svc.dir, "serve.log"), "w")
+        server = subprocess.Popen([harness.COSTREAM, "serve", "-c", scfg], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            port = harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log.name).read()) or [None])[0], 30, "serve")
+
+            def get(token):
+                req = urllib.request.Request("http://127.0.0.1:%s/reports/spend?period=%s&format=csv" % (port, period),
+                                             headers={"Authorization": "Bearer " + token})
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return resp.read().decode()
+            check(get(fin).replace("\r\n", "\n") == out.replace("\r\n", "\n"), "HTTP spend CSV equals the command line's")
+            own = list(csvmod.DictReader(io.StringIO(get(mine))))
+            check({r["customer"] for r in own if r["type"] != "grand_total"} == {"acme"}
+                  and sum(Decimal(r["exact_amount"]) for r in own if r["type"] == "line")
+                  == sum(v for k, v in got.items() if k[1] == "acme"), "a customer token sees its own spend only")
+        finally:
+            server.terminate()
+            server.wait()
+
         # efficiency: the idle view
         idle = svc.psql("SELECT pool, idle, pool_cost FROM spend_idle WHERE billing_period = '%s-01'" % period)
         want_idle = sum(v for k, v in got.items() if k[3] == "idle")
