@@ -248,6 +248,18 @@ int cs_store_month_to_date(cs_store *s,
         NULL, mtd_row, &c, err, errsize);
 }
 
+int cs_store_spend_totals(cs_store *s,
+                          void (*row)(void *opaque, const char *customer, const char *currency,
+                                      const char *cost),
+                          void *opaque, char *err, size_t errsize)
+{
+    mtd_ctx c = {.row = row, .opaque = opaque};
+    return query_rows(s,
+                      "SELECT customer, currency, sum(amount)::text FROM spend_allocations"
+                      " GROUP BY 1, 2",
+                      NULL, mtd_row, &c, err, errsize);
+}
+
 int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, const char *customer),
                            void *opaque, char *err, size_t errsize)
 {

@@ -160,6 +160,14 @@ int cs_store_month_to_date(cs_store *s,
                                        const char *cost),
                            void *opaque, char *err, size_t errsize);
 
+/* Calls row(opaque, customer, currency, amount) with the infrastructure
+ * spend allocated to each customer over every period, corrections
+ * included (spend_allocations, docs/spend.md).  0 or -EIO. */
+int cs_store_spend_totals(cs_store *s,
+                          void (*row)(void *opaque, const char *customer, const char *currency,
+                                      const char *cost),
+                          void *opaque, char *err, size_t errsize);
+
 /* Calls row(opaque, customer) for the limit customers with the largest
  * month-to-date cost, largest first.  0 or -EIO. */
 int cs_store_top_customers(cs_store *s, int limit, void (*row)(void *opaque, const char *customer),

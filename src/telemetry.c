@@ -11,7 +11,7 @@
 
 struct cs_telemetry {
     cs_metrics *reg;
-    cs_metric_family *cost, *list_cost, *usage, *events, *mtd, *folded;
+    cs_metric_family *cost, *list_cost, *usage, *events, *mtd, *folded, *spend;
     cs_metric_family *consumed, *accepted, *rejected, *duplicates, *unattributed;
     cs_metric_family *lag, *assigned, *flush_seconds, *flushes, *rows;
     cs_metric_family *errors, *reconnects, *cache, *cache_ratio, *rules, *build;
@@ -52,13 +52,16 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
     t->events = cs_metrics_family(m, "costream_events_total",
                                   "Usage events attributed by this worker",
                                   CS_METRIC_COUNTER, L("customer", "product", "meter", "plan"), NULL, 0);
+    t->spend = cs_metrics_family(m, "infrastructure_cost_dollars_total",
+                                 "Infrastructure spend allocated to the customer over every period, from PostgreSQL (docs/spend.md); a re-allocation that moves cost away from a customer shows as a counter reset",
+                                 CS_METRIC_COUNTER, L("customer_id", "currency"), NULL, 0);
     t->mtd = cs_metrics_family(m, "costream_customer_month_to_date_cost",
                                "Billed cost of the current UTC calendar month per customer, read from PostgreSQL (all workers)",
                                CS_METRIC_GAUGE, L("customer", "currency"), NULL, 0);
     t->folded = cs_metrics_family(m, "costream_metrics_customers_folded",
                                   "Distinct customers folded into customer=\"other\" by the cardinality cap",
                                   CS_METRIC_GAUGE, NULL, 0, NULL, 0);
-    cs_metric_family *capped[] = {t->cost, t->list_cost, t->usage, t->events, t->mtd};
+    cs_metric_family *capped[] = {t->cost, t->list_cost, t->usage, t->events, t->mtd, t->spend};
     for (size_t i = 0; i < sizeof(capped) / sizeof(capped[0]); i++)
         if (capped[i])
             cs_metrics_family_cap(capped[i], 0, max_customers);
@@ -169,7 +172,7 @@ void cs_telemetry_free(cs_telemetry *t)
 
 void cs_telemetry_admit(cs_telemetry *t, const char *customer)
 {
-    cs_metric_family *capped[] = {t->cost, t->list_cost, t->usage, t->events, t->mtd};
+    cs_metric_family *capped[] = {t->cost, t->list_cost, t->usage, t->events, t->mtd, t->spend};
     for (size_t i = 0; i < sizeof(capped) / sizeof(capped[0]); i++)
         cs_metrics_family_admit(capped[i], customer);
 }
@@ -268,6 +271,19 @@ void cs_telemetry_month_to_date(cs_telemetry *t, const char *customer, const cha
     cs_dec v;
     if (cs_dec_parse(cost, strlen(cost), &v) == 0)
         cs_metrics_add(t->mtd, (const char *const[]){customer, currency}, v);
+}
+
+void cs_telemetry_spend_begin(cs_telemetry *t)
+{
+    cs_metrics_family_reset(t->spend);
+}
+
+void cs_telemetry_spend(cs_telemetry *t, const char *customer, const char *currency,
+                        const char *amount)
+{
+    cs_dec v;
+    if (cs_dec_parse(amount, strlen(amount), &v) == 0)
+        cs_metrics_add(t->spend, (const char *const[]){customer, currency}, v);
 }
 
 int cs_telemetry_render(cs_telemetry *t, int openmetrics, char **ret_buf, size_t *ret_len)

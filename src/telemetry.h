@@ -73,6 +73,11 @@ void cs_telemetry_lag(cs_telemetry *t, const char *topic, int32_t partition, int
 void cs_telemetry_rules(cs_telemetry *t, const char *version, const char *currency);
 
 /* Month-to-date cost per customer, rebuilt from PostgreSQL. */
+/* The allocated infrastructure spend per customer (replaces the last). */
+void cs_telemetry_spend_begin(cs_telemetry *t);
+void cs_telemetry_spend(cs_telemetry *t, const char *customer, const char *currency,
+                        const char *amount);
+
 void cs_telemetry_month_to_date_begin(cs_telemetry *t);
 void cs_telemetry_month_to_date(cs_telemetry *t, const char *customer, const char *currency,
                                 const char *cost);

@@ -1251,7 +1251,12 @@ static void admit_row(void *opaque, const char *customer)
     cs_telemetry_admit(opaque, customer);
 }
 
-/* Rebuilds the month-to-date gauge from PostgreSQL. */
+static void spend_row(void *opaque, const char *customer, const char *currency, const char *amount)
+{
+    cs_telemetry_spend(opaque, customer, currency, amount);
+}
+
+/* Rebuilds the month-to-date gauge and the allocated spend from PostgreSQL. */
 static void refresh_month_to_date(cs_worker *w)
 {
     char err[512];
@@ -1259,6 +1264,15 @@ static void refresh_month_to_date(cs_worker *w)
     if (cs_store_month_to_date(w->store, mtd_row, w->tm, err, sizeof(err)) < 0) {
         w->n.store_errors++;
         cs_log(CS_LOG_WARN, "cannot read month-to-date costs; will retry", "error", err, NULL);
+    }
+    /* one worker of the group exports the allocated spend, so that a sum
+     * over workers counts it once: the owner of the first topic's partition 0 */
+    cs_ledger_part *first = w->cfg->ntopics ? cs_ledger_find(&w->ledger, w->cfg->topics[0], 0) : NULL;
+    cs_telemetry_spend_begin(w->tm);
+    if (first && first->active &&
+        cs_store_spend_totals(w->store, spend_row, w->tm, err, sizeof(err)) < 0) {
+        w->n.store_errors++;
+        cs_log(CS_LOG_WARN, "cannot read allocated spend; will retry", "error", err, NULL);
     }
 }
 

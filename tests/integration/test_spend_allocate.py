@@ -121,7 +121,7 @@ def main():
         rules_path = os.path.join(svc.dir, "rules.json")
         with open(rules_path, "w") as f:
             json.dump(RULES, f)
-        cfg = svc.write_config("c.conf", rules_path, {"group": GROUP})
+        cfg = svc.write_config("c.conf", rules_path, {"group": GROUP, "metrics.month_to_date_refresh_ms": "500"})
         svc.costream("migrate", "-c", cfg)
         now = datetime.now(timezone.utc)
         month = (now.replace(day=1) - timedelta(days=1)).replace(day=5, hour=0, minute=0, second=0, microsecond=0)
@@ -247,6 +247,18 @@ def main():
         finally:
             server.terminate()
             server.wait()
+
+        # Prometheus: infrastructure_cost_dollars_total per customer_id, read back from PostgreSQL
+        def exposed():
+            text = harness.scrape(w)
+            return {c: Decimal(v) for c, v in re.findall(
+                r'^infrastructure_cost_dollars_total\{customer_id="([^"]+)",currency="USD"\} (\S+)$', text, re.M)}
+        per_customer = {}
+        for k, v in got.items():
+            per_customer[k[1]] = per_customer.get(k[1], Decimal(0)) + v
+        harness.wait_until(lambda: exposed() == per_customer, 30, "the allocated spend on /metrics")
+        p = subprocess.run(["promtool", "check", "metrics"], input=harness.scrape(w), capture_output=True, text=True)
+        check(p.returncode == 0, "promtool check metrics: %s%s" % (p.stdout, p.stderr))
 
         # efficiency: the idle view
         idle = svc.psql("SELECT pool, idle, pool_cost FROM spend_idle WHERE billing_period = '%s-01'" % period)
