@@ -182,6 +182,15 @@ def main():
         raw_lines = open(os.path.join(d, "bad.csv")).read().split("\n")
         check([r[0] for r in rej] == ["3", "5"] and rej[0][1] == "BilledCost"
               and rej[0][2].rstrip("\r\n") == raw_lines[2].rstrip("\r"), "rejects with raw bytes: %s" % rej)
+        # a pool holding two currencies cannot be allocated: said, nothing stored
+        with open(os.path.join(d, "mixed.csv"), "w") as f:
+            f.write("BilledCost,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ServiceName\r\n"
+                    "10,USD,Usage,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Amazon Bedrock\r\n"
+                    "9,EUR,Usage,2026-09-01T00:00:00Z,2026-09-02T00:00:00Z,Amazon Bedrock\r\n")
+        svc.costream("spend", "import", os.path.join(d, "mixed.csv"), "--source", "mixed", "-c", cfg)
+        p = svc.costream("spend", "allocate", "--period", "2026-09", "-c", cfg, check_rc=False)
+        check(p.returncode == 2 and 'pool "model-inference" holds lines in USD and EUR' in p.stderr, p.stderr)
+        check(svc.psql("SELECT count(*) FROM spend_allocations")[0][0] == "0", "nothing allocated")
         print("ok: %d bill lines imported exactly; re-import and gzip are no-ops; a restatement is version 2;"
               " bad files import nothing, or the rest with --keep-bad-rows" % (len(oct_rows) + len(nov_rows)), flush=True)
         ok = True
