@@ -48,9 +48,24 @@ static int sub_cent(const cs_spendreport_row *r, cs_dec cents)
     return cs_dec_cmp(r->amount, cs_dec_zero()) != 0 && cs_dec_cmp(cents, cs_dec_zero()) == 0;
 }
 
-static void write_csv(cs_buf *out, const sums *s, cs_dec total, cs_dec exact)
+/* One CSV row: type, customer, product, pool, kind, currency, amount (at
+ * places), exact amount, sub_cent. */
+static void csv_row(cs_buf *out, const char *const text[6], cs_dec cents, int places, cs_dec exact,
+                    int sub)
 {
     char a[CS_DEC_STRLEN], e[CS_DEC_STRLEN];
+    fmt(cents, places, a);
+    fmt(exact, 12, e);
+    for (size_t k = 0; k < 6; k++)
+        cs_csv_text(out, text[k], k == 0);
+    cs_csv_number(out, a, 0);
+    cs_csv_number(out, e, 0);
+    cs_csv_text(out, sub ? "yes" : "", 0);
+    cs_csv_end_row(out);
+}
+
+static void write_csv(cs_buf *out, const sums *s, cs_dec total, cs_dec exact)
+{
     static const char *const head[] = {"type", "customer", "product", "pool", "kind", "currency",
                                        "amount", "exact_amount", "sub_cent"};
     for (size_t k = 0; k < sizeof(head) / sizeof(head[0]); k++)
@@ -61,35 +76,14 @@ static void write_csv(cs_buf *out, const sums *s, cs_dec total, cs_dec exact)
         size_t end = customer_block(s, i, &sc, &se);
         for (; i < end; i++) {
             const cs_spendreport_row *r = &s->rows[i];
-            fmt(s->cents[i], s->places, a);
-            fmt(r->amount, 12, e);
-            const char *t[] = {"line", r->customer, r->product, r->pool, r->kind, r->currency};
-            for (size_t k = 0; k < 6; k++)
-                cs_csv_text(out, t[k], k == 0);
-            cs_csv_number(out, a, 0);
-            cs_csv_number(out, e, 0);
-            cs_csv_text(out, sub_cent(r, s->cents[i]) ? "yes" : "", 0);
-            cs_csv_end_row(out);
+            const char *t[6] = {"line", r->customer, r->product, r->pool, r->kind, r->currency};
+            csv_row(out, t, s->cents[i], s->places, r->amount, sub_cent(r, s->cents[i]));
         }
-        fmt(sc, s->places, a);
-        fmt(se, 12, e);
-        const char *t[] = {"subtotal", s->rows[end - 1].customer, "", "", "", s->currency};
-        for (size_t k = 0; k < 6; k++)
-            cs_csv_text(out, t[k], k == 0);
-        cs_csv_number(out, a, 0);
-        cs_csv_number(out, e, 0);
-        cs_csv_text(out, "", 0);
-        cs_csv_end_row(out);
+        const char *t[6] = {"subtotal", s->rows[end - 1].customer, "", "", "", s->currency};
+        csv_row(out, t, sc, s->places, se, 0);
     }
-    fmt(total, s->places, a);
-    fmt(exact, 12, e);
-    const char *t[] = {"grand_total", "", "", "", "", s->currency};
-    for (size_t k = 0; k < 6; k++)
-        cs_csv_text(out, t[k], k == 0);
-    cs_csv_number(out, a, 0);
-    cs_csv_number(out, e, 0);
-    cs_csv_text(out, "", 0);
-    cs_csv_end_row(out);
+    const char *t[6] = {"grand_total", "", "", "", "", s->currency};
+    csv_row(out, t, total, s->places, exact, 0);
 }
 
 static void write_json(cs_buf *out, const sums *s, const char *period, cs_dec total, cs_dec exact)

@@ -265,12 +265,19 @@ void cs_telemetry_month_to_date_begin(cs_telemetry *t)
     cs_metrics_family_reset(t->mtd);
 }
 
+/* Adds a decimal read from PostgreSQL's text to (customer, currency). */
+static void add_text(cs_metric_family *f, const char *customer, const char *currency,
+                     const char *text)
+{
+    cs_dec v;
+    if (cs_dec_parse(text, strlen(text), &v) == 0)
+        cs_metrics_add(f, (const char *const[]){customer, currency}, v);
+}
+
 void cs_telemetry_month_to_date(cs_telemetry *t, const char *customer, const char *currency,
                                 const char *cost)
 {
-    cs_dec v;
-    if (cs_dec_parse(cost, strlen(cost), &v) == 0)
-        cs_metrics_add(t->mtd, (const char *const[]){customer, currency}, v);
+    add_text(t->mtd, customer, currency, cost);
 }
 
 void cs_telemetry_spend_begin(cs_telemetry *t)
@@ -281,9 +288,7 @@ void cs_telemetry_spend_begin(cs_telemetry *t)
 void cs_telemetry_spend(cs_telemetry *t, const char *customer, const char *currency,
                         const char *amount)
 {
-    cs_dec v;
-    if (cs_dec_parse(amount, strlen(amount), &v) == 0)
-        cs_metrics_add(t->spend, (const char *const[]){customer, currency}, v);
+    add_text(t->spend, customer, currency, amount);
 }
 
 int cs_telemetry_render(cs_telemetry *t, int openmetrics, char **ret_buf, size_t *ret_len)

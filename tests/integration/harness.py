@@ -110,6 +110,15 @@ class Services:
         rows = self.psql("SELECT partition, next_offset FROM consumer_offsets WHERE group_id = '%s' AND topic = '%s'" % (group, topic))
         return {int(p): int(o) for p, o in rows}
 
+    def consumed_all(self, group, *topics):
+        """Whether PostgreSQL holds the group's offset at the end of every
+        non-empty partition of the topics (everything produced is stored)."""
+        for topic in topics:
+            ends = end_offsets(self.bootstrap, topic)
+            if self.stored_offsets(group, topic) != {p: o for p, o in ends.items() if o > 0}:
+                return False
+        return True
+
     def close(self, keep_logs=False):
         for p in self.workers:
             if p.poll() is None:

@@ -215,11 +215,8 @@ def run(svc, keep_prom):
     api = "http://127.0.0.1:%d" % prom_port
 
     def caught_up():
-        for topic in (TOPIC, METRICS):
-            ends = harness.end_offsets(svc.bootstrap, topic)
-            if svc.stored_offsets(GROUP, topic) != {p: o for p, o in ends.items() if o > 0}:
-                return False
-        return svc.psql("SELECT count(*) FROM metric_samples_pending")[0][0] == "0"
+        return (svc.consumed_all(GROUP, TOPIC, METRICS)
+                and svc.psql("SELECT count(*) FROM metric_samples_pending")[0][0] == "0")
 
     harness.wait_until(caught_up, 90, "phase 1 to be stored")
     harness.wait_until(lambda: query(api, "count(up{job='costream'} == 1) == 2"), 60, "Prometheus to scrape both workers")

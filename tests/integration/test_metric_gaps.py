@@ -82,8 +82,7 @@ def main():
             return svc.psql("SELECT count(*) FROM metric_samples_pending WHERE ts < '%s'" % ts(t))[0][0] == "0"
 
         def consumed_all():
-            ends = harness.end_offsets(svc.bootstrap, TOPIC)
-            return svc.stored_offsets(GROUP, TOPIC) == {p: o for p, o in ends.items() if o > 0}
+            return svc.consumed_all(GROUP, TOPIC)
 
         workers = [svc.start_worker(cfg, "worker-a"), svc.start_worker(cfg, "worker-b")]
         # before the outage: a counter and a gauge, one minute each

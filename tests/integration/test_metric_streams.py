@@ -181,8 +181,7 @@ def main():
             return int(rows[0][0]) == 0
 
         def consumed_all():
-            ends = harness.end_offsets(svc.bootstrap, TOPIC)
-            return svc.stored_offsets(GROUP, TOPIC) == {p: o for p, o in ends.items() if o > 0}
+            return svc.consumed_all(GROUP, TOPIC)
 
         phase1 = make_samples(rng, START, PHASE1_END, {"ns-a": "acme", "ns-b": "beta"}, counters, None)
         a = svc.start_worker(cfg, "worker-a")

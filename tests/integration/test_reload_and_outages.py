@@ -80,9 +80,7 @@ def main():
             prod.flush()
 
         def caught_up():
-            ends = harness.end_offsets(svc.bootstrap, TOPIC)
-            harness.wait_until(lambda: svc.stored_offsets(GROUP, TOPIC) == {p: o for p, o in ends.items() if o > 0}, 90,
-                               "the worker to catch up")
+            harness.wait_until(lambda: svc.consumed_all(GROUP, TOPIC), 90, "the worker to catch up")
 
         def log_has(text, count=1):
             return open(w.log_path).read().count(text) >= count

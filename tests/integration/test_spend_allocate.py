@@ -149,8 +149,7 @@ def main():
         prod.flush()
 
         def caught_up():
-            ends = harness.end_offsets(svc.bootstrap, TOPIC)
-            return svc.stored_offsets(GROUP, TOPIC) == {p: o for p, o in ends.items() if o > 0}
+            return svc.consumed_all(GROUP, TOPIC)
         w = svc.start_worker(cfg, "worker")
         harness.wait_until(caught_up, 90, "the usage to be stored")
 
