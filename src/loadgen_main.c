@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "help.h"
 #include "loadgen.h"
 #include "rules.h"
 #include "timestamp.h"
@@ -71,14 +72,7 @@ int main(int argc, char **argv)
     const char *start = NULL;
 
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: costream-loadgen --brokers B [--topic T] [--count N] [--rate R] [--customers C]\n"
-               "         [--format json|msgpack] [--malformed-permille M] [--unattributed-permille U]\n"
-               "         [--duplicate-permille D] [--seed S] [--start TIME] [--span-hours H]\n"
-               "         [--totals FILE] [--redis-out FILE] [--set kafka.K=V]\n"
-               "         [--metrics-topic M [--metric-pods P] [--metric-interval-seconds S]\n"
-               "          [--metric-span-hours H]]\n"
-               "  produces realistic usage events (and container metrics) to any Kafka;\n"
-               "  see docs/operations.md\n");
+        fputs(cs_help_loadgen(), stdout);
         return 0;
     }
     cs_config_init(&kcfg);

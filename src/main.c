@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "chargeback.h"
 #include "config.h"
 #include "cs_version.h"
 #include "file.h"
+#include "help.h"
 #include "log.h"
 #include "reportdb.h"
 #include "rules.h"
@@ -34,35 +36,25 @@ static void install_signals(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: costream COMMAND [OPTIONS]\n"
-            "\n"
-            "  run -c FILE [--set KEY=VALUE]...   consume, price and aggregate usage events\n"
-            "  migrate -c FILE [--set KEY=VALUE]  apply the SQL migrations to PostgreSQL\n"
-            "  rules check FILE...                validate pricing rules files\n"
+    cs_buf b = {0};
+    cs_help_all(&b);
+    if (!b.failed)
+        fputs(b.data, f);
+    cs_buf_free(&b);
+}
 
-            "  report -c FILE (--period YYYY-MM | --from T --to T) [--customer C]\n"
-            "         [--product P] [--plan P] [--format table|csv|json|focus] [--output F]\n"
-            "                                     chargeback report or FOCUS export\n"
-            "  report --kind spend --period YYYY-MM [--customer C] [--format table|csv|json] -c FILE\n"
-            "                                     allocated infrastructure spend, cents that add up\n"
-            "  serve -c FILE                      serve reports over HTTP (serve.listen)\n"
-            "  period close YYYY-MM -c FILE       close a billing month\n"
-            "  period list -c FILE                list billing months\n"
-            "  token create --scope finance|customer [--customer C] --name N -c FILE\n"
-            "  token revoke ID -c FILE            manage report access tokens\n"
-            "  spend import FILE... --source NAME [--keep-bad-rows] -c FILE\n"
-            "                                     import an infrastructure bill (FOCUS CSV,\n"
-            "                                     plain or gzip); the same file twice changes\n"
-            "                                     nothing, a restated bill is a new version\n"
-            "  spend allocate --period YYYY-MM -c FILE\n"
-            "                                     allocate that month's bill to customers and\n"
-            "                                     products by the rules' pools (docs/spend.md)\n"
-            "  version                            print the version\n"
-            "\n"
-            "Tools (own executables): costream-loadgen (realistic traffic to any Kafka),\n"
-            "costream-kafka-mock (a throwaway Kafka on loopback); each takes --help.\n"
-            "See docs/operations.md for the configuration keys.\n");
+/* Prints the command's help if its arguments ask for it.  1 if they did. */
+static int help_asked(const char *command, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            const char *h = cs_help_command(command);
+            fputs(h ? h : "", stdout);
+            if (strcmp(command, "rules") && strcmp(command, "version"))
+                printf("Options:\n%s", cs_help_common());
+            return 1;
+        }
+    return 0;
 }
 
 static void print_errs(const cs_errlist *errs)
@@ -98,6 +90,26 @@ typedef struct cmd_opts {
     int keep_bad;
 } cmd_opts;
 
+#define CS_DEFAULT_CONFIG "/etc/costream/costream.conf"
+
+/* Without -c: $COSTREAM_CONFIG, else /etc/costream/costream.conf if it
+ * exists, else the built-in defaults; says on standard error which, so
+ * that nobody wonders why a socket default was tried.  0 or -1. */
+static int discover_config(cs_config *cfg, cs_errlist *errs)
+{
+    const char *env = getenv("COSTREAM_CONFIG");
+    const char *path = env && *env ? env : access(CS_DEFAULT_CONFIG, F_OK) == 0 ? CS_DEFAULT_CONFIG
+                                                                              : NULL;
+    if (!path) {
+        fprintf(stderr, "costream: no configuration read (no -c, COSTREAM_CONFIG is not set, no "
+                        CS_DEFAULT_CONFIG "): using the built-in defaults\n");
+        return 0;
+    }
+    fprintf(stderr, "costream: using the configuration %s (%s)\n", path,
+            env && *env ? "from COSTREAM_CONFIG" : "the default path");
+    return cs_config_load(cfg, path, errs) < 0 ? -1 : 0;
+}
+
 /* Parses -c FILE and --set KEY=VALUE into cfg and the other options into
  * o (may be NULL).  Returns 0 or 2. */
 static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
@@ -109,8 +121,10 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
     if (cs_config_init(cfg) < 0)
         return 1;
     /* the file first, then every --set, whatever the argument order */
+    int given = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        given |= c == 'c';
         if (c == 'c' && cs_config_load(cfg, optarg, &errs) < 0)
             ret = 2;
         else if (c == '?' || (!o && c != 'c' && c != 's'))
@@ -133,6 +147,8 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             default: break;
             }
     }
+    if (!given && ret == 0 && discover_config(cfg, &errs) < 0)
+        ret = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         if (c != 's')
@@ -562,6 +578,12 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     argc--;
     argv++;
+    if (strcmp(cmd, "help") == 0 && argc > 1 && cs_help_command(argv[1])) {
+        char *h[] = {argv[1], "--help"};
+        return help_asked(argv[1], 2, h) ? 0 : 2;
+    }
+    if (cs_help_command(cmd) && help_asked(cmd, argc, argv))
+        return 0;
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc, argv);
     if (strcmp(cmd, "migrate") == 0)

@@ -105,6 +105,8 @@ typedef struct cs_worker {
     size_t inbox_head, inbox_n;
     bool waiting;
     bool caught_up;      /* the last poll found no message: nothing more to fold in */
+    uint64_t announced;  /* messages consumed when "caught up" was last logged */
+    int64_t announced_at; /* when (monotonic µs); at most once a minute */
     bool prefetch;       /* look the next messages' customers up in one go */
     uint64_t misses_seen; /* label cache misses when the inbox was last filled */
     uint64_t hour_loads, hour_loads_seen; /* fingerprint hours read one by one */
@@ -1626,6 +1628,35 @@ static void prefetch(cs_worker *w)
     }
 }
 
+/* Says (at most once a minute), when the worker has read everything it was
+ * given since it last said so, that it caught up, with its partitions' lag (from the
+ * client's cached high watermarks: 0 unless messages arrived meanwhile). */
+static void announce_caught_up(cs_worker *w)
+{
+    if (w->n.consumed == w->announced ||
+        (w->announced_at && mono_usec() - w->announced_at < 60 * CS_USEC_PER_SEC))
+        return;
+    w->announced_at = mono_usec();
+    int64_t lag = 0;
+    size_t parts = 0;
+    for (size_t i = 0; i < w->ledger.n; i++) {
+        cs_ledger_part *p = &w->ledger.parts[i];
+        if (!p->active || p->next < 0)
+            continue;
+        int64_t hi = cs_consumer_high_watermark(w->consumer, p->topic, p->partition);
+        lag += hi > p->next ? hi - p->next : 0;
+        parts++;
+    }
+    char consumed[24], since[24], n[24], l[24];
+    fmt_i64(consumed, sizeof(consumed), (int64_t)w->n.consumed);
+    fmt_i64(since, sizeof(since), (int64_t)(w->n.consumed - w->announced));
+    fmt_i64(n, sizeof(n), (int64_t)parts);
+    fmt_i64(l, sizeof(l), lag);
+    cs_log(CS_LOG_INFO, "caught up: reached the end of the partitions", "partitions", n, "lag",
+           l, "consumed_since_last", since, "consumed", consumed, NULL);
+    w->announced = w->n.consumed;
+}
+
 /* Takes up to INBOX_MAX messages from Kafka (waiting up to 100 ms for the
  * first).  0, or a fatal error. */
 static int inbox_fill(cs_worker *w)
@@ -1642,6 +1673,8 @@ static int inbox_fill(cs_worker *w)
         }
         if (r == 0) {
             w->caught_up = true;
+            if (w->inbox_n == 0)
+                announce_caught_up(w);
             break;
         }
         w->inbox[w->inbox_n++] = m; /* a rebalance inside the poll may have cleared it */
