@@ -22,7 +22,7 @@ typedef struct entry {
 struct cs_cache {
     entry **buckets;
     size_t nbuckets, n, capacity;
-    int64_t ttl;
+    int64_t ttl, negative_ttl; /* positive entries, cached absences */
     entry *head, *tail;
     cs_cache_stats stats;
 };
@@ -41,7 +41,7 @@ cs_cache *cs_cache_new(size_t capacity, int64_t ttl_usec)
     if (!c)
         return NULL;
     c->capacity = capacity ? capacity : 1;
-    c->ttl = ttl_usec;
+    c->ttl = c->negative_ttl = ttl_usec;
     c->nbuckets = 64;
     while (c->nbuckets < c->capacity)
         c->nbuckets *= 2;
@@ -115,7 +115,7 @@ int cs_cache_get(cs_cache *c, const char *key, int64_t now, const char **ret_val
         c->stats.misses++;
         return 0;
     }
-    if (now - e->stored_at >= c->ttl) {
+    if (now - e->stored_at >= (e->value ? c->ttl : c->negative_ttl)) {
         remove_entry(c, slot);
         c->stats.expired++;
         c->stats.misses++;
@@ -128,13 +128,18 @@ int cs_cache_get(cs_cache *c, const char *key, int64_t now, const char **ret_val
     return 1;
 }
 
+void cs_cache_set_negative_ttl(cs_cache *c, int64_t ttl_usec)
+{
+    c->negative_ttl = ttl_usec;
+}
+
 int cs_cache_peek(const cs_cache *c, const char *key, int64_t now, const char **ret_value)
 {
     uint64_t h = hash_str(key);
     const entry *e = c->buckets[h & (c->nbuckets - 1)];
     while (e && (e->hash != h || strcmp(e->key, key) != 0))
         e = e->next_hash;
-    if (!e || now - e->stored_at >= c->ttl)
+    if (!e || now - e->stored_at >= (e->value ? c->ttl : c->negative_ttl))
         return 0;
     *ret_value = e->value;
     return 1;

@@ -22,6 +22,11 @@ typedef struct cs_cache_stats {
 cs_cache *cs_cache_new(size_t capacity, int64_t ttl_usec);
 void cs_cache_free(cs_cache *c); /* NULL allowed */
 
+/* Absences (NULL values) expire after ttl_usec instead of the cache's TTL
+ * (by default the same): a key that appears in the source soon after is
+ * then seen soon. */
+void cs_cache_set_negative_ttl(cs_cache *c, int64_t ttl_usec);
+
 /* Returns 1 on a fresh hit (and *ret_value, possibly NULL for a cached
  * absence, valid until the next call that modifies the cache), 0 on a miss
  * or an expired entry. */

@@ -82,7 +82,7 @@ int cs_config_init(cs_config *cfg)
                   "labels.order", &errs);
     r |= set_str(&cfg->start_offset, "earliest");
     r |= set_str(&cfg->log_level, "info");
-    r |= set_str(&cfg->http_listen, "127.0.0.1:9464");
+    r |= set_str(&cfg->http_listen, "127.0.0.1:9464-9473"); /* several workers per host */
     r |= set_str(&cfg->serve_listen, "127.0.0.1:9465");
     r |= set_str(&cfg->report_provider, "costream");
     r |= set_str(&cfg->report_issuer, "costream");
@@ -111,6 +111,7 @@ int cs_config_init(cs_config *cfg)
     cfg->flush_max_events = 200000;
     cfg->cache_size = 100000;
     cfg->cache_ttl_ms = 30000;
+    cfg->negative_ttl_ms = 2000;
     cfg->max_message_bytes = 65536;
     cs_errlist_free(&errs);
     return r ? -ENOMEM : 0;
@@ -193,6 +194,7 @@ static const struct int_key {
     {"flush.max_interval_ms", offsetof(cs_config, flush_max_interval_ms), 10, 3600000},
     {"flush.max_events", offsetof(cs_config, flush_max_events), 1, 100000000},
     {"labels.cache_ttl_ms", offsetof(cs_config, cache_ttl_ms), 0, 86400000},
+    {"labels.negative_cache_ttl_ms", offsetof(cs_config, negative_ttl_ms), 0, 86400000},
     {"metrics.settle_interval_ms", offsetof(cs_config, settle_interval_ms), 10, 3600000},
     {"metrics.lateness_ms", offsetof(cs_config, lateness_ms), 0, 86400000},
     {"metrics.partition_idle_ms", offsetof(cs_config, partition_idle_ms), 1000, 604800000},
@@ -211,16 +213,49 @@ static const struct int_key {
     {"serve.idle_in_transaction_timeout_ms", offsetof(cs_config, serve_idle_tx_timeout_ms), 100, 86400000},
 };
 
-/* "host:port" with a port from 0 to 65535 (0: any free port). */
-static int check_listen(const char *v, const char *where, const char *key, cs_errlist *errs)
+int cs_config_listen_range(const char *v, char *ret_host, size_t hostsize, int *ret_lo,
+                           int *ret_hi)
 {
     const char *colon = strrchr(v, ':');
-    char *end;
-    errno = 0;
-    long port = colon && colon[1] ? strtol(colon + 1, &end, 10) : -1;
-    if (port < 0 || port > 65535 || errno || *end || colon[1] == '+' || colon[1] == '-') {
-        cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port with a port from 0 to 65535",
-                        where, key, v);
+    if (!colon || !colon[1] || (size_t)(colon - v) >= hostsize)
+        return -EINVAL;
+    long p[2] = {-1, -1};
+    const char *s = colon + 1;
+    for (int k = 0; k < 2; k++) {
+        char *end;
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        errno = 0;
+        p[k] = strtol(s, &end, 10);
+        if (errno || p[k] > 65535)
+            return -EINVAL;
+        if (k == 0 && *end == '-') {
+            s = end + 1;
+            continue;
+        }
+        if (*end)
+            return -EINVAL;
+        if (k == 0)
+            p[1] = p[0];
+        break;
+    }
+    if (p[1] < p[0] || (p[0] == 0 && p[1] != 0))
+        return -EINVAL;
+    memcpy(ret_host, v, (size_t)(colon - v));
+    ret_host[colon - v] = '\0';
+    *ret_lo = (int)p[0];
+    *ret_hi = (int)p[1];
+    return 0;
+}
+
+/* "host:port" (0: any free port) or "host:first-last" (the first free one). */
+static int check_listen(const char *v, const char *where, const char *key, cs_errlist *errs)
+{
+    char host[256];
+    int lo, hi;
+    if (cs_config_listen_range(v, host, sizeof(host), &lo, &hi) < 0) {
+        cs_errlist_addf(errs, "%s: %s: \"%s\" is not host:port or host:first-last with ports"
+                              " from 0 to 65535", where, key, v);
         return -EINVAL;
     }
     return 0;

@@ -41,6 +41,7 @@ typedef struct cs_config {
     size_t nlabel_order;
     size_t cache_size;
     int cache_ttl_ms;
+    int negative_ttl_ms;     /* how long "no such label or customer" is trusted */
     size_t max_message_bytes;
     char *start_offset;    /* "earliest" or "latest", for partitions never consumed */
     cs_event_format format;
@@ -93,5 +94,10 @@ const char *cs_config_service_category(const cs_config *cfg, const char *product
 /* Reads a file of key = value lines.  Returns 0, or a negative error with
  * every problem in errs. */
 int cs_config_load(cs_config *cfg, const char *path, cs_errlist *errs);
+
+/* Splits a listen address "host:port" or "host:first-last" (ports 0 to
+ * 65535, first <= last; 0 alone means any free port).  0 or -EINVAL. */
+int cs_config_listen_range(const char *v, char *ret_host, size_t hostsize, int *ret_lo,
+                           int *ret_hi);
 
 #endif

@@ -48,6 +48,10 @@ cs_labels *cs_labels_new(const cs_config *cfg)
     for (size_t i = 0; l->order && i < cfg->nlabel_order; i++)
         l->order[l->norder++] = strdup(cfg->label_order[i]);
     l->cache = cs_cache_new(cfg->cache_size, (int64_t)cfg->cache_ttl_ms * 1000);
+    if (l->cache) /* an absence is trusted briefly: a refilled Redis is seen within it */
+        cs_cache_set_negative_ttl(l->cache, (int64_t)(cfg->negative_ttl_ms < cfg->cache_ttl_ms
+                                                          ? cfg->negative_ttl_ms
+                                                          : cfg->cache_ttl_ms) * 1000);
     if (!l->host || !l->prefix || !l->order || !l->cache) {
         cs_labels_free(l);
         return NULL;

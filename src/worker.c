@@ -1501,14 +1501,27 @@ static int start_http(cs_worker *w)
     if (!w->cfg->http_listen)
         return 0;
     cs_http_handlers hh = {w, http_metrics, http_ready};
-    w->http = cs_http_start(w->cfg->http_listen, &hh, err, sizeof(err));
+    char host[256], addr[300];
+    int lo, hi;
+    if (cs_config_listen_range(w->cfg->http_listen, host, sizeof(host), &lo, &hi) < 0)
+        return -EINVAL; /* checked when the configuration was read */
+    for (int p = lo; p <= hi && !w->http; p++) { /* the first free port of the range */
+        snprintf(addr, sizeof(addr), "%s:%d", host, p);
+        w->http = cs_http_start(addr, &hh, err, sizeof(err));
+    }
     if (!w->http) {
-        cs_log(CS_LOG_ERROR, "cannot start the HTTP endpoint", "error", err, NULL);
+        cs_log(CS_LOG_ERROR, "cannot start the HTTP endpoint", "listen", w->cfg->http_listen,
+               "error", err, "hint",
+               strstr(err, "in use") ? "another process (another worker?) holds the port: give"
+                                       " http.listen a range such as 127.0.0.1:9464-9473, its"
+                                       " own port per worker, or port 0"
+                                     : "check http.listen",
+               NULL);
         return -EINVAL;
     }
     fmt_i64(port, sizeof(port), cs_http_port(w->http));
     cs_log(CS_LOG_INFO, "serving /metrics, /healthz, /readyz", "listen", w->cfg->http_listen,
-           "port", port, NULL);
+           "address", addr, "port", port, NULL);
     return 0;
 }
 

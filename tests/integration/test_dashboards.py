@@ -2,7 +2,8 @@
 """Every query of every dashboard (grafana/dashboards/*.json) against real
 services, compared with figures this test computes itself.
 
-A known stream goes through two real workers: 14 customers on free, pro and
+A known stream goes through two real workers (sharing one http.listen
+port range, as two workers on one host do): 14 customers on free, pro and
 enterprise plans (names in Redis), unattributed usage, three products, events
 in the current month and the previous one, metric samples of a gauge, then
 the previous month is closed and more of its usage arrives late (corrections),
@@ -123,7 +124,9 @@ def run(svc, keep_prom):
     rules_path = os.path.join(svc.dir, "rules.json")
     with open(rules_path, "w") as f:
         json.dump(RULES, f)
+    first = free_port()  # both workers share one listen range, as on one host
     cfg = svc.write_config("c.conf", rules_path, {
+        "http.listen": "127.0.0.1:%d-%d" % (first, first + 5),
         "group": GROUP, "topics": TOPIC, "metrics.topics": METRICS, "metrics.lateness_ms": "0",
         "metrics.settle_interval_ms": "300", "metrics.month_to_date_refresh_ms": "500",
         "labels.order": "api_key,namespace"})
@@ -203,6 +206,8 @@ def run(svc, keep_prom):
     workers = [svc.start_worker(cfg, "worker-a"), svc.start_worker(cfg, "worker-b")]
     ports = [harness.wait_until(lambda w=w: (re.findall(r'"msg":"serving /metrics[^\n]*"port":(\d+)', open(w.log_path).read()) or [None])[0],
                                 30, "the HTTP endpoint") for w in workers]
+    check(len(set(ports)) == 2 and all(first <= int(p) <= first + 5 for p in ports),
+          "two workers on one host took two ports of the range: %s" % ports)
     prom_port = free_port()
     with open(os.path.join(svc.dir, "prometheus.yml"), "w") as f:
         f.write("global:\n  scrape_interval: %ds\nscrape_configs:\n  - job_name: costream\n"

@@ -74,6 +74,22 @@ START_TEST(peek)
 }
 END_TEST
 
+/* absences expire sooner than values when told to */
+START_TEST(negative_ttl)
+{
+    cs_cache *c = cs_cache_new(10, 30000);
+    const char *v;
+    cs_cache_set_negative_ttl(c, 2000);
+    cs_cache_put(c, "gone", NULL, 0);
+    cs_cache_put(c, "here", "x", 0);
+    ck_assert_int_eq(cs_cache_get(c, "gone", 1999, &v), 1);
+    ck_assert_int_eq(cs_cache_peek(c, "gone", 2000, &v), 0);
+    ck_assert_int_eq(cs_cache_get(c, "gone", 2000, &v), 0);
+    ck_assert_int_eq(cs_cache_get(c, "here", 29999, &v), 1);
+    cs_cache_free(c);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -81,6 +97,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, ttl_and_negative);
     tcase_add_test(tc, lru_bound);
     tcase_add_test(tc, peek);
+    tcase_add_test(tc, negative_ttl);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -111,6 +111,28 @@ START_TEST(hostile_files)
 }
 END_TEST
 
+/* Listen addresses: one port, a range for several workers on a host. */
+START_TEST(listen_ranges)
+{
+    char host[64];
+    int lo, hi;
+    ck_assert_int_eq(cs_config_listen_range("127.0.0.1:9464-9473", host, sizeof(host), &lo, &hi), 0);
+    ck_assert(strcmp(host, "127.0.0.1") == 0 && lo == 9464 && hi == 9473);
+    ck_assert_int_eq(cs_config_listen_range("[::1]:80", host, sizeof(host), &lo, &hi), 0);
+    ck_assert(strcmp(host, "[::1]") == 0 && lo == 80 && hi == 80);
+    ck_assert_int_eq(cs_config_listen_range(":0", host, sizeof(host), &lo, &hi), 0);
+    static const char *const bad[] = {"h:9473-9464", "h:0-5", "h:1-", "h:-1", "h:+80", "h:70000",
+                                      "h:1-70000", "h:", "h", "h:1x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(cs_config_listen_range(bad[i], host, sizeof(host), &lo, &hi) == -EINVAL, "%s",
+                      bad[i]);
+    cs_config cfg;
+    ck_assert_int_eq(cs_config_init(&cfg), 0);
+    ck_assert_str_eq(cfg.http_listen, "127.0.0.1:9464-9473");
+    cs_config_free(&cfg);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
@@ -118,6 +140,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, loads);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, hostile_files);
+    tcase_add_test(tc, listen_ranges);
     suite_add_tcase(s, tc);
     return s;
 }
