@@ -60,7 +60,8 @@ static u128 div_256(u128 hi, u128 lo, u128 d, u128 *rem)
 /* Gives one more unit to the `left` parts with the largest remainders. */
 static int hand_out(part *parts, size_t n, u128 left, cs_dec *ret, cs_i128 unit)
 {
-    qsort(parts, n, sizeof(*parts), by_remainder);
+    if (n > 1)
+        qsort(parts, n, sizeof(*parts), by_remainder);
     for (size_t i = 0; i < n && left > 0; i++, left--) {
         if (__builtin_add_overflow(ret[parts[i].idx].raw, unit, &ret[parts[i].idx].raw))
             return -ERANGE;

@@ -216,7 +216,8 @@ static int payers_of(const cs_allocate *a, const cs_pool_driver *d, int64_t star
         free(p);
         return r;
     }
-    qsort(p, n, sizeof(*p), by_customer);
+    if (n > 1)
+        qsort(p, n, sizeof(*p), by_customer);
     *ret = p;
     *ret_n = n;
     return 0;
@@ -366,7 +367,8 @@ static int split_shared(cs_allocate *a, int pool)
     int r = targets_of(a, p, &t, &n);
     if (r < 0)
         return r;
-    qsort(t, n, sizeof(*t), by_target);
+    if (n > 1)
+        qsort(t, n, sizeof(*t), by_target);
     cs_dec *w = malloc((n + 1) * sizeof(*w)), *out = malloc((n + 1) * sizeof(*out));
     r = w && out ? 0 : -ENOMEM;
     for (size_t i = 0; r == 0 && i < n; i++)
@@ -403,7 +405,8 @@ int cs_allocate_finish(cs_allocate *a)
         if (a->rules->pools[p].shared != CS_POOL_DIRECT && a->shared[p].lines > 0)
             r = split_shared(a, (int)p);
     if (r == 0) {
-        qsort(a->rows, a->nrows, sizeof(*a->rows), by_row);
+        if (a->nrows > 1)
+            qsort(a->rows, a->nrows, sizeof(*a->rows), by_row);
         cs_strmap_clear(&a->index, NULL); /* row numbers moved; no more adds */
     }
     return r;

@@ -520,8 +520,10 @@ int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
     if ((r = allocate_and_store(s, rules, date, lines, pool_of, u, nu, ret, err, errsize)) == 0)
         r = cs__store_exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize);
 out:
-    if (r < 0)
+    if (r < 0) {
         cs__store_rollback(s);
+        cs_spend_allocate_result_free(ret); /* nothing to report */
+    }
     PQclear(lines);
     PQclear(usage);
     free(u);
