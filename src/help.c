@@ -50,9 +50,12 @@ static const command_help commands[] = {
      "  is billed in the next open month as a correction), or list months.\n"
      "  Example: costream period close 2026-10 -c costream.conf\n"},
     {"token",
-     "costream token create --scope finance|customer [--customer C] --name N [-c FILE]\n"
+     "costream token create --scope finance|customer [--customer C] --name N [--force] [-c FILE]\n"
      "costream token revoke ID [-c FILE]\n"
-     "  Create a report token (printed once, stored as a hash) or revoke one.\n"
+     "costream token list [-c FILE]\n"
+     "  Create a report token (printed once, stored as a hash; a customer token\n"
+     "  for a customer with no usage or attributes needs --force), revoke one, or\n"
+     "  list them all (id, scope, customer, name, created, last used, revoked).\n"
      "  Example: costream token create --scope customer --customer acme --name acme-finops\n"},
     {"spend",
      "costream spend import FILE... --source NAME [--keep-bad-rows] [-c FILE]\n"

@@ -81,13 +81,14 @@ static const struct option config_opts[] = {
     {"source", required_argument, NULL, 'r'},
     {"keep-bad-rows", no_argument, NULL, 'k'},
     {"kind", required_argument, NULL, 'K'},
+    {"force", no_argument, NULL, 'x'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
     const char *source, *kind;
-    int keep_bad;
+    int keep_bad, force;
 } cmd_opts;
 
 #define CS_DEFAULT_CONFIG "/etc/costream/costream.conf"
@@ -144,6 +145,7 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'r': o->source = optarg; break;
             case 'k': o->keep_bad = 1; break;
             case 'K': o->kind = optarg; break;
+            case 'x': o->force = 1; break;
             default: break;
             }
     }
@@ -330,14 +332,44 @@ static int cmd_period(int argc, char **argv)
     return r;
 }
 
+static void print_token(void *opaque, const char *const *c)
+{
+    (void)opaque;
+    printf("%-14s %-9s %-20s %-20s %-21s %-21s %s\n", c[0], c[1], c[2][0] ? c[2] : "-", c[3], c[4],
+           c[5][0] ? c[5] : "never", c[6][0] ? c[6] : "-");
+}
+
+/* token list: every token, revoked ones included. */
+static int token_list(int argc, char **argv)
+{
+    cs_config cfg;
+    char err[512];
+    int r = load_config(argc, argv, &cfg);
+    if (r == 0) {
+        cs_store *s = cs_store_new(cfg.postgres);
+        printf("%-14s %-9s %-20s %-20s %-21s %-21s %s\n", "id", "scope", "customer", "name",
+               "created", "last used", "revoked");
+        if (cs_reportdb_token_list(s, print_token, NULL, err, sizeof(err)) < 0) {
+            fprintf(stderr, "costream token list: %s\n", err);
+            r = 1;
+        }
+        cs_store_free(s);
+    }
+    cs_config_free(&cfg);
+    return r;
+}
+
 static int cmd_token(int argc, char **argv)
 {
     cs_config cfg;
     cmd_opts o = {0};
     char err[512];
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return token_list(argc - 1, argv + 1);
     if (argc < 2 || (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "revoke") != 0)) {
         fprintf(stderr, "usage: costream token create --scope finance|customer [--customer C] "
-                        "--name N -c FILE | costream token revoke ID -c FILE\n");
+                        "--name N [--force] -c FILE | costream token revoke ID -c FILE | "
+                        "costream token list -c FILE\n");
         return 2;
     }
     int create = strcmp(argv[1], "create") == 0;
@@ -354,7 +386,17 @@ static int cmd_token(int argc, char **argv)
             fprintf(stderr, "costream token create: --scope finance, or --scope customer with "
                             "--customer C; and --name are required\n");
             r = 2;
+        } else if (customer && !o.force &&
+                   (r = cs_reportdb_customer_known(s, o.customer, err, sizeof(err))) <= 0) {
+            if (r < 0)
+                fprintf(stderr, "costream token create: %s\n", err);
+            else
+                fprintf(stderr, "costream token create: no customer \"%s\" has usage or stored "
+                                "attributes (a typo?); --force creates the token anyway\n",
+                        o.customer);
+            r = r < 0 ? 1 : 2;
         } else {
+            r = 0;
             char token[CS_TOKEN_LEN + 1], tid[CS_TOKEN_ID_LEN + 1];
             unsigned char hash[CS_TOKEN_HASH_LEN];
             if (cs_token_generate(token, tid, hash) < 0 ||

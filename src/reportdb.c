@@ -376,6 +376,68 @@ int cs_reportdb_token_revoke(cs_store *s, const char *id, char *err, size_t errs
     return !ok ? -EIO : changed ? 0 : -ENOENT;
 }
 
+int cs_reportdb_token_touch(cs_store *s, const char *id, char *err, size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    const char *params[1] = {id};
+    PGresult *r = PQexecParams(conn, "UPDATE api_tokens SET last_used_at = now() WHERE id = $1", 1,
+                               NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        set_err(err, errsize, "api_tokens", conn);
+    PQclear(r);
+    return ok ? 0 : -EIO;
+}
+
+int cs_reportdb_token_list(cs_store *s, void (*row)(void *opaque, const char *const *cols),
+                           void *opaque, char *err, size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    PGresult *r = PQexec(conn,
+                         "SELECT id, scope, coalesce(customer, ''), name,"
+                         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                         " coalesce(to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+                         " coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+                         " FROM api_tokens ORDER BY created_at, id");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "api_tokens", conn);
+        PQclear(r);
+        return -EIO;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *cols[7];
+        for (int c = 0; c < 7; c++)
+            cols[c] = PQgetvalue(r, i, c);
+        row(opaque, cols);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int cs_reportdb_customer_known(cs_store *s, const char *customer, char *err, size_t errsize)
+{
+    PGconn *conn = cs_store_conn(s, err, errsize);
+    if (!conn)
+        return -EIO;
+    const char *params[1] = {customer};
+    PGresult *r = PQexecParams(conn,
+                               "SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1)"
+                               " OR EXISTS (SELECT 1 FROM usage_cost WHERE customer = $1)",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "customers", conn);
+        PQclear(r);
+        return -EIO;
+    }
+    int known = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return known;
+}
+
 /* ---- the finance page ---------------------------------------------------- */
 
 static cs_dec cell_dec(PGresult *r, int row, int col)

@@ -96,4 +96,16 @@ int cs_reportdb_token_get(cs_store *s, const char *id, unsigned char *ret_hash,
 /* Revokes a token.  0, -ENOENT, -EIO. */
 int cs_reportdb_token_revoke(cs_store *s, const char *id, char *err, size_t errsize);
 
+/* Records that token id was just used.  0 or -EIO. */
+int cs_reportdb_token_touch(cs_store *s, const char *id, char *err, size_t errsize);
+
+/* Calls row(opaque, cols) for every token, oldest first: id, scope,
+ * customer ("" for finance), name, created, last used ("" never), revoked
+ * ("" if not), times as RFC 3339.  0 or -EIO. */
+int cs_reportdb_token_list(cs_store *s, void (*row)(void *opaque, const char *const *cols),
+                           void *opaque, char *err, size_t errsize);
+
+/* 1 if the customer has usage or stored attributes, 0 if not, -EIO. */
+int cs_reportdb_customer_known(cs_store *s, const char *customer, char *err, size_t errsize);
+
 #endif

@@ -168,6 +168,8 @@ static unsigned authenticate(struct MHD_Connection *c, cs_store *store, scope *r
         return MHD_HTTP_UNAUTHORIZED;
     ret->finance = strcmp(kind, "finance") == 0;
     snprintf(ret->customer, sizeof(ret->customer), "%s", customer);
+    if (cs_reportdb_token_touch(store, ret->token_id, err, sizeof(err)) < 0)
+        cs_log(CS_LOG_WARN, "could not record the token's use", "error", err, NULL);
     return 0;
 }
 

@@ -156,6 +156,20 @@ def main():
             s.close()
         harness.wait_until(lambda: raw_request(port, "/reports/focus?period=2026-11", cust)[1].startswith("HTTP/1.1 200"),
                            30, "the token's slots to free after its clients left")
+
+        # token list: both used; a customer nobody knows needs --force
+        p = svc.costream("token", "create", "--scope", "customer", "--customer", "acmee", "--name", "typo",
+                         "-c", cfg, check_rc=False)
+        check(p.returncode == 2 and "no customer \"acmee\"" in p.stderr and "--force" in p.stderr, p.stderr)
+        forced = svc.costream("token", "create", "--scope", "customer", "--customer", "newco", "--name", "new",
+                              "--force", "-c", cfg).stdout.strip()
+        svc.costream("token", "revoke", forced.split("_")[1], "-c", cfg)
+        rows = [l.split() for l in svc.costream("token", "list", "-c", cfg).stdout.splitlines()[1:]]
+        by_name = {r[3]: r for r in rows}
+        check(set(by_name) == {"fin", "acme", "new"}, "token list: %s" % rows)
+        check(by_name["fin"][5] != "never" and by_name["acme"][5] != "never" and by_name["acme"][2] == "acme",
+              "last used recorded: %s" % rows)
+        check(by_name["new"][5] == "never" and by_name["new"][6] != "-", "a revoked, never used token: %s" % rows)
         ok = True
     finally:
         if server:
