@@ -558,6 +558,11 @@ int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, 
     }
     if (r->products.n > 1)
         qsort(r->products.items, r->products.n, sizeof(total *), cmp_product);
+    /* a period without usage still has its totals, at zero, and says so */
+    total zero = {0};
+    if (nstored > 0)
+        snprintf(zero.currency, sizeof(zero.currency), "%s", stored[0].currency);
+    int empty = r->grand.n == 0;
     switch (r->fmt) {
     case CS_REPORT_FOCUS:
         break;
@@ -568,6 +573,8 @@ int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, 
             csv_total(out, "product_total", r->products.items[i]);
         for (size_t i = 0; i < r->grand.n; i++)
             csv_total(out, "grand_total", r->grand.items[i]);
+        if (empty)
+            csv_total(out, "grand_total", &zero);
         break;
     case CS_REPORT_JSON:
         cs_buf_puts(out, "],\"customer_totals\":[");
@@ -579,7 +586,10 @@ int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, 
         cs_buf_puts(out, "],\"totals\":[");
         for (size_t i = 0; i < r->grand.n; i++)
             json_total(out, r->grand.items[i], i == 0);
-        cs_buf_printf(out, "],\"reconciled\":%s}\n", ret == 0 ? "true" : "false");
+        if (empty)
+            json_total(out, &zero, 1);
+        cs_buf_printf(out, "],\"reconciled\":%s,\"usage\":%s}\n", ret == 0 ? "true" : "false",
+                      empty ? "false" : "true");
         break;
     case CS_REPORT_TABLE: {
         size_t rules[3], nr = 0;
@@ -592,7 +602,11 @@ int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, 
         rules[nr++] = r->ncells / NCOLS_TABLE;
         for (size_t i = 0; i < r->grand.n; i++)
             table_total(r, "TOTAL", r->grand.items[i]);
+        if (empty)
+            table_total(r, "TOTAL", &zero);
         cs_buf_printf(out, "Chargeback for %s\n\n", r->meta.period);
+        if (empty)
+            cs_buf_printf(out, "No usage in %s.\n\n", r->meta.period);
         table_print(r, out, nr, rules);
         for (size_t i = 0; i < r->grand.n; i++) {
             char u[CS_DEC_STRLEN];

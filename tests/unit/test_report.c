@@ -56,6 +56,34 @@ START_TEST(csv_rounding_and_totals)
 }
 END_TEST
 
+/* A month without usage says so and still has its totals, at zero. */
+START_TEST(empty_period)
+{
+    static const cs_report_format fmts[] = {CS_REPORT_CSV, CS_REPORT_JSON, CS_REPORT_TABLE};
+    static const char *const want[] = {"grand_total,,,,,,,,,,0.00,0.00,0.00,,,,0,0.000000000000\r\n",
+                                       "\"totals\":[{", "No usage in 2026-11."};
+    for (size_t i = 0; i < 3; i++) {
+        cs_report *r = cs_report_new(fmts[i], &meta);
+        cs_buf b = {0};
+        cs_report_begin(r, &b);
+        ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), 0);
+        ck_assert_msg(strstr(b.data, want[i]) != NULL, "%s", b.data);
+        if (fmts[i] == CS_REPORT_JSON) {
+            json_error_t e;
+            json_t *j = json_loads(b.data, 0, &e);
+            ck_assert_ptr_nonnull(j);
+            ck_assert(json_array_size(json_object_get(j, "totals")) == 1 &&
+                      json_is_false(json_object_get(j, "usage")));
+            json_decref(j);
+        }
+        if (fmts[i] == CS_REPORT_TABLE)
+            ck_assert_ptr_nonnull(strstr(b.data, "TOTAL"));
+        cs_report_free(r);
+        cs_buf_free(&b);
+    }
+}
+END_TEST
+
 START_TEST(reconciliation_failure)
 {
     cs_report *r = cs_report_new(CS_REPORT_JSON, &meta);
@@ -152,6 +180,7 @@ static Suite *make_suite(void)
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, csv_rounding_and_totals);
+    tcase_add_test(tc, empty_period);
     tcase_add_test(tc, focus_tags_whole);
     tcase_add_test(tc, reconciliation_failure);
     tcase_add_test(tc, focus_row);
