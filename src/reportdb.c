@@ -440,15 +440,6 @@ int cs_reportdb_customer_known(cs_store *s, const char *customer, char *err, siz
 
 /* ---- the finance page ---------------------------------------------------- */
 
-static cs_dec cell_dec(PGresult *r, int row, int col)
-{
-    cs_dec d = cs_dec_zero();
-    const char *v = PQgetvalue(r, row, col);
-    if (!PQgetisnull(r, row, col))
-        cs_dec_parse(v, strlen(v), &d);
-    return d;
-}
-
 /* Runs a finance query ($1 period, $2 customer or NULL, then extra). */
 static PGresult *finance_query(PGconn *conn, const char *sql, const char *period,
                                const char *customer, const char *extra1, const char *extra2,
@@ -475,8 +466,8 @@ static int finance_list(PGconn *conn, const char *sql, const char *period, const
         return -EIO;
     int ret = 0;
     for (int i = 0; i < PQntuples(r) && ret == 0; i++)
-        ret = cs_finance_list_add(l, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cell_dec(r, i, 2),
-                                  cell_dec(r, i, 3), cell_dec(r, i, 4));
+        ret = cs_finance_list_add(l, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cs__store_dec(r, i, 2),
+                                  cs__store_dec(r, i, 3), cs__store_dec(r, i, 4));
     PQclear(r);
     return ret;
 }
@@ -497,10 +488,10 @@ static int finance_totals(PGconn *conn, const char *period, const char *customer
         return -EIO;
     if (PQntuples(r) == 1) {
         snprintf(p->currency, sizeof(p->currency), "%s", PQgetvalue(r, 0, 0));
-        p->billed = cell_dec(r, 0, 1);
-        p->list_cost = cell_dec(r, 0, 2);
-        p->discount = cell_dec(r, 0, 3);
-        p->unattributed = cell_dec(r, 0, 4);
+        p->billed = cs__store_dec(r, 0, 1);
+        p->list_cost = cs__store_dec(r, 0, 2);
+        p->discount = cs__store_dec(r, 0, 3);
+        p->unattributed = cs__store_dec(r, 0, 4);
         p->ncustomers = strtol(PQgetvalue(r, 0, 5), NULL, 10);
     }
     PQclear(r);
@@ -518,8 +509,8 @@ static int finance_totals(PGconn *conn, const char *period, const char *customer
         period, customer, p->currency[0] ? p->currency : "USD", NULL, err, errsize);
     if (!r)
         return -EIO;
-    p->previous_same_point = cell_dec(r, 0, 0);
-    p->previous = cell_dec(r, 0, 1);
+    p->previous_same_point = cs__store_dec(r, 0, 0);
+    p->previous = cs__store_dec(r, 0, 1);
     PQclear(r);
     return 0;
 }

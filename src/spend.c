@@ -18,6 +18,7 @@
 #include "array.h"
 #include "store_internal.h"
 #include "timestamp.h"
+#include "utf8.h"
 
 typedef struct reject {
     size_t line;
@@ -155,10 +156,12 @@ static int store(cs_store *s, const char *source, const char *file_name, const u
                  const char *data, size_t len, cs_spend_import_result *ret, stage_ctx *c,
                  char *err, size_t errsize)
 {
-    char lines[24], rejected[24], id[24];
+    char lines[24], rejected[24], id[24], name[1024];
     snprintf(lines, sizeof(lines), "%zu", ret->lines);
     snprintf(rejected, sizeof(rejected), "%zu", ret->rejected);
-    const char *v[5] = {source, file_name, (const char *)sha, lines, rejected};
+    /* a file name is any bytes: kept as valid UTF-8 (utf8.h), cut between characters */
+    cs_utf8_escape(name, sizeof(name), file_name, strlen(file_name), NULL);
+    const char *v[5] = {source, name, (const char *)sha, lines, rejected};
     int lens[5] = {0, 0, SHA256_DIGEST_LENGTH, 0, 0}, fmts[5] = {0, 0, 1, 0, 0};
     PGresult *res;
     int r = cs__store_exec_params(s,
@@ -220,6 +223,10 @@ int cs_spend_import(cs_store *s, const char *source, const char *file_name, cons
     unsigned char sha[SHA256_DIGEST_LENGTH];
     stage_ctx c = {0};
     memset(ret, 0, sizeof(*ret));
+    if (!*source || !cs_utf8_valid(source, strlen(source))) {
+        snprintf(err, errsize, "the source name must be non-empty UTF-8 text");
+        return -EINVAL;
+    }
     int r = validate(data, len, on_error, opaque, ret);
     if (r < 0)
         return r;
@@ -262,19 +269,6 @@ void cs_spend_allocate_result_free(cs_spend_allocate_result *r)
     r->npools = 0;
 }
 
-static int64_t cell_i64(PGresult *r, int row, int col)
-{
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static cs_dec cell_dec(PGresult *r, int row, int col)
-{
-    cs_dec d = cs_dec_zero();
-    const char *v = PQgetvalue(r, row, col);
-    cs_dec_parse(v, strlen(v), &d);
-    return d;
-}
-
 /* The usage of the hours [from, to), sorted as allocate.h wants it; the
  * strings stay in *ret_res. */
 static int read_usage(cs_store *s, int64_t from, int64_t to, PGresult **ret_res,
@@ -299,8 +293,8 @@ static int read_usage(cs_store *s, int64_t from, int64_t to, PGresult **ret_res,
         return -ENOMEM;
     for (int i = 0; i < n; i++)
         u[i] = (cs_allocate_usage){PQgetvalue(*ret_res, i, 0), PQgetvalue(*ret_res, i, 1),
-                                   PQgetvalue(*ret_res, i, 2), cell_i64(*ret_res, i, 3),
-                                   cell_dec(*ret_res, i, 4)};
+                                   PQgetvalue(*ret_res, i, 2), cs__store_i64(*ret_res, i, 3),
+                                   cs__store_dec(*ret_res, i, 4)};
     *ret = u;
     *ret_n = (size_t)n;
     return 0;
@@ -349,7 +343,7 @@ static int pool_totals(const cs_rules *rules, PGresult *lines, const int *pool_o
         snprintf(cur[k], 4, "%s", c);
         snprintf(ret->currency, sizeof(ret->currency), "%s", c);
         t->lines++;
-        if (cs_dec_add(t->cost, cell_dec(lines, i, L_COST), &t->cost) < 0) {
+        if (cs_dec_add(t->cost, cs__store_dec(lines, i, L_COST), &t->cost) < 0) {
             free(cur);
             return -ERANGE;
         }
@@ -409,8 +403,8 @@ static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *da
         return -ENOMEM;
     int r = 0;
     for (int i = 0; r == 0 && i < PQntuples(lines); i++)
-        r = cs_allocate_line(a, pool_of[i], cell_i64(lines, i, L_START), cell_i64(lines, i, L_END),
-                             cell_dec(lines, i, L_COST));
+        r = cs_allocate_line(a, pool_of[i], cs__store_i64(lines, i, L_START), cs__store_i64(lines, i, L_END),
+                             cs__store_dec(lines, i, L_COST));
     if (r == 0)
         r = cs_allocate_finish(a);
     for (size_t i = 0; r == 0 && i < cs_allocate_count(a); i++) {
@@ -505,8 +499,8 @@ int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
         pool_of[i] = cs_allocate_pool_of(rules, &f);
         if (pool_of[i] == -EINVAL)
             pool_of[i] = CS_ALLOCATE_UNPOOLED; /* tags are JSON objects by construction */
-        lo = cell_i64(lines, (int)i, L_START) < lo ? cell_i64(lines, (int)i, L_START) : lo;
-        hi = cell_i64(lines, (int)i, L_END) > hi ? cell_i64(lines, (int)i, L_END) : hi;
+        lo = cs__store_i64(lines, (int)i, L_START) < lo ? cs__store_i64(lines, (int)i, L_START) : lo;
+        hi = cs__store_i64(lines, (int)i, L_END) > hi ? cs__store_i64(lines, (int)i, L_END) : hi;
     }
     if (!pool_of) {
         r = -ENOMEM;

@@ -8,7 +8,8 @@
  * any bad line imports nothing: every bad line is reported through
  * on_error(opaque, error) and the call returns -EBADMSG.  Importing the
  * same file for the same source again changes nothing (*ret says which
- * import it was).  Concurrent imports of one source are serialised by an
+ * import it was).  source must be valid UTF-8 (-EINVAL otherwise); the
+ * file name is stored escaped (utf8.h) whatever its bytes.  Concurrent imports of one source are serialised by an
  * advisory lock.  Not thread-safe per cs_store.
  */
 #ifndef CS_SPEND_H

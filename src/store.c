@@ -480,3 +480,18 @@ int cs__store_stage_rows(cs_store *s, const char *create_sql, const char *copy_s
         return r;
     return cs__store_copy_rows(s, nrows, ncols, row, ctx, err, errsize);
 }
+
+cs_dec cs__store_dec(const PGresult *r, int row, int col)
+{
+    cs_dec d = cs_dec_zero();
+    if (!PQgetisnull(r, row, col)) {
+        const char *v = PQgetvalue(r, row, col);
+        cs_dec_parse(v, strlen(v), &d);
+    }
+    return d;
+}
+
+int64_t cs__store_i64(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}

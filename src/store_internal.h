@@ -43,6 +43,11 @@ int cs__store_exec_params(cs_store *s, const char *sql, int n, const char *const
                           const int *lengths, const int *formats, const char *what,
                           PGresult **ret_res, char *err, size_t errsize);
 
+/* A NUMERIC cell of a text result as a decimal (zero when NULL or, which
+ * cannot happen for NUMERIC(38,12), unreadable); an integer cell. */
+cs_dec cs__store_dec(const PGresult *r, int row, int col);
+int64_t cs__store_i64(const PGresult *r, int row, int col);
+
 /* COPY helpers: row(ctx, i, cols, scratch) fills ncols column texts of row i
  * (NULL for SQL NULL), or returns 0 to skip it. */
 #define CS__STORE_CELL 96 /* scratch per column: numbers, timestamps, hex ids */

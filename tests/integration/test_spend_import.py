@@ -22,6 +22,7 @@ import io
 import json
 import os
 import random
+import subprocess
 import sys
 from decimal import Decimal, ROUND_HALF_EVEN
 
@@ -182,6 +183,34 @@ def main():
         raw_lines = open(os.path.join(d, "bad.csv")).read().split("\n")
         check([r[0] for r in rej] == ["3", "5"] and rej[0][1] == "BilledCost"
               and rej[0][2].rstrip("\r\n") == raw_lines[2].rstrip("\r"), "rejects with raw bytes: %s" % rej)
+        # invalid UTF-8 at every cut point of a Japanese name: in the file's name
+        # (stored escaped, the import goes through) and in a line (a reject)
+        jp = "請求書".encode()
+        header = b"BilledCost,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ServiceName\r\n"
+        for k in range(1, len(jp)):
+            path = os.path.join(d, "cut").encode() + jp[:k] + b".csv"
+            with open(path, "wb") as f:
+                f.write(header + b"1,USD,Usage,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,svc-" + jp[:k] + b"\r\n"
+                        + b"2,USD,Usage,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,plain-%d\r\n" % k)
+            p = subprocess.run([harness.COSTREAM, "spend", "import", path, "--source", "cut-%d" % k,
+                                "--keep-bad-rows", "-c", cfg], capture_output=True)
+            valid = k % 3 == 0
+            check(p.returncode == 0 and (b"2 lines, 0 rejected" if valid else b"1 lines, 1 rejected") in p.stdout,
+                  "cut %d: %s %s" % (k, p.stdout, p.stderr))
+            name = svc.psql("SELECT file_name FROM bill_imports WHERE source = 'cut-%d'" % k)[0][0]
+            check(name.endswith(".csv") and name.startswith(os.path.join(d, "cut")) and
+                  (valid and name == path.decode() or not valid and "\\x" in name),
+                  "cut %d: file name stored as %r (from %r)" % (k, name, path))
+            if not valid:
+                rej = svc.psql("SELECT column_name, reason, length(raw) FROM bill_rejects b JOIN bill_imports i"
+                               " ON i.id = b.import_id WHERE i.source = 'cut-%d'" % k)
+                check(rej == [["ServiceName", "not valid UTF-8", str(len(b"1,USD,Usage,2026-08-01T00:00:00Z,"
+                                                                        b"2026-08-02T00:00:00Z,svc-") + k + 2)]],
+                      "cut %d: the bad line kept with its raw bytes: %s" % (k, rej))
+        p = subprocess.run([harness.COSTREAM, "spend", "import", os.path.join(d, "nocost.csv").encode(),
+                            "--source", b"bad-\xe8", "-c", cfg], capture_output=True)
+        check(p.returncode != 0 and b"source name must be" in p.stderr, "a source that is not UTF-8: %s" % p.stderr)
+
         # a pool holding two currencies cannot be allocated: said, nothing stored
         with open(os.path.join(d, "mixed.csv"), "w") as f:
             f.write("BilledCost,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ServiceName\r\n"
