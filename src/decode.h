@@ -25,6 +25,11 @@ const char *cs_decode_arena_put(char *arena, size_t cap, size_t *used, const cha
  * -EBADMSG. */
 int cs_decode_mp_check(const char *buf, size_t len);
 
+/* Moves *pos past the one MessagePack object that starts there, checking
+ * its lengths and counts as cs_decode_mp_check() does.  0 or -EBADMSG
+ * (*pos unchanged). */
+int cs_decode_mp_skip(const char *buf, size_t len, size_t *pos);
+
 /* Resets err, refuses empty and oversized messages, and resolves
  * CS_EVENT_FORMAT_AUTO ('{' → JSON, a map header → MessagePack).  0 or
  * -EBADMSG. */

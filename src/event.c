@@ -407,19 +407,6 @@ static void jf_raw(const cs_jf_value *v, rawval *ret)
         *ret = (rawval){RAW_OTHER, NULL, 0, jf_type_name(v->kind)};
 }
 
-/* Records key among the object's keys; gives up on a duplicate (jansson's
- * JSON_REJECT_DUPLICATES) or too many keys. */
-static int jf_new_key(const cs_jf_value *k, cs_jf_value *keys, size_t *n)
-{
-    if (*n == FAST_MAX_KEYS)
-        return CS_JF_GIVE_UP;
-    for (size_t i = 0; i < *n; i++)
-        if (keys[i].n == k->n && memcmp(keys[i].p, k->p, k->n) == 0)
-            return CS_JF_GIVE_UP;
-    keys[(*n)++] = *k;
-    return 0;
-}
-
 static bool jf_is(const cs_jf_value *k, const char *name)
 {
     size_t n = strlen(name);
@@ -439,7 +426,7 @@ static int jf_labels(cs_jf *j, fast_label *labels, size_t *nlabels)
     size_t nkeys = 0;
     int r;
     while ((r = cs_jf_key(j, &k)) == 1) {
-        if (jf_new_key(&k, keys, &nkeys) < 0 || cs_jf_value_read(j, &v) < 0 ||
+        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0 ||
             v.kind == CS_JF_OBJECT || v.kind == CS_JF_ARRAY)
             return CS_JF_GIVE_UP;
         if (*nlabels <= CS_EVENT_MAX_LABELS) { /* one past the limit makes add_label say so */
@@ -459,7 +446,7 @@ static int jf_data(cs_jf *j, rawevent *re, fast_label *labels, size_t *nlabels,
     size_t nkeys = 0;
     int r;
     while ((r = cs_jf_key(j, &k)) == 1) {
-        if (jf_new_key(&k, keys, &nkeys) < 0 || cs_jf_value_read(j, &v) < 0)
+        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0)
             return CS_JF_GIVE_UP;
         rawval *slot = jf_is(&k, "product") ? &re->product
                        : jf_is(&k, "meter") ? &re->meter
@@ -508,7 +495,7 @@ int cs_event_decode_json_fast(const char *buf, size_t len, cs_event *ev, cs_even
     if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
         return CS_JF_GIVE_UP;
     while ((r = cs_jf_key(&j, &k)) == 1) {
-        if (jf_new_key(&k, keys, &nkeys) < 0 || cs_jf_value_read(&j, &v) < 0)
+        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(&j, &v) < 0)
             return CS_JF_GIVE_UP;
         rawval *slot = NULL;
         for (size_t i = 0; i < sizeof(top) / sizeof(top[0]) && !slot; i++)
@@ -723,10 +710,10 @@ static int mp_shape(unsigned c, size_t *hdr, size_t *fixed, int *kind)
     return -1;
 }
 
-int cs_decode_mp_check(const char *buf, size_t len)
+int cs_decode_mp_skip(const char *buf, size_t len, size_t *pos)
 {
     const unsigned char *p = (const unsigned char *)buf;
-    size_t i = 0;
+    size_t i = *pos;
     uint64_t pending = 1; /* objects still to read, at every depth */
     while (pending > 0) {
         if (i >= len)
@@ -752,7 +739,14 @@ int cs_decode_mp_check(const char *buf, size_t len)
         if (pending > len - i) /* every object takes at least one byte */
             return -EBADMSG;
     }
+    *pos = i;
     return 0;
+}
+
+int cs_decode_mp_check(const char *buf, size_t len)
+{
+    size_t pos = 0;
+    return cs_decode_mp_skip(buf, len, &pos);
 }
 
 int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_format *fmt,

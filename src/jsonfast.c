@@ -249,6 +249,17 @@ int cs_jf_skip_rest(cs_jf *j, cs_jf_kind kind)
     return 0;
 }
 
+int cs_jf_key_new(const cs_jf_value *k, cs_jf_value *keys, size_t *n, size_t max)
+{
+    if (*n == max)
+        return GIVE_UP;
+    for (size_t i = 0; i < *n; i++)
+        if (keys[i].n == k->n && memcmp(keys[i].p, k->p, k->n) == 0)
+            return GIVE_UP;
+    keys[(*n)++] = *k;
+    return 0;
+}
+
 int cs_jf_end(cs_jf *j)
 {
     ws(j);

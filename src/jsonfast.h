@@ -63,6 +63,11 @@ int cs_jf_key(cs_jf *j, cs_jf_value *ret);
  * CS_JF_GIVE_UP. */
 int cs_jf_skip_rest(cs_jf *j, cs_jf_kind kind);
 
+/* Records key k among the n keys already read of an object (room for
+ * max): CS_JF_GIVE_UP on a duplicate (jansson's JSON_REJECT_DUPLICATES
+ * refuses it) or when there is no room, else 0. */
+int cs_jf_key_new(const cs_jf_value *k, cs_jf_value *keys, size_t *n, size_t max);
+
 /* 0 when only whitespace remains, else CS_JF_GIVE_UP. */
 int cs_jf_end(cs_jf *j);
 

@@ -2,6 +2,7 @@
 #include "pricing.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *label_value(const cs_label *labels, size_t n, const char *name)
@@ -61,6 +62,18 @@ const cs_rule *cs_pricing_match_metric(const cs_rules *rs, const char *name, int
             return r;
     }
     return NULL;
+}
+
+static int cmp_key(const void *key, const void *elem)
+{
+    return strcmp(key, *(const char *const *)elem);
+}
+
+bool cs_pricing_prices_metric(const cs_rules *rs, const char *name)
+{
+    return rs->nmetric_names &&
+           bsearch(name, rs->metric_names, rs->nmetric_names, sizeof(*rs->metric_names),
+                   cmp_key) != NULL;
 }
 
 int cs_pricing_cost(cs_dec quantity, cs_dec unit_price, cs_dec discount_rate, cs_price *ret)

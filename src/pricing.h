@@ -39,6 +39,10 @@ const cs_rule *cs_pricing_match(const cs_rules *rules, const char *product, cons
 const cs_rule *cs_pricing_match_metric(const cs_rules *rules, const char *name,
                                        int64_t time_usec, const cs_label *labels, size_t nlabels);
 
+/* Whether any rule, of any version, prices metric `name`: a sample of a
+ * metric it does not name is skipped without decoding the rest. */
+bool cs_pricing_prices_metric(const cs_rules *rules, const char *name);
+
 /* The cost formula alone: list, discount and cost of quantity at
  * unit_price with discount_rate.  0 or -ERANGE. */
 int cs_pricing_cost(cs_dec quantity, cs_dec unit_price, cs_dec discount_rate, cs_price *ret);

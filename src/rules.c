@@ -453,6 +453,32 @@ static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx
     }
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Fills rs->metric_names: what cs_pricing_prices_metric() searches. */
+static int index_metric_names(cs_rules *rs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rs->nrules; i++)
+        n += rs->rules[i].nmetric_names;
+    rs->metric_names = calloc(n + 1, sizeof(*rs->metric_names));
+    if (!rs->metric_names)
+        return -ENOMEM;
+    for (size_t i = 0; i < rs->nrules; i++)
+        for (size_t m = 0; m < rs->rules[i].nmetric_names; m++)
+            rs->metric_names[rs->nmetric_names++] = rs->rules[i].metric_names[m];
+    qsort(rs->metric_names, rs->nmetric_names, sizeof(*rs->metric_names), cmp_name);
+    size_t k = 0;
+    for (size_t i = 0; i < rs->nmetric_names; i++)
+        if (k == 0 || strcmp(rs->metric_names[k - 1], rs->metric_names[i]) != 0)
+            rs->metric_names[k++] = rs->metric_names[i];
+    rs->nmetric_names = k;
+    return 0;
+}
+
 int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **ret,
                    cs_errlist *errs)
 {
@@ -503,6 +529,11 @@ int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **re
     }
     cs__rules_pop(&c);
     cs__rules_parse_pools(&c, root, rs);
+    if (index_metric_names(rs) < 0) {
+        json_decref(root);
+        cs_rules_free(rs);
+        return -ENOMEM;
+    }
 out:
     json_decref(root);
     if (c.nerr > 0) {
@@ -559,6 +590,7 @@ void cs_rules_free(cs_rules *rs)
         free(r->description);
     }
     free(rs->rules);
+    free(rs->metric_names);
     cs__rules_free_pools(rs);
     free_discounts(rs->plans, rs->nplans);
     free(rs->version);

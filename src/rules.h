@@ -106,6 +106,8 @@ typedef struct cs_rules {
     size_t nrules;
     cs_pool *pools; /* in file order: the first that selects a bill line takes it */
     size_t npools;
+    const char **metric_names; /* every rule's metric names, sorted, once each (borrowed) */
+    size_t nmetric_names;
 } cs_rules;
 
 /* A list of formatted error messages. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "jsonfast.h"
 #include "timestamp.h"
 
 #define fail cs_decode_fail
@@ -255,6 +256,154 @@ int cs_sample_decode(const void *buf, size_t len, size_t max_bytes, cs_event_for
     if ((r = cs_decode_prelude(p, len, max_bytes, &fmt, err)) < 0)
         return r;
     return fmt == CS_EVENT_FORMAT_JSON ? decode_json(p, len, s, err) : decode_msgpack(p, len, s, err);
+}
+
+/* Fills h from the name and timestamp spans; -EAGAIN unless both are
+ * present and valid. */
+static int head_set(cs_sample_head *h, const char *name, size_t name_n, const char *ts,
+                    size_t ts_n)
+{
+    if (!name || !ts || name_n >= sizeof(h->name) || !valid_name(name, name_n, 1) ||
+        cs_timestamp_parse(ts, ts_n, &h->time_usec) < 0)
+        return -EAGAIN;
+    memcpy(h->name, name, name_n);
+    h->name[name_n] = '\0';
+    return 0;
+}
+
+#define PEEK_MAX_KEYS 48 /* labels and top-level members; more: decode fully */
+
+/* The labels object, whose '{' was just read: string values only. */
+static int peek_json_labels(cs_jf *j)
+{
+    cs_jf_value keys[PEEK_MAX_KEYS], k, v;
+    size_t nkeys = 0;
+    int r;
+    while ((r = cs_jf_key(j, &k)) == 1)
+        if (cs_jf_key_new(&k, keys, &nkeys, PEEK_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0 ||
+            v.kind != CS_JF_STRING)
+            return CS_JF_GIVE_UP;
+    return r;
+}
+
+static int peek_json(const char *buf, size_t len, cs_sample_head *h)
+{
+    char scratch[CS_EVENT_ARENA];
+    cs_jf_value keys[PEEK_MAX_KEYS], k, v, name = {0}, ts = {0};
+    size_t nkeys = 0;
+    cs_jf j;
+    int r;
+    if (!cs_utf8_valid(buf, len))
+        return -EAGAIN;
+    cs_jf_init(&j, buf, len, scratch, sizeof(scratch));
+    if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
+        return -EAGAIN;
+    while ((r = cs_jf_key(&j, &k)) == 1) {
+        if (cs_jf_key_new(&k, keys, &nkeys, PEEK_MAX_KEYS) < 0 || cs_jf_value_read(&j, &v) < 0)
+            return -EAGAIN;
+        bool is_name = k.n == 4 && memcmp(k.p, "name", 4) == 0;
+        bool is_ts = k.n == 9 && memcmp(k.p, "timestamp", 9) == 0;
+        bool is_labels = k.n == 6 && memcmp(k.p, "labels", 6) == 0;
+        if ((is_name || is_ts) && v.kind != CS_JF_STRING)
+            return -EAGAIN;
+        if (is_name)
+            name = v;
+        else if (is_ts)
+            ts = v;
+        else if (is_labels != (v.kind == CS_JF_OBJECT) ||
+                 (is_labels && peek_json_labels(&j) < 0))
+            return -EAGAIN;
+        else if (v.kind == CS_JF_ARRAY && cs_jf_skip_rest(&j, v.kind) < 0)
+            return -EAGAIN;
+    }
+    if (r < 0 || cs_jf_end(&j) < 0)
+        return -EAGAIN;
+    return head_set(h, name.p, name.n, ts.p, ts.n);
+}
+
+/* A MessagePack string at *i: its bytes.  0, or -1 if it is not one. */
+static int mp_str(const unsigned char *p, size_t len, size_t *i, const char **ret, size_t *ret_n)
+{
+    static const unsigned char hdr[] = {0xd9, 1, 0xda, 2, 0xdb, 4};
+    size_t at = *i, n = 0, h = 0;
+    if (at >= len)
+        return -1;
+    unsigned c = p[at++];
+    if (c >= 0xa0 && c <= 0xbf)
+        n = c & 0x1f;
+    for (size_t k = 0; k < sizeof(hdr); k += 2)
+        if (c == hdr[k])
+            h = hdr[k + 1];
+    if (!n && !h && !(c >= 0xa0 && c <= 0xbf))
+        return -1;
+    if (h > len - at)
+        return -1;
+    for (size_t k = 0; k < h; k++)
+        n = n << 8 | p[at++];
+    if (n > len - at)
+        return -1;
+    *ret = (const char *)p + at;
+    *ret_n = n;
+    *i = at + n;
+    return 0;
+}
+
+/* A map of strings to strings at *i, skipped. */
+static int peek_mp_labels(const unsigned char *p, size_t len, size_t *i)
+{
+    const char *s;
+    size_t n, at = *i;
+    if (at >= len || p[at] < 0x80 || p[at] > 0x8f)
+        return -1; /* a label set larger than a fixmap: decode fully */
+    unsigned count = p[at++] & 0x0f;
+    for (unsigned m = 0; m < 2 * count; m++)
+        if (mp_str(p, len, &at, &s, &n) < 0)
+            return -1;
+    *i = at;
+    return 0;
+}
+
+static int peek_msgpack(const char *buf, size_t len, cs_sample_head *h)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    const char *name = NULL, *ts = NULL, *k;
+    size_t name_n = 0, ts_n = 0, kn, i = 1;
+    uint64_t n;
+    if (p[0] >= 0x80 && p[0] <= 0x8f)
+        n = p[0] & 0x0f;
+    else if (p[0] == 0xde && len >= 3)
+        n = (uint64_t)p[1] << 8 | p[2], i = 3;
+    else if (p[0] == 0xdf && len >= 5)
+        n = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4], i = 5;
+    else
+        return -EAGAIN;
+    for (uint64_t m = 0; m < n; m++) {
+        if (mp_str(p, len, &i, &k, &kn) < 0)
+            return -EAGAIN;
+        bool is_name = kn == 4 && memcmp(k, "name", 4) == 0;
+        bool is_ts = kn == 9 && memcmp(k, "timestamp", 9) == 0;
+        if (is_name && mp_str(p, len, &i, &name, &name_n) < 0)
+            return -EAGAIN;
+        if (is_ts && mp_str(p, len, &i, &ts, &ts_n) < 0)
+            return -EAGAIN;
+        bool is_labels = kn == 6 && memcmp(k, "labels", 6) == 0;
+        if (is_labels && peek_mp_labels(p, len, &i) < 0)
+            return -EAGAIN;
+        if (!is_name && !is_ts && !is_labels && cs_decode_mp_skip(buf, len, &i) < 0)
+            return -EAGAIN;
+    }
+    if (i != len)
+        return -EAGAIN;
+    return head_set(h, name, name_n, ts, ts_n);
+}
+
+int cs_sample_peek(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
+                   cs_sample_head *ret)
+{
+    cs_event_error err;
+    if (cs_decode_prelude(buf, len, max_bytes, &fmt, &err) < 0)
+        return -EAGAIN;
+    return fmt == CS_EVENT_FORMAT_JSON ? peek_json(buf, len, ret) : peek_msgpack(buf, len, ret);
 }
 
 int cs_sample_series_text(const cs_sample *s, char *buf, size_t size)

@@ -51,6 +51,25 @@ typedef struct cs_sample {
 int cs_sample_decode(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
                      cs_sample *s, cs_event_error *err);
 
+/* What the worker needs of a sample it will not price: its metric name
+ * and its time (which still moves the partition's watermark). */
+typedef struct cs_sample_head {
+    char name[257];
+    int64_t time_usec;
+} cs_sample_head;
+
+/* Reads only the name and the timestamp of a sample, in place, without
+ * building anything: the labels and the value are checked for form (valid
+ * JSON or MessagePack, strings where strings belong) but not decoded, and
+ * no series id is computed.  0 when both were read and are valid (a
+ * Prometheus metric name, an RFC 3339 time); -EAGAIN whenever it is not
+ * sure, and the caller decodes the message with cs_sample_decode(), which
+ * says what is wrong.  Where it answers 0, cs_sample_decode() finds the
+ * same name and time or refuses the value or a label (tests/fuzz/
+ * fuzz_sample.c checks this on every input).  Thread-safe. */
+int cs_sample_peek(const void *buf, size_t len, size_t max_bytes, cs_event_format fmt,
+                   cs_sample_head *ret);
+
 /* Writes the canonical series text name{a="x",b="y"} (sorted labels,
  * __name__ omitted).  Returns the length, or -ENOSPC. */
 int cs_sample_series_text(const cs_sample *s, char *buf, size_t size);

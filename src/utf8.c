@@ -43,6 +43,11 @@ int cs_utf8_valid(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        uint64_t word;
+        if (len - i >= 8 && (memcpy(&word, s + i, 8), (word & UINT64_C(0x8080808080808080)) == 0)) {
+            i += 8; /* eight ASCII bytes at once: most messages are all ASCII */
+            continue;
+        }
         if ((unsigned char)s[i] < 0x80) { /* the common case, without a call */
             i++;
             continue;

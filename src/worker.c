@@ -960,6 +960,15 @@ static void warn_out_of_order(cs_worker *w, const cs_ledger_part *p, int64_t t)
  * contract as handle(). */
 static int handle_sample(cs_worker *w, const cs_message *m, cs_ledger_part *p, cs_event_error *err)
 {
+    cs_sample_head h;
+    if (cs_sample_peek(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, &h) == 0 &&
+        !cs_pricing_prices_metric(w->rules, h.name)) {
+        /* no rule names this metric: its name and time are all we need */
+        if (cs_ledger_sample(p, h.time_usec, (int64_t)w->cfg->lateness_ms * 1000))
+            warn_out_of_order(w, p, h.time_usec);
+        w->n.samples_unpriced++;
+        return 0;
+    }
     cs_sample *x = &w->sample;
     int r = cs_sample_decode(m->payload, m->len, w->cfg->max_message_bytes, w->cfg->format, x, err);
     if (r < 0)

@@ -87,6 +87,24 @@ START_TEST(costs)
 }
 END_TEST
 
+/* The metric names any rule prices, found by binary search. */
+START_TEST(priced_metric_names)
+{
+    size_t named = 0;
+    for (size_t i = 0; i < rs->nrules; i++)
+        for (size_t m = 0; m < rs->rules[i].nmetric_names; m++) {
+            ck_assert(cs_pricing_prices_metric(rs, rs->rules[i].metric_names[m]));
+            named++;
+        }
+    ck_assert_uint_gt(named, 0);
+    ck_assert(!cs_pricing_prices_metric(rs, "node_load1"));
+    ck_assert(!cs_pricing_prices_metric(rs, ""));
+    ck_assert(!cs_pricing_prices_metric(rs, "container_cpu_usage_seconds_totals"));
+    for (size_t i = 1; i < rs->nmetric_names; i++)
+        ck_assert_int_lt(strcmp(rs->metric_names[i - 1], rs->metric_names[i]), 0);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("pricing");
@@ -94,6 +112,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, selection);
     tcase_add_test(tc, costs);
+    tcase_add_test(tc, priced_metric_names);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -106,6 +106,61 @@ START_TEST(series_identity_is_unambiguous)
 }
 END_TEST
 
+static int peek(const char *j, cs_sample_head *h)
+{
+    return cs_sample_peek(j, strlen(j), 4096, CS_EVENT_FORMAT_AUTO, h);
+}
+
+/* The head read in place agrees with the full decoding; anything doubtful
+ * is left to it. */
+START_TEST(peek_name_and_time)
+{
+    const char *ok = "{\"timestamp\":\"2026-11-03T10:15:00.250Z\",\"value\":\"7\",\"name\":\"m_total\","
+                     "\"labels\":{\"__name__\":\"m_total\",\"a\":\"x\"},\"extra\":[1,[2]]}";
+    cs_sample_head h;
+    ck_assert_int_eq(peek(ok, &h), 0);
+    ck_assert_int_eq(dec(ok), 0);
+    ck_assert_str_eq(h.name, s.name);
+    ck_assert(h.time_usec == s.time_usec);
+    static const char *const unsure[] = {
+        "{\"name\":\"m\",\"name\":\"n\",\"timestamp\":\"2026-11-03T10:15:00Z\"}", /* duplicate */
+        "{\"name\":\"m\",\"timestamp\":\"yesterday\"}",
+        "{\"name\":\"m{x}\",\"timestamp\":\"2026-11-03T10:15:00Z\"}",
+        "{\"name\":\"m\"}",
+        "{\"name\":\"m\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"labels\":{\"a\":1}}",
+        "{\"name\":\"m\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"labels\":\"a\"}",
+        "{\"name\":\"m\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"other\":{}}",
+        "{\"name\":\"m\",\"timestamp\":\"2026-11-03T10:15:00Z\"} x",
+        "{\"name\":7,\"timestamp\":\"2026-11-03T10:15:00Z\"}",
+        "[\"name\"]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(unsure) / sizeof(unsure[0]); i++)
+        ck_assert_msg(peek(unsure[i], &h) == -EAGAIN, "case %zu", i);
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    S("value"); S("7"); S("labels"); msgpack_pack_map(&pk, 1); S("a"); S("x");
+    S("n"); msgpack_pack_array(&pk, 2); msgpack_pack_int(&pk, -300); msgpack_pack_double(&pk, 1.5);
+    S("timestamp"); S("2026-11-03T10:15:00.250Z"); S("name"); S("m_total");
+    ck_assert_int_eq(cs_sample_peek(sb.data, sb.size, 0, CS_EVENT_FORMAT_AUTO, &h), 0);
+    ck_assert_str_eq(h.name, "m_total");
+    ck_assert(h.time_usec == s.time_usec);
+    /* cut anywhere: never sure */
+    for (size_t n = 0; n < sb.size; n++)
+        ck_assert_int_eq(cs_sample_peek(sb.data, n, 0, CS_EVENT_FORMAT_MSGPACK, &h), -EAGAIN);
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 3); /* a label value that is not a string */
+    S("name"); S("m_total"); S("timestamp"); S("2026-11-03T10:15:00Z");
+    S("labels"); msgpack_pack_map(&pk, 1); S("a"); msgpack_pack_int(&pk, 1);
+    ck_assert_int_eq(cs_sample_peek(sb.data, sb.size, 0, CS_EVENT_FORMAT_AUTO, &h), -EAGAIN);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *su = suite_create("sample");
@@ -114,6 +169,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, specials_and_rejects);
     tcase_add_test(tc, msgpack_same_series);
     tcase_add_test(tc, series_identity_is_unambiguous);
+    tcase_add_test(tc, peek_name_and_time);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -21,6 +21,24 @@ START_TEST(validates)
 }
 END_TEST
 
+/* The eight-bytes-at-a-time ASCII path: a bad byte or a sequence at any
+ * offset of a longer text is judged as a lone one is. */
+START_TEST(validates_at_every_offset)
+{
+    char text[48];
+    for (size_t at = 0; at + 3 <= sizeof(text); at++) {
+        memset(text, 'a', sizeof(text));
+        memcpy(text + at, "\xe2\x82\xac", 3); /* € */
+        ck_assert_msg(cs_utf8_valid(text, sizeof(text)), "euro at %zu", at);
+        text[at + 2] = 'x'; /* cut short */
+        ck_assert_msg(!cs_utf8_valid(text, sizeof(text)), "cut euro at %zu", at);
+        ck_assert_msg(cs_utf8_valid(text, at), "prefix before %zu", at);
+        text[at] = '\xff';
+        ck_assert_msg(!cs_utf8_valid(text, sizeof(text)), "0xff at %zu", at);
+    }
+}
+END_TEST
+
 START_TEST(escapes_at_every_cut)
 {
     const char *inputs[] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9",
@@ -63,6 +81,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, validates);
     tcase_add_test(tc, escapes_at_every_cut);
+    tcase_add_test(tc, validates_at_every_offset);
     suite_add_tcase(s, tc);
     return s;
 }
