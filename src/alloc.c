@@ -105,27 +105,58 @@ int cs_alloc_split(cs_dec total, const cs_dec *weights, size_t n, int places, cs
     return r;
 }
 
-int cs_alloc_round(const cs_dec *amounts, size_t n, int places, cs_dec *ret)
+/* Rounds every amount down to a unit (ret), keeping the remainders in
+ * parts; *ret_sum and *ret_base are the exact sum and the sum of floors in
+ * units. */
+static int floors(const cs_dec *amounts, size_t n, cs_i128 unit, cs_dec *ret, part *parts,
+                  cs_i128 *ret_sum, cs_i128 *ret_base)
 {
-    if (places < 0 || places > CS_DEC_SCALE)
-        return -EINVAL;
-    cs_i128 unit = unit_of(places), sum = 0, base = 0;
-    part *parts = malloc((n ? n : 1) * sizeof(*parts));
-    if (!parts)
-        return -ENOMEM;
+    cs_i128 sum = 0, base = 0;
     for (size_t i = 0; i < n; i++) {
         cs_i128 a = amounts[i].raw, fl = a / unit;
         if (a % unit != 0 && a < 0)
             fl -= 1; /* toward minus infinity */
         ret[i].raw = fl * unit;
         parts[i] = (part){(u128)(a - ret[i].raw), i};
-        if (__builtin_add_overflow(sum, a, &sum) || __builtin_add_overflow(base, fl, &base)) {
-            free(parts);
+        if (__builtin_add_overflow(sum, a, &sum) || __builtin_add_overflow(base, fl, &base))
             return -ERANGE;
-        }
     }
-    cs_i128 target = cs_dec_round((cs_dec){sum}, places).raw / unit;
-    int r = hand_out(parts, n, (u128)(target - base), ret, unit);
+    *ret_sum = sum;
+    *ret_base = base;
+    return 0;
+}
+
+/* target < 0: the exact sum rounded half to even. */
+static int round_to(const cs_dec *amounts, size_t n, int places, const cs_dec *target,
+                    cs_dec *ret)
+{
+    if (places < 0 || places > CS_DEC_SCALE)
+        return -EINVAL;
+    cs_i128 unit = unit_of(places), sum = 0, base = 0;
+    if (target && target->raw % unit != 0)
+        return -EINVAL;
+    part *parts = malloc((n ? n : 1) * sizeof(*parts));
+    if (!parts)
+        return -ENOMEM;
+    int r = floors(amounts, n, unit, ret, parts, &sum, &base);
+    cs_i128 want = target ? target->raw / unit : cs_dec_round((cs_dec){sum}, places).raw / unit;
+    size_t up = 0; /* amounts that can go up: those not already whole units */
+    for (size_t i = 0; r == 0 && i < n; i++)
+        up += parts[i].rem != 0;
+    if (r == 0 && (want < base || want - base > (cs_i128)up))
+        r = -EDOM;
+    if (r == 0)
+        r = hand_out(parts, n, (u128)(want - base), ret, unit);
     free(parts);
     return r;
+}
+
+int cs_alloc_round(const cs_dec *amounts, size_t n, int places, cs_dec *ret)
+{
+    return round_to(amounts, n, places, NULL, ret);
+}
+
+int cs_alloc_round_to(const cs_dec *amounts, size_t n, int places, cs_dec target, cs_dec *ret)
+{
+    return round_to(amounts, n, places, &target, ret);
 }

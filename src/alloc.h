@@ -13,8 +13,9 @@
  *         256 bits, so no intermediate overflows.
  *
  * round   rounds n exact amounts to `places` decimals so that the rounded
- *         amounts add up to the exact sum rounded half to even (once): each
- *         amount is rounded down, then the units left over go to the largest
+ *         amounts add up to the exact sum rounded half to even (once), or
+ *         to a target the caller rounded at a level above: each amount is
+ *         rounded down, then the units left over go to the largest
  *         remainders, ties to the lower index.  Used for cents on reports.
  *
  * Negative totals (credits) split like positive ones, with every share's
@@ -36,5 +37,12 @@ int cs_alloc_split(cs_dec total, const cs_dec *weights, size_t n, int places, cs
 /* ret[i] = amounts[i] rounded to places so that sum(ret) equals
  * round_half_even(sum(amounts), places).  0, -EINVAL, -ERANGE or -ENOMEM. */
 int cs_alloc_round(const cs_dec *amounts, size_t n, int places, cs_dec *ret);
+
+/* As cs_alloc_round(), but the rounded amounts add up to target, a whole
+ * number of units that the caller chose (a subtotal that a level above
+ * already rounded): every amount is rounded down or up, never further.
+ * 0; -EDOM when target is below the sum of the amounts rounded down or
+ * above the sum of the amounts rounded up; -EINVAL, -ERANGE or -ENOMEM. */
+int cs_alloc_round_to(const cs_dec *amounts, size_t n, int places, cs_dec target, cs_dec *ret);
 
 #endif

@@ -19,6 +19,11 @@ struct cs_chargeback {
     int error;
 };
 
+static int set_base(void *opaque, const cs_report_subtotal *items, size_t n)
+{
+    return cs_report_set_base(opaque, items, n);
+}
+
 int cs_chargeback_open(cs_store *store, const cs_report_query *q, cs_report_format fmt,
                        const cs_report_meta *meta, cs_chargeback **ret, char *err,
                        size_t errsize)
@@ -37,6 +42,13 @@ int cs_chargeback_open(cs_store *store, const cs_report_query *q, cs_report_form
     if (!c->report) {
         cs_chargeback_close(c);
         return -ENOMEM;
+    }
+    if (fmt != CS_REPORT_FOCUS &&
+        (r = cs_reportdb_base(c->cursor, set_base, c->report, err, errsize)) < 0) {
+        if (r == -ENOMEM)
+            snprintf(err, errsize, "out of memory");
+        cs_chargeback_close(c);
+        return r;
     }
     cs_report_begin(c->report, &c->out);
     *ret = c;

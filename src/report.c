@@ -3,16 +3,25 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "array.h"
 #include "csv.h"
 #include "strmap.h"
 #include "timestamp.h"
 
 #define NCOLS_TABLE 11
+
+#define ROUNDING                                                                              \
+    "the total of each currency is rounded once, half-even, to its minor unit; it is handed "  \
+    "out to the customers, and each customer's share to its lines, by largest remainder, so "  \
+    "lines add up to subtotals and subtotals to the total; billed cost and discount are "       \
+    "handed out so, list = billed + discount"
 
 typedef struct total {
     char *customer, *customer_name, *product; /* NULL where not applicable */
@@ -27,13 +36,31 @@ typedef struct totals {
     cs_strmap index;
 } totals;
 
+/* A chargeback line held until its customer's cents are handed out. */
+typedef struct line {
+    cs_report_row row; /* its strings point into block */
+    char *block;
+} line;
+
+/* A customer's subtotal in one currency, rounded at the level above. */
+typedef struct subtotal {
+    cs_dec cost, discount;
+} subtotal;
+
 struct cs_report {
     cs_report_format fmt;
     cs_report_meta meta;
     totals customers, products, grand;
-    size_t nrows;
+    size_t nrows, nwritten; /* rows added, lines written */
     char **cells; /* table: NCOLS_TABLE per row */
     size_t ncells, capcells;
+    line *lines; /* the current customer's (with a base), or all */
+    size_t nlines, caplines;
+    cs_strmap base;  /* "customer\x1fcurrency" → subtotal * */
+    cs_strmap done;  /* customers whose lines were written */
+    bool has_base;
+    bool subcent;    /* a line under one unit was shown */
+    bool unreconciled; /* a customer's lines did not add up to its base */
     int failed;
 };
 
@@ -114,6 +141,11 @@ void cs_report_free(cs_report *r)
     for (size_t i = 0; i < r->ncells; i++)
         free(r->cells[i]);
     free(r->cells);
+    for (size_t i = 0; i < r->nlines; i++)
+        free(r->lines[i].block);
+    free(r->lines);
+    cs_strmap_clear(&r->base, free);
+    cs_strmap_clear(&r->done, NULL);
     free(r);
 }
 
@@ -241,9 +273,7 @@ void cs_report_begin(cs_report *r, cs_buf *out)
         cs_buf_puts(out, "{\"report\":\"chargeback\",\"period\":");
         json_str(out, r->meta.period);
         cs_buf_printf(out, ",\"from\":\"%s\",\"to\":\"%s\",", from, to);
-        cs_buf_puts(out, "\"rounding\":\"each line's list and billed cost rounded half-even to the "
-                         "currency's minor unit; discount = list - billed; totals are sums of "
-                         "rounded lines\",\"lines\":[");
+        cs_buf_puts(out, "\"rounding\":\"" ROUNDING "\",\"lines\":[");
         break;
     case CS_REPORT_TABLE: {
         static const char *const h[NCOLS_TABLE] = {"CUSTOMER", "PRODUCT", "METER", "QUANTITY",
@@ -342,18 +372,215 @@ static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
     return total_add(g, row->list_cost, row->discount, row->cost, row->cost, row->events);
 }
 
+static void base_key(char *buf, size_t size, const char *customer, const char *currency)
+{
+    snprintf(buf, size, "%s\x1f%s", customer, currency);
+}
+
+/* Rounds the n customers' exact amounts of one currency (indices idx into
+ * items) so that they add up to the currency's total rounded once. */
+static int base_currency(cs_report *r, const cs_report_subtotal *items, const size_t *idx, size_t n)
+{
+    int places = cs_report_minor_units(items[idx[0]].currency), ret = -ENOMEM;
+    cs_dec *cost = calloc(n, sizeof(*cost)), *disc = calloc(n, sizeof(*disc));
+    cs_dec *rcost = calloc(n, sizeof(*rcost)), *rdisc = calloc(n, sizeof(*rdisc));
+    if (!cost || !disc || !rcost || !rdisc)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        cost[i] = items[idx[i]].cost;
+        disc[i] = items[idx[i]].discount;
+    }
+    if ((ret = cs_alloc_round(cost, n, places, rcost)) < 0 ||
+        (ret = cs_alloc_round(disc, n, places, rdisc)) < 0)
+        goto out;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        char key[1024];
+        subtotal *st = malloc(sizeof(*st));
+        base_key(key, sizeof(key), items[idx[i]].customer, items[idx[i]].currency);
+        ret = !st ? -ENOMEM : cs_strmap_find(&r->base, key) ? -EINVAL /* listed twice */
+                                                             : cs_strmap_put(&r->base, key, st);
+        if (ret < 0) {
+            free(st);
+            break;
+        }
+        *st = (subtotal){rcost[i], rdisc[i]};
+    }
+out:
+    free(cost);
+    free(disc);
+    free(rcost);
+    free(rdisc);
+    return ret;
+}
+
+int cs_report_set_base(cs_report *r, const cs_report_subtotal *items, size_t n)
+{
+    size_t *idx = calloc(n + 1, sizeof(*idx));
+    bool *taken = calloc(n + 1, sizeof(*taken));
+    int ret = idx && taken ? 0 : -ENOMEM;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (taken[i])
+            continue;
+        size_t k = 0;
+        for (size_t j = i; j < n; j++)
+            if (!taken[j] && strcmp(items[j].currency, items[i].currency) == 0) {
+                taken[j] = true;
+                idx[k++] = j;
+            }
+        ret = base_currency(r, items, idx, k);
+    }
+    free(idx);
+    free(taken);
+    r->has_base = ret == 0;
+    return ret;
+}
+
+/* A copy of row whose strings live in one block. */
+static int line_copy(const cs_report_row *row, line *ret)
+{
+    const char *const src[] = {row->customer, row->customer_name, row->cost_center, row->product,
+                               row->meter, row->unit, row->currency, row->plan, row->correction_of};
+    enum { NSTR = sizeof(src) / sizeof(src[0]) };
+    size_t len[NSTR], total = 0;
+    for (size_t i = 0; i < NSTR; i++)
+        total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
+    char *block = malloc(total + 1), *p = block;
+    if (!block)
+        return -ENOMEM;
+    const char *copy[NSTR];
+    for (size_t i = 0; i < NSTR; i++) {
+        copy[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
+        p += len[i];
+    }
+    ret->row = *row;
+    ret->row.customer = copy[0];
+    ret->row.customer_name = copy[1];
+    ret->row.cost_center = copy[2];
+    ret->row.product = copy[3];
+    ret->row.meter = copy[4];
+    ret->row.unit = copy[5];
+    ret->row.currency = copy[6];
+    ret->row.plan = copy[7];
+    ret->row.correction_of = copy[8];
+    ret->row.rule_id = ret->row.rules_version = NULL;
+    ret->block = block;
+    return 0;
+}
+
+static int write_line(cs_report *r, const cs_report_row *row, cs_dec billed, cs_dec discount,
+                      cs_buf *out);
+
+/* The exact sums of one customer's lines in one currency (indices idx). */
+static int group_sums(const cs_report *r, const size_t *idx, size_t n, subtotal *ret)
+{
+    *ret = (subtotal){cs_dec_zero(), cs_dec_zero()};
+    for (size_t i = 0; i < n; i++)
+        if (cs_dec_add(ret->cost, r->lines[idx[i]].row.cost, &ret->cost) < 0 ||
+            cs_dec_add(ret->discount, r->lines[idx[i]].row.discount, &ret->discount) < 0)
+            return -ERANGE;
+    return 0;
+}
+
+/* Hands out one customer's cents in one currency over its lines (indices
+ * idx): billed and discount each add up to the customer's subtotal. */
+static int write_group(cs_report *r, const size_t *idx, size_t n, cs_buf *out)
+{
+    const cs_report_row *first = &r->lines[idx[0]].row;
+    int places = cs_report_minor_units(first->currency), ret = -ENOMEM;
+    char key[1024];
+    base_key(key, sizeof(key), first->customer, first->currency);
+    void **slot = cs_strmap_find(&r->base, key);
+    subtotal exact;
+    if ((ret = group_sums(r, idx, n, &exact)) < 0)
+        return ret;
+    subtotal want = {cs_dec_round(exact.cost, places), cs_dec_round(exact.discount, places)};
+    if (slot)
+        want = *(subtotal *)*slot;
+    else if (r->has_base)
+        r->unreconciled = true; /* a customer the base does not know */
+    cs_dec *a = calloc(2 * n, sizeof(*a)), *b = calloc(2 * n, sizeof(*b));
+    if (!a || !b)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = r->lines[idx[i]].row.cost;
+        a[n + i] = r->lines[idx[i]].row.discount;
+    }
+    if (cs_alloc_round_to(a, n, places, want.cost, b) < 0 ||
+        cs_alloc_round_to(a + n, n, places, want.discount, b + n) < 0) {
+        r->unreconciled = true; /* the lines are not what the base summed */
+        if ((ret = cs_alloc_round(a, n, places, b)) < 0 ||
+            (ret = cs_alloc_round(a + n, n, places, b + n)) < 0)
+            goto out;
+    }
+    ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = write_line(r, &r->lines[idx[i]].row, b[i], b[n + i], out);
+out:
+    free(a);
+    free(b);
+    return ret;
+}
+
+/* Writes the held lines, customer by customer and currency by currency,
+ * in the order they came. */
+static int flush_lines(cs_report *r, cs_buf *out)
+{
+    size_t *idx = calloc(r->nlines + 1, sizeof(*idx));
+    bool *taken = calloc(r->nlines + 1, sizeof(*taken));
+    int ret = idx && taken ? 0 : -ENOMEM;
+    for (size_t i = 0; i < r->nlines && ret == 0; i++) {
+        if (taken[i])
+            continue;
+        const cs_report_row *x = &r->lines[i].row;
+        size_t k = 0;
+        for (size_t j = i; j < r->nlines; j++) {
+            const cs_report_row *y = &r->lines[j].row;
+            if (!taken[j] && strcmp(x->customer, y->customer) == 0 &&
+                strcmp(x->currency, y->currency) == 0) {
+                taken[j] = true;
+                idx[k++] = j;
+            }
+        }
+        if (cs_strmap_find(&r->done, x->customer))
+            r->unreconciled = true; /* its lines came in two runs: the input was not grouped */
+        ret = write_group(r, idx, k, out);
+    }
+    for (size_t i = 0; i < r->nlines; i++) {
+        if (ret == 0 && r->has_base && !cs_strmap_find(&r->done, r->lines[i].row.customer) &&
+            cs_strmap_put(&r->done, r->lines[i].row.customer, NULL) < 0)
+            ret = -ENOMEM;
+        free(r->lines[i].block);
+    }
+    r->nlines = 0;
+    free(idx);
+    free(taken);
+    return ret;
+}
+
 int cs_report_add(cs_report *r, const cs_report_row *row, cs_buf *out)
 {
     r->nrows++;
     if (r->fmt == CS_REPORT_FOCUS)
         return add_focus(r, row, out);
+    int ret;
+    if (r->has_base && r->nlines && strcmp(r->lines[0].row.customer, row->customer) != 0 &&
+        (ret = flush_lines(r, out)) < 0)
+        return ret;
+    if (cs_array_reserve(&r->lines, &r->caplines, r->nlines + 1, sizeof(*r->lines)) < 0 ||
+        line_copy(row, &r->lines[r->nlines]) < 0)
+        return -ENOMEM;
+    r->nlines++;
+    return 0;
+}
 
-    int places = cs_report_minor_units(row->currency);
-    cs_dec list = cs_dec_round(row->list_cost, places);
-    cs_dec billed = cs_dec_round(row->cost, places);
-    cs_dec discount;
-    if (cs_dec_sub(list, billed, &discount) < 0)
+/* One line, its billed cost and discount already rounded. */
+static int write_line(cs_report *r, const cs_report_row *row, cs_dec billed, cs_dec discount,
+                      cs_buf *out)
+{
+    cs_dec list;
+    if (cs_dec_add(billed, discount, &list) < 0)
         return -ERANGE;
+    r->nwritten++;
     total *ct = totals_get(&r->customers, row->customer, row->customer_name, NULL, row->currency);
     total *pt = totals_get(&r->products, NULL, NULL, row->product, row->currency);
     total *gt = totals_get(&r->grand, NULL, NULL, NULL, row->currency);
@@ -397,7 +624,7 @@ int cs_report_add(cs_report *r, const cs_report_row *row, cs_buf *out)
         cs_csv_end_row(out);
         break;
     case CS_REPORT_JSON:
-        cs_buf_puts(out, r->nrows > 1 ? ",{" : "{");
+        cs_buf_puts(out, r->nwritten > 1 ? ",{" : "{");
         cs_buf_puts(out, "\"customer\":");
         json_str(out, row->customer);
         cs_buf_puts(out, ",\"customer_name\":");
@@ -424,6 +651,10 @@ int cs_report_add(cs_report *r, const cs_report_row *row, cs_buf *out)
         char plan[160];
         snprintf(plan, sizeof(plan), "%s%s%s", row->plan, row->correction_of ? " corr. " : "",
                  row->correction_of ? row->correction_of : "");
+        if (cs_dec_is_zero(billed) && !cs_dec_is_zero(row->cost)) {
+            snprintf(b + strlen(b), 2, "*"); /* under one unit: not a silent zero */
+            r->subcent = true;
+        }
         const char *cells[NCOLS_TABLE] = {row->customer, row->product, row->meter, qty, row->unit,
                                           price, plan, l, d, b, row->currency};
         for (int i = 0; i < NCOLS_TABLE; i++)
@@ -543,9 +774,45 @@ static void table_print(cs_report *r, cs_buf *out, size_t nrows_with_rules, cons
     }
 }
 
+/* Without a base, the base is the held lines themselves. */
+static int base_from_lines(cs_report *r)
+{
+    cs_report_subtotal *items = calloc(r->nlines + 1, sizeof(*items));
+    cs_strmap index = {0}; /* "customer\x1fcurrency" → its item's index + 1 */
+    size_t n = 0;
+    int ret = items ? 0 : -ENOMEM;
+    for (size_t i = 0; i < r->nlines && ret == 0; i++) {
+        const cs_report_row *x = &r->lines[i].row;
+        char key[1024];
+        base_key(key, sizeof(key), x->customer, x->currency);
+        void **slot = cs_strmap_find(&index, key);
+        size_t k = slot ? (size_t)(uintptr_t)*slot - 1 : n;
+        if (!slot && cs_strmap_put(&index, key, (void *)(uintptr_t)(n + 1)) < 0) {
+            ret = -ENOMEM;
+            break;
+        }
+        if (k == n)
+            items[n++] = (cs_report_subtotal){x->customer, x->currency, cs_dec_zero(), cs_dec_zero()};
+        if (cs_dec_add(items[k].cost, x->cost, &items[k].cost) < 0 ||
+            cs_dec_add(items[k].discount, x->discount, &items[k].discount) < 0)
+            ret = -ERANGE;
+    }
+    if (ret == 0)
+        ret = cs_report_set_base(r, items, n);
+    cs_strmap_clear(&index, NULL);
+    free(items);
+    return ret;
+}
+
 int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, cs_buf *out)
 {
-    int ret = 0;
+    int ret = r->has_base || r->nlines == 0 ? 0 : base_from_lines(r);
+    if (ret == 0)
+        ret = flush_lines(r, out);
+    if (ret < 0)
+        return ret;
+    if (r->unreconciled)
+        ret = -EDOM;
     /* reconciliation: unrounded sum of lines == stored total, per currency */
     for (size_t i = 0; i < r->grand.n; i++) {
         const total *g = r->grand.items[i];
@@ -614,8 +881,10 @@ int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, 
             cs_buf_printf(out, "\nUnrounded total %s %s%s", u, r->grand.items[i]->currency,
                           ret == 0 && stored ? " (equals the stored total)" : "");
         }
-        cs_buf_puts(out, "\nEach line's list and billed cost is rounded half-even to the currency's"
-                         " minor unit;\ndiscount = list - billed; totals are sums of rounded lines.\n");
+        if (r->subcent)
+            cs_buf_puts(out, "\n* under one minor unit: the line is shown, its exact amount is in the"
+                             " CSV and JSON downloads.");
+        cs_buf_puts(out, "\nRounding: " ROUNDING ".\n");
         break;
     }
     }

@@ -3,16 +3,25 @@
  * A report is written incrementally: begin, one call per row (as the store
  * streams them, chargeback rows sorted by customer), end.  Output goes into
  * a cs_buf that the caller drains (to stdout, or an HTTP response), so a
- * report of any length never holds its lines in memory, except the terminal
- * table, which must measure its columns first.
+ * report of any length holds at most one customer's lines in memory (with
+ * a base; see below), except the terminal table, which must measure its
+ * columns first.
  *
  * Chargeback formats (table, csv, json): one line per customer, product,
- * meter, unit price, plan and correction month.  Each line's list cost and
- * billed cost are rounded half-even to the currency's minor unit
- * (docs/reports.md); its discount is their difference, so every line
- * reconciles.  Subtotals per customer and per product and the grand total
- * (per currency) are sums of rounded lines; the grand total also carries
- * the unrounded total, which must equal the total stored for the period.
+ * meter, unit price, plan and correction month.  Cents add up
+ * (docs/rounding.md): per currency, the exact total is rounded once,
+ * half-even, to the minor unit and handed out over the customers by
+ * largest remainder, and each customer's subtotal over its lines the same
+ * way (cs_alloc_round_to), for the billed cost and for the discount; list
+ * = billed + discount.  So lines add up to customer subtotals, those to
+ * the rounded exact total, and product subtotals are sums of lines.  The
+ * customers' shares come from a base (cs_report_set_base: every customer's
+ * exact amounts of the period, whatever the customer filter), so a
+ * customer's lines are the same in its own report and in the full one;
+ * lines are then held one customer at a time (rows must come grouped by
+ * customer).  Without a base, every line is held until the end and the
+ * base is the report's own lines.  The grand total also carries the
+ * unrounded total, which must equal the total stored for the period.
  *
  * FOCUS (FinOps Open Cost and Usage Specification 1.2) rows are hourly and
  * exact (12 decimals): billing systems round on invoicing.
@@ -63,16 +72,27 @@ typedef struct cs_report_stored {
     cs_dec cost;
 } cs_report_stored;
 
+/* One customer's exact amounts in one currency, for the base. */
+typedef struct cs_report_subtotal {
+    const char *customer, *currency;
+    cs_dec cost, discount;
+} cs_report_subtotal;
+
 typedef struct cs_report cs_report;
 
 cs_report *cs_report_new(cs_report_format fmt, const cs_report_meta *meta);
 void cs_report_free(cs_report *r); /* NULL allowed */
 
 void cs_report_begin(cs_report *r, cs_buf *out);
+/* Sets the base of the cents (see above; items are copied): before the
+ * first row.  0, -EINVAL (a customer and currency twice), -ERANGE or
+ * -ENOMEM. */
+int cs_report_set_base(cs_report *r, const cs_report_subtotal *items, size_t n);
 /* Returns 0 or -ERANGE (a sum overflowed). */
 int cs_report_add(cs_report *r, const cs_report_row *row, cs_buf *out);
-/* Writes totals.  Returns 0, or -EDOM if the unrounded total of the lines
- * differs from stored (nstored entries) for some currency. */
+/* Writes the lines still held, then the totals.  Returns 0, or -EDOM if
+ * the unrounded total of the lines differs from stored (nstored entries)
+ * for some currency, or a customer's lines do not add up to its base. */
 int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, cs_buf *out);
 
 /* Digits after the decimal point in the currency's minor unit (ISO 4217). */

@@ -207,6 +207,42 @@ int cs_reportdb_totals(cs_report_cursor *c, const cs_report_stored **ret, size_t
     return 0;
 }
 
+int cs_reportdb_base(cs_report_cursor *c,
+                     int (*fn)(void *opaque, const cs_report_subtotal *items, size_t n),
+                     void *opaque, char *err, size_t errsize)
+{
+    char sql[1024];
+    const char *params[6];
+    memcpy(params, c->params, sizeof(params));
+    params[3] = NULL; /* every customer: the same cents whoever asks */
+    snprintf(sql, sizeof(sql),
+             "SELECT u.customer, u.currency, sum(u.cost), sum(u.discount) FROM usage_cost u%s"
+             " GROUP BY 1, 2 ORDER BY 1, 2",
+             where_clause);
+    PGresult *res = PQexecParams(c->conn, sql, 6, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        set_err(err, errsize, "report base", c->conn);
+        PQclear(res);
+        return -EIO;
+    }
+    size_t n = (size_t)PQntuples(res);
+    cs_report_subtotal *items = calloc(n + 1, sizeof(*items));
+    int r = items ? 0 : -ENOMEM;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        items[i].customer = PQgetvalue(res, (int)i, 0);
+        items[i].currency = PQgetvalue(res, (int)i, 1);
+        if (dec(res, (int)i, 2, &items[i].cost) < 0 || dec(res, (int)i, 3, &items[i].discount) < 0) {
+            snprintf(err, errsize, "report base: a stored amount is out of the decimal range");
+            r = -EIO;
+        }
+    }
+    if (r == 0)
+        r = fn(opaque, items, n);
+    free(items);
+    PQclear(res);
+    return r;
+}
+
 void cs_reportdb_close(cs_report_cursor *c)
 {
     if (!c)

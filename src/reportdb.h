@@ -42,6 +42,14 @@ int cs_reportdb_next(cs_report_cursor *c, cs_report_row *ret, char *err, size_t 
 int cs_reportdb_totals(cs_report_cursor *c, const cs_report_stored **ret, size_t *ret_n,
                        char *err, size_t errsize);
 
+/* The base of the report's cents (report.h): every customer's exact cost
+ * and discount per currency for the same filter and snapshot, except the
+ * customer filter.  Calls fn once with the list (valid during the call);
+ * returns fn's result, or -EIO. */
+int cs_reportdb_base(cs_report_cursor *c,
+                     int (*fn)(void *opaque, const cs_report_subtotal *items, size_t n),
+                     void *opaque, char *err, size_t errsize);
+
 /* Ends the transaction and frees the cursor; NULL allowed. */
 void cs_reportdb_close(cs_report_cursor *c);
 

@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from decimal import Decimal, ROUND_HALF_EVEN
+from decimal import Decimal, ROUND_FLOOR, ROUND_HALF_EVEN
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -100,14 +100,50 @@ def expected_lines(rows, period, customer=None):
     return lines
 
 
-def rounded(l, c):
-    lr, cr = l.quantize(CENT, ROUND_HALF_EVEN), c.quantize(CENT, ROUND_HALF_EVEN)
-    return lr, lr - cr, cr
+def hand_out(amounts, target):
+    """Largest remainder, computed here independently: every amount rounded
+    down to the cent, the cents left to reach target to the largest
+    remainders, ties to the earlier one."""
+    floors = [a.quantize(CENT, ROUND_FLOOR) for a in amounts]
+    left = int((target - sum(floors, Decimal(0))) / CENT)
+    order = sorted(range(len(amounts)), key=lambda i: (-(amounts[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += CENT
+    return floors
 
 
-def check_csv(text, rows, period, customer=None):
+def expected_cents(exp, report_order, customer_order, base):
+    """The rounded (list, discount, billed) of every line: the total rounded
+    once, handed out to customers (base: every customer's exact billed and
+    discount, in the report's customer order), then each customer's share to
+    its lines (in report order).  list = billed + discount."""
+    custs = [c for c in customer_order if c in base]
+    share = {}
+    for j, what in enumerate(("billed", "discount")):
+        amounts = [base[c][j] for c in custs]
+        total = sum(amounts, Decimal(0)).quantize(CENT, ROUND_HALF_EVEN)
+        for c, v in zip(custs, hand_out(amounts, total)):
+            share.setdefault(c, [None, None])[j] = v
+    out = {}
+    for c in {k[0] for k in exp}:
+        keys = [k for k in report_order if k[0] == c]
+        billed = hand_out([exp[k][2] for k in keys], share[c][0])
+        disc = hand_out([exp[k][1] - exp[k][2] for k in keys], share[c][1])
+        for k, b, d in zip(keys, billed, disc):
+            out[k] = (b + d, d, b)
+    return out
+
+
+def check_csv(text, rows, period, customer=None, customer_order=None):
+    """customer_order: the customers in the full report's order (ties of
+    the customers' cents go to the earlier one); by default this report's."""
     exp = expected_lines(rows, period, customer)
-    got_lines, cust_tot, prod_tot, grand = {}, {}, {}, None
+    base = {}
+    for (c, *_), (q, l, b, n) in expected_lines(rows, period).items():
+        x = base.setdefault(c, [Decimal(0), Decimal(0)])
+        x[0] += b
+        x[1] += l - b
+    got_lines, cust_tot, prod_tot, grand, order = {}, {}, {}, None, []
     for rec in csv.DictReader(io.StringIO(text)):
         if rec["row_type"] == "line":
             cid = rec["customer"]
@@ -117,6 +153,7 @@ def check_csv(text, rows, period, customer=None):
                  rec["correction_of"])
             check(k not in got_lines, "duplicate line %s" % (k,))
             got_lines[k] = rec
+            order.append(k)
             check((rec["charge_class"] == "Correction") == bool(rec["correction_of"]), "charge_class of %s" % (k,))
         elif rec["row_type"] == "customer_total":
             cust_tot[rec["customer"].lstrip("'")] = rec
@@ -126,9 +163,13 @@ def check_csv(text, rows, period, customer=None):
             grand = rec
     check(set(got_lines) == set(exp), "CSV lines differ: %s vs %s" % (sorted(got_lines)[:2], sorted(exp)[:2]))
     sums_c, sums_p, total = {}, {}, [Decimal(0)] * 4
+    if customer_order is None:
+        customer_order = list(dict.fromkeys(k[0] for k in order))
+    cents = expected_cents(exp, order, customer_order, base)
     for k, (q, l, c, n) in exp.items():
         rec = got_lines[k]
-        lr, dr, cr = rounded(l, c)
+        lr, dr, cr = cents[k]
+        check(abs(cr - c) < CENT, "billed %s: %s is more than a cent from %s" % (k, cr, c))
         check(Decimal(rec["quantity"]) == q, "quantity %s: %s vs %s" % (k, rec["quantity"], q))
         check(Decimal(rec["list_cost"]) == lr and Decimal(rec["discount"]) == dr and Decimal(rec["billed_cost"]) == cr,
               "amounts %s: %s/%s/%s vs %s/%s/%s" % (k, rec["list_cost"], rec["discount"], rec["billed_cost"], lr, dr, cr))
@@ -146,7 +187,9 @@ def check_csv(text, rows, period, customer=None):
                   "subtotal %s: %s vs %s" % (k, g, v))
     check(grand is not None and [Decimal(grand["list_cost"]), Decimal(grand["discount"]), Decimal(grand["billed_cost"]),
                                  Decimal(grand["unrounded_billed_cost"])] == total, "grand total %s vs %s" % (grand, total))
-    return total, len(got_lines)
+    if customer is None:  # the lines add up to the exact total rounded once
+        check(total[2] == total[3].quantize(CENT, ROUND_HALF_EVEN), "billed %s vs exact %s" % (total[2], total[3]))
+    return total, len(got_lines), customer_order
 
 
 def http(url, token=None, basic=None):
@@ -180,7 +223,7 @@ def main():
 
         # command line: csv, json, table, focus
         text = svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "csv").stdout
-        total, nlines = check_csv(text, rows, "2026-11")
+        total, nlines, customer_order = check_csv(text, rows, "2026-11")
         check(total[3] == stored_nov, "unrounded total %s vs stored %s" % (total[3], stored_nov))
         check('"\'=HYPERLINK(""http://x"",""y"")"' in text, "the formula-like customer is not neutralised in the CSV")
         check(not re.search(r"^line,.*,'\d", text, re.M), "a numeric field was neutralised")
@@ -249,7 +292,7 @@ def main():
         check(st == 403, "customer token reading another customer -> %d" % st)
         st, hdr, body = http(url, cust)
         check(st == 200 and "customer-" not in hdr["Content-Disposition"], "customer scope download")
-        check_csv(body, rows, "2026-11", customer=EVIL)
+        check_csv(body, rows, "2026-11", customer=EVIL, customer_order=customer_order)
         check("acme" not in body and "globex" not in body, "customer scope leaked other customers")
         st, _, body = http(url + "&customer=" + urllib.request.quote(EVIL) + "&format=json", cust)
         check(st == 200 and all(l["customer"] == EVIL for l in json.loads(body)["lines"]), "own customer explicitly")

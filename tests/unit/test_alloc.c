@@ -96,6 +96,52 @@ START_TEST(rounding_adds_up)
 }
 END_TEST
 
+/* Rounding to a subtotal chosen above: floor or ceiling of each amount,
+ * adding up to the target; a target out of reach is refused. */
+START_TEST(rounding_to_a_target)
+{
+    cs_dec a[3] = {D("0.334"), D("0.333"), D("0.333")}, out[3];
+    /* exact 1.000; a level above gave this group 0.99 */
+    ck_assert_int_eq(cs_alloc_round_to(a, 3, 2, D("0.99"), out), 0);
+    ck_assert_str_eq(fmt(out[0], 2), "0.33");
+    ck_assert_str_eq(fmt(out[1], 2), "0.33");
+    ck_assert_str_eq(fmt(out[2], 2), "0.33");
+    ck_assert_int_eq(cs_alloc_round_to(a, 3, 2, D("1.01"), out), 0); /* largest remainders up */
+    ck_assert_str_eq(fmt(out[0], 2), "0.34");
+    ck_assert_str_eq(fmt(out[1], 2), "0.34"); /* a tie with out[2]: the lower index */
+    ck_assert_str_eq(fmt(out[2], 2), "0.33");
+    ck_assert_int_eq(cs_alloc_round_to(a, 3, 2, D("1.02"), out), 0); /* every one up */
+    cs_dec whole[2] = {D("0.50"), D("0.25")};
+    ck_assert_int_eq(cs_alloc_round_to(whole, 2, 2, D("0.76"), out), -EDOM); /* nothing to round up */
+    ck_assert_int_eq(cs_alloc_round_to(a, 3, 2, D("0.98"), out), -EDOM); /* below the floors */
+    ck_assert_int_eq(cs_alloc_round_to(a, 3, 2, D("1.03"), out), -EDOM); /* above the ceilings */
+    ck_assert_int_eq(cs_alloc_round_to(a, 3, 2, D("1.005"), out), -EINVAL); /* not whole cents */
+    srand(7); /* random groups: every amount goes down or up, the sum is the target */
+    for (int round = 0; round < 5000; round++) {
+        size_t n = 1 + (size_t)(rand() % 12);
+        cs_dec v[12], o[12];
+        cs_i128 floors = 0, ceils = 0;
+        for (size_t i = 0; i < n; i++) {
+            v[i].raw = (cs_i128)(rand() % 2000000 - 500000) * 1000000;
+            cs_i128 f = v[i].raw / 10000000000;
+            if (v[i].raw % 10000000000 && v[i].raw < 0)
+                f--;
+            floors += f;
+            ceils += f + (v[i].raw % 10000000000 != 0);
+        }
+        cs_i128 t = floors + rand() % (int)(ceils - floors + 1);
+        ck_assert_int_eq(cs_alloc_round_to(v, n, 2, (cs_dec){t * 10000000000}, o), 0);
+        cs_i128 sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            cs_i128 d = o[i].raw - v[i].raw;
+            ck_assert(d > -10000000000 && d < 10000000000);
+            sum += o[i].raw;
+        }
+        ck_assert(sum == t * 10000000000);
+    }
+}
+END_TEST
+
 /* Randomised: shares equal the exact quotient rounded down or up by one
  * unit, add up to the total, and match a plain 128-bit reference. */
 START_TEST(split_random)
@@ -141,6 +187,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, split_cents);
     tcase_add_test(tc, split_errors_and_extremes);
     tcase_add_test(tc, rounding_adds_up);
+    tcase_add_test(tc, rounding_to_a_target);
     tcase_add_test(tc, split_random);
     suite_add_tcase(s, tc);
     return s;

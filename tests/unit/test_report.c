@@ -30,12 +30,17 @@ static cs_report_row row(const char *customer, const char *product, const char *
 
 static cs_report_meta meta = {.period = "2026-11", .provider = "P", .issuer = "I"};
 
+/* The total rounded once, handed out to customers and then to lines by
+ * largest remainder.  Worked by hand: lines a1 0.125, a2 0.135, b1 1.005
+ * (discount 0.110).  Total 1.265 -> 1.26 (half even).  Customers: a 0.260,
+ * b 1.005 -> floors 0.26 + 1.00 = 1.26, nothing left over.  a's lines:
+ * floors 0.12 + 0.13 = 0.25, one cent left, remainders tie at 0.005 -> the
+ * first line: 0.13 and 0.13.  Discounts: b1 0.11.  list = billed + discount. */
 START_TEST(csv_rounding_and_totals)
 {
     cs_report *r = cs_report_new(CS_REPORT_CSV, &meta);
     cs_buf b = {0};
     cs_report_begin(r, &b);
-    /* 0.125 → 0.12 and 0.135 → 0.14 (half to even); 1.005 → 1.00 */
     cs_report_row a1 = row("a", "p1", "0.125", "0.125");
     cs_report_row a2 = row("a", "p2", "0.135", "0.135");
     cs_report_row b1 = row("b", "p1", "1.115", "1.005");
@@ -44,13 +49,126 @@ START_TEST(csv_rounding_and_totals)
     ck_assert_int_eq(cs_report_add(r, &b1, &b), 0);
     cs_report_stored st = {"USD", D("1.265")};
     ck_assert_int_eq(cs_report_end(r, &st, 1, &b), 0);
-    ck_assert_ptr_nonnull(strstr(b.data, "line,a,a,p1,m,u,10,0.1,pro,0.1,0.12,0.00,0.12,USD,,,3,0.125000000000\r\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "line,a,a,p2,m,u,10,0.1,pro,0.1,0.14,0.00,0.14,USD,,,3,0.135000000000\r\n"));
-    /* list 1.115 → 1.12, billed 1.005 → 1.00, discount = 0.12 */
-    ck_assert_ptr_nonnull(strstr(b.data, "line,b,b,p1,m,u,10,0.1,pro,0.1,1.12,0.12,1.00,USD,,,3,1.005000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "line,a,a,p1,m,u,10,0.1,pro,0.1,0.13,0.00,0.13,USD,,,3,0.125000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "line,a,a,p2,m,u,10,0.1,pro,0.1,0.13,0.00,0.13,USD,,,3,0.135000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "line,b,b,p1,m,u,10,0.1,pro,0.1,1.11,0.11,1.00,USD,,,3,1.005000000000\r\n"));
     ck_assert_ptr_nonnull(strstr(b.data, "customer_total,a,a,,,,,,,,0.26,0.00,0.26,USD,,,6,0.260000000000\r\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "product_total,,,p1,,,,,,,1.24,0.12,1.12,USD,,,6,1.130000000000\r\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "grand_total,,,,,,,,,,1.38,0.12,1.26,USD,,,9,1.265000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "product_total,,,p1,,,,,,,1.24,0.11,1.13,USD,,,6,1.130000000000\r\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "grand_total,,,,,,,,,,1.37,0.11,1.26,USD,,,9,1.265000000000\r\n"));
+    cs_report_free(r);
+    cs_buf_free(&b);
+}
+END_TEST
+
+/* Sums of the rounded billed_cost column by row type, in cents. */
+static void csv_sums(const char *csv, long *lines, long *customers, long *grand, int *zero_lines)
+{
+    *lines = *customers = *grand = 0;
+    *zero_lines = 0;
+    for (const char *p = csv; (p = strchr(p, '\n')) != NULL;) {
+        p++;
+        char type[32];
+        if (sscanf(p, "%31[^,]", type) != 1)
+            continue;
+        const char *c = p;
+        for (int k = 0; k < 12 && c; k++) /* billed_cost is the 13th column */
+            c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL;
+        long units = 0, cents = 0;
+        if (!c || sscanf(c, "%ld.%ld", &units, &cents) != 2)
+            continue;
+        long v = units * 100 + cents;
+        if (strcmp(type, "line") == 0) {
+            *lines += v;
+            *zero_lines += v == 0;
+        } else if (strcmp(type, "customer_total") == 0) {
+            *customers += v;
+        } else if (strcmp(type, "grand_total") == 0) {
+            *grand += v;
+        }
+    }
+}
+
+/* The issue's case: many lines under a cent.  Each alone rounds to 0.00
+ * and the old report's TOTAL sat below the stored one; now lines add up to
+ * subtotals and subtotals to the exact total rounded once: 40 customers
+ * with 7 lines of 0.0043 and one of 0.011 each: exact 40 x 0.0411 = 1.644
+ * -> 1.64. */
+START_TEST(cents_add_up)
+{
+    cs_report *r = cs_report_new(CS_REPORT_CSV, &meta);
+    cs_buf b = {0};
+    cs_report_begin(r, &b);
+    char cust[16], prod[16];
+    for (int c = 0; c < 40; c++)
+        for (int l = 0; l < 8; l++) {
+            snprintf(cust, sizeof(cust), "c%02d", c);
+            snprintf(prod, sizeof(prod), "p%d", l);
+            const char *v = l == 7 ? "0.011" : "0.0043";
+            cs_report_row x = row(cust, prod, v, v);
+            ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+        }
+    cs_report_stored st = {"USD", D("1.644")};
+    ck_assert_int_eq(cs_report_end(r, &st, 1, &b), 0);
+    cs_buf_append(&b, "", 1);
+    long lines, customers, grand;
+    int zero;
+    csv_sums(b.data, &lines, &customers, &grand, &zero);
+    ck_assert_int_eq(grand, 164);
+    ck_assert_int_eq(customers, 164);
+    ck_assert_int_eq(lines, 164);
+    ck_assert_int_lt(zero, 40 * 8); /* not every line a silent zero */
+    cs_report_free(r);
+    cs_buf_free(&b);
+}
+END_TEST
+
+/* A customer's lines are the same in its own report as in the full one:
+ * both hand out the cents from the same base.  Three customers of 0.005:
+ * total 0.015 -> 0.02 (half even), the two cents to the first two. */
+START_TEST(customer_report_matches_full)
+{
+    cs_report_subtotal base[] = {{"a", "USD", D("0.005"), D("0")},
+                                 {"b", "USD", D("0.005"), D("0")},
+                                 {"c", "USD", D("0.005"), D("0")}};
+    const char *want[] = {"0.01", "0.01", "0.00"};
+    for (int who = 0; who < 3; who++) {
+        cs_report *r = cs_report_new(CS_REPORT_TABLE, &meta);
+        cs_buf b = {0};
+        ck_assert_int_eq(cs_report_set_base(r, base, 3), 0);
+        cs_report_begin(r, &b);
+        cs_report_row x = row(base[who].customer, "p", "0.005", "0.005");
+        ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+        ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), 0);
+        cs_buf_append(&b, "", 1);
+        char total[64];
+        snprintf(total, sizeof(total), "%s%s  USD\n", want[who], who == 2 ? "*" : "");
+        ck_assert_msg(strstr(b.data, total) != NULL, "customer %d: %s", who, b.data);
+        if (who == 2) /* under a cent: marked, and said */
+            ck_assert_ptr_nonnull(strstr(b.data, "* under one minor unit"));
+        cs_report_free(r);
+        cs_buf_free(&b);
+    }
+    /* a base listing a customer twice is refused */
+    cs_report *r = cs_report_new(CS_REPORT_CSV, &meta);
+    cs_report_subtotal twice[] = {base[0], base[0]};
+    ck_assert_int_eq(cs_report_set_base(r, twice, 2), -EINVAL);
+    cs_report_free(r);
+}
+END_TEST
+
+/* Rows of one customer in two runs: the input was not grouped. */
+START_TEST(ungrouped_rows_refused)
+{
+    cs_report_subtotal base[] = {{"a", "USD", D("2"), D("0")}, {"b", "USD", D("1"), D("0")}};
+    cs_report *r = cs_report_new(CS_REPORT_CSV, &meta);
+    cs_buf b = {0};
+    ck_assert_int_eq(cs_report_set_base(r, base, 2), 0);
+    cs_report_begin(r, &b);
+    cs_report_row a = row("a", "p", "1", "1"), x = row("b", "p", "1", "1");
+    ck_assert_int_eq(cs_report_add(r, &a, &b), 0);
+    ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+    ck_assert_int_eq(cs_report_add(r, &a, &b), 0);
+    ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), -EDOM);
     cs_report_free(r);
     cs_buf_free(&b);
 }
@@ -180,6 +298,9 @@ static Suite *make_suite(void)
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, csv_rounding_and_totals);
+    tcase_add_test(tc, cents_add_up);
+    tcase_add_test(tc, customer_report_matches_full);
+    tcase_add_test(tc, ungrouped_rows_refused);
     tcase_add_test(tc, empty_period);
     tcase_add_test(tc, focus_tags_whole);
     tcase_add_test(tc, reconciliation_failure);
