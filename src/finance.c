@@ -220,18 +220,20 @@ static void customers_table(cs_buf *b, const cs_finance_page *p)
 static void periods(cs_buf *b, const cs_finance_page *p)
 {
     cs_buf_puts(b, "<section><h2>Periods and downloads</h2>\n<table id=\"periods\"><tr><th>Billing"
-                   " period</th><th>Status</th><th colspan=\"5\">Download</th></tr>\n");
+                   " period</th><th>Status</th><th colspan=\"6\">Download</th></tr>\n");
     for (size_t i = 0; i < p->nperiods; i++) {
         const char *x = p->periods[i].period;
         cs_buf_printf(b,
                       "<tr><td><a href=\"/?period=%s\">%s</a></td><td>%s</td>"
                       "<td><a href=\"/reports/chargeback?period=%s&amp;format=csv\">CSV</a></td>"
+                      "<td><a href=\"/reports/chargeback?period=%s&amp;format=csv&amp;excel=1\">CSV"
+                      " for Excel</a></td>"
                       "<td><a href=\"/reports/chargeback?period=%s&amp;format=json\">JSON</a></td>"
                       "<td><a href=\"/reports/chargeback?period=%s&amp;format=table\">text</a></td>"
                       "<td><a href=\"/reports/focus?period=%s\">FOCUS CSV</a></td>"
                       "<td><a href=\"/reports/spend?period=%s&amp;format=csv\">infrastructure"
                       " spend CSV</a></td></tr>\n",
-                      x, x, p->periods[i].closed ? "closed" : "open", x, x, x, x, x);
+                      x, x, p->periods[i].closed ? "closed" : "open", x, x, x, x, x, x);
     }
     cs_buf_puts(b, "</table></section>\n");
 }

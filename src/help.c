@@ -38,6 +38,8 @@ static const command_help commands[] = {
      "  --customer C, --product P, --plan P   filters (chargeback; spend: --customer)\n"
      "  --format table|csv|json|focus         default table (focus: chargeback only)\n"
      "  --output FILE                         default standard output\n"
+     "  --excel                               CSV with a UTF-8 byte-order mark (Excel)\n"
+     "  --by NAME                             who exports (FOCUS: period history)\n"
      "  Example: costream report -c costream.conf --period 2026-11 --format csv\n"},
     {"serve",
      "costream serve [-c FILE]\n"
@@ -45,9 +47,15 @@ static const command_help commands[] = {
      "  reports over HTTP on serve.listen, with tokens (costream token).\n"
      "  Example: costream serve -c costream.conf\n"},
     {"period",
-     "costream period close YYYY-MM [-c FILE] | costream period list [-c FILE]\n"
+     "costream period close YYYY-MM [--yes] [--by NAME] [-c FILE]\n"
+     "costream period reopen YYYY-MM [--force] [--by NAME] [-c FILE]\n"
+     "costream period list|history [-c FILE]\n"
      "  Close a finished billing month (its reports stop changing; later usage\n"
-     "  is billed in the next open month as a correction), or list months.\n"
+     "  is billed in the next open month as a correction): a month without usage\n"
+     "  or other than the last finished one needs --yes.  Reopen a month closed\n"
+     "  by mistake (--force once its FOCUS export was downloaded).  List months,\n"
+     "  or the history of closes, reopens and exports (who: --by, default the\n"
+     "  login name).\n"
      "  Example: costream period close 2026-10 -c costream.conf\n"},
     {"token",
      "costream token create --scope finance|customer [--customer C] --name N [--force] [-c FILE]\n"

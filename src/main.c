@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "file.h"
 #include "help.h"
 #include "log.h"
+#include "period.h"
 #include "reportdb.h"
 #include "rules.h"
 #include "serve.h"
@@ -82,13 +84,16 @@ static const struct option config_opts[] = {
     {"keep-bad-rows", no_argument, NULL, 'k'},
     {"kind", required_argument, NULL, 'K'},
     {"force", no_argument, NULL, 'x'},
+    {"excel", no_argument, NULL, 'E'},
+    {"yes", no_argument, NULL, 'y'},
+    {"by", required_argument, NULL, 'B'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
-    const char *source, *kind;
-    int keep_bad, force;
+    const char *source, *kind, *by;
+    int keep_bad, force, excel, yes;
 } cmd_opts;
 
 #define CS_DEFAULT_CONFIG "/etc/costream/costream.conf"
@@ -146,6 +151,9 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'k': o->keep_bad = 1; break;
             case 'K': o->kind = optarg; break;
             case 'x': o->force = 1; break;
+            case 'E': o->excel = 1; break;
+            case 'y': o->yes = 1; break;
+            case 'B': o->by = optarg; break;
             default: break;
             }
     }
@@ -176,6 +184,16 @@ static int load_config(int argc, char **argv, cs_config *cfg)
     return load_config_opts(argc, argv, cfg, NULL);
 }
 
+/* Who runs the command, for the period log: --by, else the login name. */
+static const char *actor(const cmd_opts *o, char *buf, size_t size)
+{
+    const char *sudo = getenv("SUDO_USER"), *user = getenv("USER");
+    if (o->by && *o->by)
+        return o->by;
+    snprintf(buf, size, "cli:%s", sudo && *sudo ? sudo : user && *user ? user : "unknown");
+    return buf;
+}
+
 static const char *category(void *opaque, const char *product)
 {
     return cs_config_service_category(opaque, product);
@@ -187,6 +205,8 @@ static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_forma
     char err[512];
     cs_buf b = {0};
     cs_store *s = cs_store_new(cfg->postgres);
+    if (o->excel && fmt == CS_REPORT_CSV)
+        cs_buf_puts(&b, CS_REPORT_BOM);
     int r = s ? cs_reportdb_spend_report(s, o->period, o->customer, fmt, &b, err, sizeof(err))
               : -ENOMEM;
     if (r == 0 && (b.failed || fwrite(b.data, 1, b.len, out) != b.len)) {
@@ -250,7 +270,7 @@ static int cmd_report(int argc, char **argv)
                          .product = o.product, .plan = o.plan};
     cs_report_meta meta = {.period = label, .from_usec = from, .to_usec = to,
                            .provider = cfg.report_provider, .issuer = cfg.report_issuer,
-                           .service_category = category, .opaque = &cfg};
+                           .service_category = category, .opaque = &cfg, .excel = o.excel};
     FILE *out = o.output ? fopen(o.output, "w") : stdout;
     if (!out) {
         fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));
@@ -259,8 +279,12 @@ static int cmd_report(int argc, char **argv)
     }
     cs_store *store = cs_store_new(cfg.postgres);
     cs_chargeback *cb = NULL;
+    char who[128];
     r = 1;
-    if (store && cs_chargeback_open(store, &q, fmt, &meta, &cb, err, sizeof(err)) == 0) {
+    bool recorded = !store || fmt != CS_REPORT_FOCUS || !o.period ||
+                    cs_period_record_export(store, o.period, actor(&o, who, sizeof(who)), err,
+                                            sizeof(err)) == 0; /* else said below */
+    if (store && recorded && cs_chargeback_open(store, &q, fmt, &meta, &cb, err, sizeof(err)) == 0) {
         char chunk[65536];
         ssize_t n;
         while ((n = cs_chargeback_read(cb, chunk, sizeof(chunk), err, sizeof(err))) > 0)
@@ -301,31 +325,51 @@ static void print_period(void *opaque, const char *period, int closed)
     printf("%s  %s\n", period, closed ? "closed" : "open");
 }
 
+static void print_history(void *opaque, const char *const *c)
+{
+    (void)opaque;
+    printf("%s  %-12s  %s  %s%s%s\n", c[0], c[1], c[2], c[3], c[4][0] ? "  " : "", c[4]);
+}
+
+static const char *const period_usage =
+    "usage: costream period close|reopen YYYY-MM [--yes|--force] [--by NAME] [-c FILE]\n"
+    "       costream period list|history [-c FILE]\n";
+
 static int cmd_period(int argc, char **argv)
 {
+    static const char *const subs[] = {"close", "reopen", "list", "history"};
+    int sub = -1;
+    for (int i = 0; argc >= 2 && i < 4; i++)
+        sub = strcmp(argv[1], subs[i]) == 0 ? i : sub;
+    int dated = sub == 0 || sub == 1;
+    if (sub < 0 || (dated && (argc < 3 || argv[2][0] == '-'))) {
+        fputs(period_usage, stderr);
+        return 2;
+    }
+    const char *period = dated ? argv[2] : NULL;
     cs_config cfg;
-    char err[512];
-    if (argc < 2 || (strcmp(argv[1], "close") != 0 && strcmp(argv[1], "list") != 0)) {
-        fprintf(stderr, "usage: costream period close YYYY-MM -c FILE | costream period list -c FILE\n");
-        return 2;
-    }
-    int closing = strcmp(argv[1], "close") == 0;
-    if (closing && (argc < 3 || argv[2][0] == '-')) {
-        fprintf(stderr, "usage: costream period close YYYY-MM -c FILE\n");
-        return 2;
-    }
-    const char *period = closing ? argv[2] : NULL;
-    int r = load_config(argc - (closing ? 2 : 1), argv + (closing ? 2 : 1), &cfg);
+    cmd_opts o = {0};
+    char err[512], who[128];
+    int r = load_config_opts(argc - (dated ? 2 : 1), argv + (dated ? 2 : 1), &cfg, &o);
     if (r == 0) {
         cs_store *s = cs_store_new(cfg.postgres);
-        int e = closing ? cs_reportdb_close_period(s, period, err, sizeof(err))
-                        : cs_reportdb_periods(s, NULL, print_period, NULL, err, sizeof(err));
+        const char *by = actor(&o, who, sizeof(who));
+        int e = !s       ? -ENOMEM
+                : sub == 0 ? cs_period_close(s, period, by, o.yes, err, sizeof(err))
+                : sub == 1 ? cs_period_reopen(s, period, by, o.force, err, sizeof(err))
+                : sub == 2 ? cs_reportdb_periods(s, NULL, print_period, NULL, err, sizeof(err))
+                           : cs_period_history(s, print_history, NULL, err, sizeof(err));
+        if (e == -ENOMEM)
+            snprintf(err, sizeof(err), "out of memory");
         if (e < 0)
-            fprintf(stderr, "costream period: %s\n", err);
-        else if (closing)
-            printf("%s closed: its reports will not change; later usage for it is billed in the "
-                   "next open month as a correction\n", period);
-        r = e == -EINVAL ? 2 : e < 0 ? 1 : 0;
+            fprintf(stderr, "costream period %s: %s\n", subs[sub], err);
+        else if (sub == 0)
+            printf("%s closed by %s: its reports will not change; later usage for it is billed in"
+                   " the next open month as a correction\n", period, by);
+        else if (sub == 1)
+            printf("%s reopened by %s: usage for it is billed in it again; corrections already"
+                   " billed in later months stay there\n", period, by);
+        r = e == -EINVAL || e == -EPERM ? 2 : e < 0 ? 1 : 0;
         cs_store_free(s);
     }
     cs_config_free(&cfg);

@@ -264,6 +264,8 @@ void cs_report_begin(cs_report *r, cs_buf *out)
     case CS_REPORT_CSV:
     case CS_REPORT_FOCUS: {
         const char *const *h = r->fmt == CS_REPORT_CSV ? csv_header : focus_header;
+        if (r->meta.excel)
+            cs_buf_puts(out, CS_REPORT_BOM); /* Excel then reads UTF-8, not the ANSI code page */
         for (int i = 0; h[i]; i++)
             cs_csv_text(out, h[i], i == 0);
         cs_csv_end_row(out);

@@ -29,6 +29,7 @@
 #ifndef CS_REPORT_H
 #define CS_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -53,6 +54,7 @@ typedef struct cs_report_meta {
     /* FOCUS ServiceCategory of a product ("Other" when NULL or unknown) */
     const char *(*service_category)(void *opaque, const char *product);
     void *opaque;
+    bool excel;               /* CSV and FOCUS start with a UTF-8 byte-order mark */
 } cs_report_meta;
 
 typedef struct cs_report_row {
@@ -94,6 +96,9 @@ int cs_report_add(cs_report *r, const cs_report_row *row, cs_buf *out);
  * the unrounded total of the lines differs from stored (nstored entries)
  * for some currency, or a customer's lines do not add up to its base. */
 int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, cs_buf *out);
+
+/* The UTF-8 byte-order mark that makes Excel read a CSV file as UTF-8. */
+#define CS_REPORT_BOM "\xef\xbb\xbf"
 
 /* Digits after the decimal point in the currency's minor unit (ISO 4217). */
 int cs_report_minor_units(const char *currency);

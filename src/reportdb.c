@@ -281,65 +281,6 @@ int cs_reportdb_periods(cs_store *s, const char *customer,
     return 0;
 }
 
-int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t errsize)
-{
-    int64_t start_usec, end_usec;
-    if (cs_timestamp_month(period, &start_usec, &end_usec) < 0) {
-        snprintf(err, errsize, "\"%s\" is not a month such as 2026-10", period);
-        return -EINVAL;
-    }
-    if (end_usec > (int64_t)time(NULL) * CS_USEC_PER_SEC) {
-        snprintf(err, errsize, "%s has not ended yet; a month is closed after its last day", period);
-        return -EINVAL;
-    }
-    PGconn *conn = cs_store_conn(s, err, errsize);
-    if (!conn)
-        return -EIO;
-    char date[16];
-    snprintf(date, sizeof(date), "%s-01", period);
-    const char *params[1] = {date};
-    /* The lock waits for flushes in progress and holds new ones until the
-     * close commits, so every flush either lands in the month before it
-     * closes or sees it closed. */
-    if (exec_cmd(conn, "BEGIN", err, errsize) < 0)
-        return -EIO;
-    if (exec_cmd(conn, "LOCK TABLE usage_cost IN SHARE ROW EXCLUSIVE MODE", err, errsize) < 0) {
-        PQclear(PQexec(conn, "ROLLBACK"));
-        return -EIO;
-    }
-    PGresult *r = PQexecParams(conn,
-                               "INSERT INTO closed_periods (period) VALUES ($1::date)"
-                               " ON CONFLICT DO NOTHING",
-                               1, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    int inserted = ok && strcmp(PQcmdTuples(r), "1") == 0;
-    if (!ok)
-        set_err(err, errsize, "closed_periods", conn);
-    PQclear(r);
-    if (inserted) { /* freeze the names its reports show */
-        r = PQexecParams(conn,
-                         "INSERT INTO closed_period_customers (period, customer, name, cost_center)"
-                         " SELECT $1::date, u.customer, c.name, c.cost_center"
-                         " FROM (SELECT DISTINCT customer FROM usage_cost"
-                         "       WHERE billing_period = $1::date) u"
-                         " LEFT JOIN customers c ON c.id = u.customer",
-                         1, NULL, params, NULL, NULL, 0);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            set_err(err, errsize, "closed_period_customers", conn);
-        PQclear(r);
-    }
-    if (!ok || exec_cmd(conn, "COMMIT", err, errsize) < 0) {
-        PQclear(PQexec(conn, "ROLLBACK"));
-        return -EIO;
-    }
-    if (!inserted) {
-        snprintf(err, errsize, "%s is already closed", period);
-        return -EALREADY;
-    }
-    return 0;
-}
-
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)

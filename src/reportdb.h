@@ -59,10 +59,6 @@ int cs_reportdb_periods(cs_store *s, const char *customer,
                         void (*fn)(void *opaque, const char *period, int closed), void *opaque,
                         char *err, size_t errsize);
 
-/* Closes billing month "YYYY-MM".  0; -EALREADY if closed; -EINVAL if it
- * has not ended yet or is malformed; -EIO. */
-int cs_reportdb_close_period(cs_store *s, const char *period, char *err, size_t errsize);
-
 /* Fills the finance page of period (YYYY-MM) for customer (NULL: all):
  * totals, the previous period, products, top customers and "other", one
  * page (1-based) of the customers table, from the dash_* views, in one

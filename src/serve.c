@@ -16,6 +16,7 @@
 #include "chargeback.h"
 #include "finance.h"
 #include "log.h"
+#include "period.h"
 #include "pool.h"
 #include "reportdb.h"
 #include "timestamp.h"
@@ -226,7 +227,12 @@ static enum MHD_Result serve_spend(struct MHD_Connection *c, cs_store *store, co
         return fail(c, MHD_HTTP_BAD_REQUEST, url, "period: give a month such as 2026-11");
     if (format && (cs_report_format_parse(format, &fmt) < 0 || fmt == CS_REPORT_FOCUS))
         return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
+    const char *excel = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "excel");
+    if (excel && strcmp(excel, "1") != 0 && strcmp(excel, "0") != 0)
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "excel: 1 (a UTF-8 byte-order mark for Excel) or 0");
     cs_buf b = {0};
+    if (excel && strcmp(excel, "1") == 0 && fmt == CS_REPORT_CSV)
+        cs_buf_puts(&b, CS_REPORT_BOM);
     char err[256];
     int r = cs_reportdb_spend_report(store, period, sc->finance ? NULL : sc->customer, fmt, &b, err,
                                      sizeof(err));
@@ -279,7 +285,7 @@ static void stream_free(void *cls)
 }
 
 typedef struct args {
-    const char *period, *from, *to, *customer, *product, *plan, *format;
+    const char *period, *from, *to, *customer, *product, *plan, *format, *excel;
     char bad[128];
 } args;
 
@@ -295,6 +301,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
                         : strcmp(key, "product") == 0  ? &a->product
                         : strcmp(key, "plan") == 0     ? &a->plan
                         : strcmp(key, "format") == 0   ? &a->format
+                        : strcmp(key, "excel") == 0    ? &a->excel
                                                        : NULL;
     if (!slot) {
         if (!a->bad[0])
@@ -339,6 +346,8 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
         if (!focus && (cs_report_format_parse(a.format, &fmt) < 0 || fmt == CS_REPORT_FOCUS))
             return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
     }
+    if (a.excel && strcmp(a.excel, "1") != 0 && strcmp(a.excel, "0") != 0)
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "excel: 1 (a UTF-8 byte-order mark for Excel) or 0");
     if (a.period) {
         if (a.from || a.to)
             return fail(c, MHD_HTTP_BAD_REQUEST, url, "give either period or from and to, not both");
@@ -370,7 +379,8 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
     cs_report_meta meta = {.period = a.period ? a.period : from_buf, .from_usec = from,
                            .to_usec = to, .provider = srv->cfg->report_provider,
                            .issuer = srv->cfg->report_issuer, .service_category = category,
-                           .opaque = (void *)srv->cfg};
+                           .opaque = (void *)srv->cfg,
+                           .excel = a.excel && strcmp(a.excel, "1") == 0};
     char period_label[80];
     if (!a.period) {
         snprintf(period_label, sizeof(period_label), "%s/%s", a.from, a.to);
@@ -382,7 +392,11 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
     snprintf(s->path, sizeof(s->path), "%s", url);
     snprintf(s->token_id, sizeof(s->token_id), "%s", sc->token_id);
     s->srv = srv;
-    int r = cs_chargeback_open(*store, &q, fmt, &meta, &s->report, msg, sizeof(msg));
+    char who[96];
+    snprintf(who, sizeof(who), "token:%s", sc->token_id);
+    int r = focus && a.period ? cs_period_record_export(*store, a.period, who, msg, sizeof(msg)) : 0;
+    if (r == 0) /* a month whose export was handed out is not reopened lightly (period.h) */
+        r = cs_chargeback_open(*store, &q, fmt, &meta, &s->report, msg, sizeof(msg));
     if (r < 0) {
         free(s);
         cs_log(CS_LOG_ERROR, "cannot open report", "error", msg, NULL);

@@ -277,6 +277,13 @@ def main():
         check(hdr["Content-Disposition"] == 'attachment; filename="costream-chargeback-2026-11.csv"', hdr.get("Content-Disposition"))
         check(body.count("\r\n") == body.count("\n"), "CSV rows end in CRLF (RFC 4180)")
         check(body.replace("\r\n", "\n") == text, "HTTP CSV equals the command line's")
+        # Excel reads a CSV as UTF-8 only after a byte-order mark: ?excel=1 and --excel add one, nothing else
+        st, _, xl = http(url + "&excel=1", fin)
+        check(st == 200 and xl.startswith("\ufeff") and xl[1:] == body, "excel=1 download")
+        xl_cli = svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "csv", "--excel").stdout
+        check(xl_cli.startswith("\ufeff") and xl_cli[1:] == text, "--excel")
+        st, _, _ = http(url + "&excel=yes", fin)
+        check(st == 400, "excel=yes -> %d" % st)
         st, _, body = http(base + "/", basic=fin)
         check(st == 200 and "/reports/focus?period=2026-10" in body, "index page via Basic auth")
         for bad_url, needle in ((base + "/reports/chargeback?period=2026-13", "period"),
@@ -301,7 +308,33 @@ def main():
 
         # a closed month does not change: a late October event through a real worker
         oct_before = svc.costream("report", "-c", cfg, "--period", "2026-10", "--format", "csv").stdout
-        svc.costream("period", "close", "2026-10", "-c", cfg)
+        # closing is deliberate: another month than the last finished one, or one without usage, needs --yes
+        now = time.gmtime()
+        last = "%04d-%02d" % ((now.tm_year, now.tm_mon - 1) if now.tm_mon > 1 else (now.tm_year - 1, 12))
+        p = svc.costream("period", "close", "2025-12", "-c", cfg, check_rc=False)
+        check(p.returncode == 2 and "not the last finished month (%s)" % last in p.stderr and "--yes" in p.stderr,
+              "closing an older month without --yes: %d %s" % (p.returncode, p.stderr))
+        p = svc.costream("period", "close", "2026-08", "-c", cfg, check_rc=False)
+        check(p.returncode == 2 and "2026-08 has no usage" in p.stderr, "closing an empty month: %s" % p.stderr)
+        check(svc.psql("SELECT count(*) FROM closed_periods")[0][0] == "0", "a refused close closed something")
+        yes = [] if last == "2026-10" else ["--yes"]
+        svc.costream("period", "close", "2026-10", "--by", "alice", "-c", cfg, *yes)
+        # a mistake is reopened, unless its FOCUS export went out since (then only by force); all recorded
+        svc.costream("period", "reopen", "2026-10", "--by", "bob", "-c", cfg)
+        check(svc.psql("SELECT count(*) FROM closed_periods")[0][0] == "0", "reopen left the month closed")
+        svc.costream("period", "close", "2026-10", "--by", "alice", "-c", cfg, *yes)
+        svc.costream("report", "-c", cfg, "--period", "2026-10", "--format", "focus", "--by", "carol")
+        p = svc.costream("period", "reopen", "2026-10", "--by", "bob", "-c", cfg, check_rc=False)
+        check(p.returncode == 2 and "FOCUS export was downloaded 1 time" in p.stderr and "--force" in p.stderr,
+              "reopen after an export: %d %s" % (p.returncode, p.stderr))
+        svc.costream("period", "reopen", "2026-10", "--force", "--by", "bob", "-c", cfg)
+        svc.costream("period", "close", "2026-10", "--by", "alice", "-c", cfg, *yes)
+        hist = [l.split()[:4] for l in svc.costream("period", "history", "-c", cfg).stdout.splitlines()]
+        check([(h[0], h[1], h[3]) for h in hist if h[0] == "2026-10"] ==
+              [("2026-10", "close", "alice"), ("2026-10", "reopen", "bob"), ("2026-10", "close", "alice"),
+               ("2026-10", "focus_export", "carol"), ("2026-10", "reopen", "bob"), ("2026-10", "close", "alice")],
+              "period history: %s" % hist)
+        check(["2026-11", "focus_export"] in [h[:2] for h in hist], "the HTTP FOCUS download is recorded: %s" % hist)
         svc.redis("HSET", "costream:customer:acme", "plan", "pro")
         w = svc.start_worker(cfg, "worker")
         prod = harness.producer(svc.bootstrap)
