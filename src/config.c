@@ -130,6 +130,7 @@ void cs_config_free(cs_config *cfg)
     free(cfg->redis_host);
     free(cfg->redis_socket);
     free(cfg->redis_password);
+    free(cfg->redis_username);
     free(cfg->redis_prefix);
     free(cfg->rules_path);
     free(cfg->start_offset);
@@ -213,6 +214,132 @@ static const struct int_key {
     {"serve.idle_in_transaction_timeout_ms", offsetof(cs_config, serve_idle_tx_timeout_ms), 100, 86400000},
 };
 
+/* Plain text keys: name, field. */
+static const struct str_key {
+    const char *key;
+    size_t offset;
+} str_keys[] = {
+    {"report.provider", offsetof(cs_config, report_provider)},
+    {"report.issuer", offsetof(cs_config, report_issuer)},
+    {"group", offsetof(cs_config, group)},
+    {"postgres", offsetof(cs_config, postgres)},
+    {"redis.host", offsetof(cs_config, redis_host)},
+    {"redis.socket", offsetof(cs_config, redis_socket)},
+    {"redis.username", offsetof(cs_config, redis_username)},
+    {"redis.password", offsetof(cs_config, redis_password)},
+    {"redis.prefix", offsetof(cs_config, redis_prefix)},
+    {"rules", offsetof(cs_config, rules_path)},
+};
+
+/* Decodes URL percent escapes of s[0..n) into a new string; NULL on a bad
+ * escape or no memory. */
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static char *url_decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1), *o = out;
+    for (size_t i = 0; out && i < n; i++) {
+        int hi = s[i] == '%' && i + 2 < n ? hexval(s[i + 1]) : -1;
+        int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+        if (s[i] != '%') {
+            *o++ = s[i];
+        } else if (lo >= 0 && (hi | lo)) { /* never %00 */
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            free(out);
+            return NULL;
+        }
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+int cs_config_redis_url(cs_config *cfg, const char *v, const char *where, cs_errlist *errs)
+{
+    const char *rest = NULL;
+    bool unix_socket = false;
+    if (strncmp(v, "redis://", 8) == 0)
+        rest = v + 8;
+    else if (strncmp(v, "unix://", 7) == 0)
+        rest = v + 7, unix_socket = true;
+    if (strncmp(v, "rediss://", 9) == 0) {
+        cs_errlist_addf(errs, "%s: redis.url: rediss:// (TLS) needs hiredis with SSL, which this"
+                              " build's hiredis lacks: reach Redis through a TLS tunnel (stunnel,"
+                              " ghostunnel) on localhost and give redis://localhost:PORT"
+                              " (docs/redis.md)", where);
+        return -EINVAL;
+    }
+    const char *at = rest ? strrchr(rest, '@') : NULL;
+    char *user = NULL, *pass = NULL, *host = NULL;
+    long port = 6379, db = 0;
+    bool ok = rest != NULL;
+    if (ok && at) { /* [user][:password]@ */
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(at - rest);
+        user = ulen ? url_decode(rest, ulen) : NULL;
+        pass = colon ? url_decode(colon + 1, (size_t)(at - colon - 1)) : NULL;
+        ok = (!ulen || user) && (!colon || pass);
+        if (!colon) { /* redis://password@host: a lone userinfo is the password */
+            pass = user;
+            user = NULL;
+        }
+        rest = at + 1;
+    }
+    const char *q = rest ? rest + strcspn(rest, unix_socket ? "?" : "/?") : NULL;
+    if (ok && unix_socket) {
+        host = q > rest && rest[0] == '/' ? strndup(rest, (size_t)(q - rest)) : NULL;
+        ok = host && (!*q || sscanf(q, "?db=%ld", &db) == 1);
+    } else if (ok) {
+        const char *colon = memchr(rest, ':', (size_t)(q - rest));
+        size_t hlen = colon ? (size_t)(colon - rest) : (size_t)(q - rest);
+        host = hlen ? strndup(rest, hlen) : NULL;
+        char *end = NULL;
+        if (colon)
+            port = strtol(colon + 1, &end, 10);
+        ok = host && (!colon || (end == q && end > colon + 1 && port >= 1 && port <= 65535));
+        if (ok && *q == '/' && q[1]) {
+            db = strtol(q + 1, &end, 10);
+            ok = *end == '\0' && end > q + 1;
+        } else if (ok && *q == '/') {
+            ok = q[1] == '\0';
+        } else if (ok && *q) {
+            ok = false;
+        }
+    }
+    ok = ok && db >= 0 && db <= 1000;
+    if (!ok) {
+        free(user);
+        free(pass);
+        free(host);
+        cs_errlist_addf(errs, "%s: redis.url: \"%s\" is not redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]"
+                              " or unix://[[USER]:PASSWORD@]/PATH[?db=DB] (percent-escape @ : /"
+                              " in the password)", where, v);
+        return -EINVAL;
+    }
+    free(cfg->redis_username);
+    free(cfg->redis_password);
+    cfg->redis_username = user;
+    cfg->redis_password = pass;
+    cfg->redis_db = (int)db;
+    if (unix_socket) {
+        free(cfg->redis_socket);
+        cfg->redis_socket = host;
+    } else {
+        free(cfg->redis_host);
+        free(cfg->redis_socket);
+        cfg->redis_socket = NULL;
+        cfg->redis_host = host;
+        cfg->redis_port = (int)port;
+    }
+    return 0;
+}
+
 int cs_config_listen_range(const char *v, char *ret_host, size_t hostsize, int *ret_lo,
                            int *ret_hi)
 {
@@ -269,6 +396,11 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         if (strcmp(key, int_keys[i].key) == 0)
             return set_int((int *)((char *)cfg + int_keys[i].offset), v, int_keys[i].min,
                            int_keys[i].max, where, key, errs);
+    for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++)
+        if (strcmp(key, str_keys[i].key) == 0)
+            return set_str((char **)((char *)cfg + str_keys[i].offset), v);
+    if (strcmp(key, "redis.url") == 0)
+        return cs_config_redis_url(cfg, v, where, errs);
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         return set_kv(&cfg->kafka, &cfg->nkafka, key + 6, v);
     if (strncmp(key, "report.service_category.", 24) == 0 && key[24]) {
@@ -282,26 +414,8 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
     }
     if (strcmp(key, "serve.listen") == 0)
         return check_listen(v, where, key, errs) < 0 ? -EINVAL : set_str(&cfg->serve_listen, v);
-    if (strcmp(key, "report.provider") == 0)
-        return set_str(&cfg->report_provider, v);
-    if (strcmp(key, "report.issuer") == 0)
-        return set_str(&cfg->report_issuer, v);
     if (strcmp(key, "topics") == 0)
         return set_list(cfg->topics, &cfg->ntopics, v, where, key, errs);
-    if (strcmp(key, "group") == 0)
-        return set_str(&cfg->group, v);
-    if (strcmp(key, "postgres") == 0)
-        return set_str(&cfg->postgres, v);
-    if (strcmp(key, "redis.host") == 0)
-        return set_str(&cfg->redis_host, v);
-    if (strcmp(key, "redis.socket") == 0)
-        return set_str(&cfg->redis_socket, v);
-    if (strcmp(key, "redis.password") == 0)
-        return set_str(&cfg->redis_password, v);
-    if (strcmp(key, "redis.prefix") == 0)
-        return set_str(&cfg->redis_prefix, v);
-    if (strcmp(key, "rules") == 0)
-        return set_str(&cfg->rules_path, v);
     if (strcmp(key, "labels.order") == 0)
         return set_list(cfg->label_order, &cfg->nlabel_order, v, where, key, errs);
     if (strcmp(key, "labels.cache_size") == 0) {

@@ -30,6 +30,7 @@ typedef struct cs_config {
     char *redis_host;
     int redis_port;
     char *redis_socket;    /* unix socket path; wins over host/port */
+    char *redis_username;  /* ACL user (Redis 6): AUTH username password */
     char *redis_password;
     int redis_db;
     char *redis_prefix;    /* key prefix, "costream:" */
@@ -76,6 +77,12 @@ typedef struct cs_config {
     cs_config_kv *categories; /* product → FOCUS ServiceCategory */
     size_t ncategories;
 } cs_config;
+
+/* Sets the Redis keys from a URL: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+ * or unix://[[USER]:PASSWORD@]/PATH[?db=DB] (userinfo percent-decoded).
+ * rediss:// is refused with a hint (no TLS in this hiredis).  0, or -EINVAL
+ * with a message naming where and the key appended to errs. */
+int cs_config_redis_url(cs_config *cfg, const char *v, const char *where, cs_errlist *errs);
 
 /* Fills cfg with the defaults.  Returns 0 or -ENOMEM. */
 int cs_config_init(cs_config *cfg);

@@ -19,7 +19,7 @@
 
 struct cs_labels {
     redisContext *rc;
-    char *host, *socket, *password, *prefix;
+    char *host, *socket, *username, *password, *prefix;
     int port, db;
     char **order;
     size_t norder;
@@ -41,6 +41,7 @@ cs_labels *cs_labels_new(const cs_config *cfg)
     l->host = strdup(cfg->redis_host);
     l->socket = cfg->redis_socket ? strdup(cfg->redis_socket) : NULL;
     l->password = cfg->redis_password ? strdup(cfg->redis_password) : NULL;
+    l->username = cfg->redis_username ? strdup(cfg->redis_username) : NULL;
     l->prefix = strdup(cfg->redis_prefix);
     l->port = cfg->redis_port;
     l->db = cfg->redis_db;
@@ -71,6 +72,7 @@ void cs_labels_free(cs_labels *l)
     free(l->host);
     free(l->socket);
     free(l->password);
+    free(l->username);
     free(l->prefix);
     cs_cache_free(l->cache);
     for (size_t i = 0; i < l->npf; i++)
@@ -104,7 +106,8 @@ static int connect_redis(cs_labels *l)
     redisSetTimeout(l->rc, tv);
     l->connects++;
     if (l->password) {
-        redisReply *r = command(l, "AUTH %s", l->password);
+        redisReply *r = l->username ? command(l, "AUTH %s %s", l->username, l->password)
+                                    : command(l, "AUTH %s", l->password);
         if (!r)
             return -EIO;
         freeReplyObject(r);

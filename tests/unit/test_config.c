@@ -133,6 +133,40 @@ START_TEST(listen_ranges)
 }
 END_TEST
 
+/* redis.url: host, port, db, user and password (percent-decoded), unix
+ * sockets; TLS and malformed URLs refused with the file and line. */
+START_TEST(redis_urls)
+{
+    cs_config cfg;
+    cs_errlist errs = {0};
+    ck_assert_int_eq(cs_config_init(&cfg), 0);
+    ck_assert_int_eq(cs_config_redis_url(&cfg, "redis://ops:p%40ss%3Aw@redis.internal:6380/3", "c:1", &errs), 0);
+    ck_assert_str_eq(cfg.redis_host, "redis.internal");
+    ck_assert_int_eq(cfg.redis_port, 6380);
+    ck_assert_int_eq(cfg.redis_db, 3);
+    ck_assert_str_eq(cfg.redis_username, "ops");
+    ck_assert_str_eq(cfg.redis_password, "p@ss:w");
+    ck_assert_int_eq(cs_config_redis_url(&cfg, "redis://:secret@10.0.0.5", "c:1", &errs), 0);
+    ck_assert(cfg.redis_username == NULL && strcmp(cfg.redis_password, "secret") == 0);
+    ck_assert(strcmp(cfg.redis_host, "10.0.0.5") == 0 && cfg.redis_port == 6379 && cfg.redis_db == 0);
+    ck_assert_int_eq(cs_config_redis_url(&cfg, "unix://:pw@/run/redis/redis.sock?db=2", "c:1", &errs), 0);
+    ck_assert(strcmp(cfg.redis_socket, "/run/redis/redis.sock") == 0 && cfg.redis_db == 2);
+    ck_assert_int_eq(cs_config_redis_url(&cfg, "redis://localhost/", "c:1", &errs), 0);
+    ck_assert(cfg.redis_socket == NULL && cfg.redis_password == NULL); /* a URL says it all */
+    ck_assert_int_eq(errs.n, 0);
+    static const char *const bad[] = {"redis://", "redis://h:0", "redis://h:70000", "redis://h:12x",
+                                      "redis://h/x", "redis://h/2000", "redis://:%4@h", "redis://:%00@h",
+                                      "http://h", "unix://relative.sock", "redis://h?x=1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(cs_config_redis_url(&cfg, bad[i], "c:1", &errs) == -EINVAL, "%s", bad[i]);
+    ck_assert_int_eq(cs_config_redis_url(&cfg, "rediss://h:6380", "costream.conf:7", &errs), -EINVAL);
+    ck_assert(strstr(errs.items[errs.n - 1], "costream.conf:7: redis.url: rediss:// (TLS)") != NULL);
+    ck_assert(strstr(errs.items[0], "c:1: redis.url: \"redis://\" is not") != NULL);
+    cs_errlist_free(&errs);
+    cs_config_free(&cfg);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("config");
@@ -141,6 +175,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, errors);
     tcase_add_test(tc, hostile_files);
     tcase_add_test(tc, listen_ranges);
+    tcase_add_test(tc, redis_urls);
     suite_add_tcase(s, tc);
     return s;
 }
