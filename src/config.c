@@ -131,6 +131,8 @@ void cs_config_free(cs_config *cfg)
     free(cfg->redis_socket);
     free(cfg->redis_password);
     free(cfg->redis_username);
+    free(cfg->serve_tls_cert);
+    free(cfg->serve_tls_key);
     free(cfg->redis_prefix);
     free(cfg->rules_path);
     free(cfg->start_offset);
@@ -214,6 +216,18 @@ static const struct int_key {
     {"serve.idle_in_transaction_timeout_ms", offsetof(cs_config, serve_idle_tx_timeout_ms), 100, 86400000},
 };
 
+/* A two-valued key: 1 for on, 0 for off, else an error naming both. */
+static int set_switch(int *dst, const char *v, const char *on, const char *off, const char *where,
+                      const char *key, cs_errlist *errs)
+{
+    if (strcmp(v, on) != 0 && strcmp(v, off) != 0) {
+        cs_errlist_addf(errs, "%s: %s: \"%s\" is not %s or %s", where, key, v, on, off);
+        return -EINVAL;
+    }
+    *dst = strcmp(v, on) == 0;
+    return 0;
+}
+
 /* Plain text keys: name, field. */
 static const struct str_key {
     const char *key;
@@ -229,6 +243,8 @@ static const struct str_key {
     {"redis.password", offsetof(cs_config, redis_password)},
     {"redis.prefix", offsetof(cs_config, redis_prefix)},
     {"rules", offsetof(cs_config, rules_path)},
+    {"serve.tls_cert", offsetof(cs_config, serve_tls_cert)},
+    {"serve.tls_key", offsetof(cs_config, serve_tls_key)},
 };
 
 /* Decodes URL percent escapes of s[0..n) into a new string; NULL on a bad
@@ -401,6 +417,8 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
             return set_str((char **)((char *)cfg + str_keys[i].offset), v);
     if (strcmp(key, "redis.url") == 0)
         return cs_config_redis_url(cfg, v, where, errs);
+    if (strcmp(key, "serve.allow_plaintext") == 0)
+        return set_switch(&cfg->serve_allow_plaintext, v, "yes", "no", where, key, errs);
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         return set_kv(&cfg->kafka, &cfg->nkafka, key + 6, v);
     if (strncmp(key, "report.service_category.", 24) == 0 && key[24]) {
@@ -462,14 +480,8 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
         }
         return check_listen(v, where, key, errs) < 0 ? -EINVAL : set_str(&cfg->http_listen, v);
     }
-    if (strcmp(key, "dedup") == 0) {
-        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
-            cs_errlist_addf(errs, "%s: %s: \"%s\" is not on or off", where, key, v);
-            return -EINVAL;
-        }
-        cfg->dedup = strcmp(v, "on") == 0;
-        return 0;
-    }
+    if (strcmp(key, "dedup") == 0)
+        return set_switch(&cfg->dedup, v, "on", "off", where, key, errs);
     if (strcmp(key, "log.level") == 0) {
         if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") && strcmp(v, "error")) {
             cs_errlist_addf(errs, "%s: %s: \"%s\" is not one of debug, info, warn, error", where,

@@ -65,6 +65,9 @@ typedef struct cs_config {
     int series_idle_ms;      /* gauges without samples this long are forgotten */
     int counter_retention_hours; /* counters are kept this long, to charge across gaps */
     char *serve_listen;    /* costream serve: "host:port" */
+    char *serve_tls_cert;  /* PEM files: HTTPS when both are set */
+    char *serve_tls_key;
+    int serve_allow_plaintext; /* 1: plain HTTP off loopback (a trusted network) */
     int serve_db_pool;     /* PostgreSQL connections of the report server */
     int serve_per_token;   /* concurrent requests per token */
     int serve_threads;     /* request threads */

@@ -313,7 +313,8 @@ static int cmd_serve(int argc, char **argv)
     if (r == 0) {
         cs_log_set_level(cfg.log_level);
         install_signals();
-        r = cs_serve_run(&cfg, &stop_flag) < 0 ? 1 : 0;
+        r = cs_serve_run(&cfg, &stop_flag);
+        r = r == -EINVAL ? 2 : r < 0 ? 1 : 0; /* -EINVAL: the configuration, said in the log */
     }
     cs_config_free(&cfg);
     return r;

@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "buf.h"
 #include "chargeback.h"
+#include "file.h"
 #include "finance.h"
 #include "log.h"
 #include "period.h"
@@ -475,6 +477,47 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
+/* The PEM certificate and key when serve.tls_cert and serve.tls_key are
+ * set (both or neither).  0 (ret_* NULL without TLS), -EINVAL (logged). */
+static int load_tls(const cs_config *cfg, char **ret_cert, char **ret_key)
+{
+    char err[512];
+    size_t len;
+    *ret_cert = *ret_key = NULL;
+    if (!cfg->serve_tls_cert != !cfg->serve_tls_key) {
+        cs_log(CS_LOG_ERROR, "give both serve.tls_cert and serve.tls_key, or neither", NULL);
+        return -EINVAL;
+    }
+    if (!cfg->serve_tls_cert)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        cs_log(CS_LOG_ERROR, "this libmicrohttpd has no TLS: serve behind a TLS reverse proxy", NULL);
+        return -EINVAL;
+    }
+    if (cs_file_read(cfg->serve_tls_cert, 1 << 20, ret_cert, &len, err, sizeof(err)) < 0 ||
+        cs_file_read(cfg->serve_tls_key, 1 << 20, ret_key, &len, err, sizeof(err)) < 0) {
+        cs_log(CS_LOG_ERROR, "cannot read the TLS certificate or key", "error", err, NULL);
+        free(*ret_cert);
+        *ret_cert = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Tokens must not cross a network in clear text: plain HTTP is served on
+ * loopback only, unless serve.allow_plaintext says the network is trusted. */
+static int check_plaintext(const cs_config *cfg, const struct sockaddr_in *sa, bool tls)
+{
+    if (tls || cfg->serve_allow_plaintext || (ntohl(sa->sin_addr.s_addr) >> 24) == 127)
+        return 0;
+    cs_log(CS_LOG_ERROR,
+           "serve.listen is not a loopback address and no serve.tls_cert and serve.tls_key are"
+           " set: report tokens would travel in clear text. Give a certificate, or listen on"
+           " 127.0.0.1 behind a TLS reverse proxy, or set serve.allow_plaintext = yes on a"
+           " trusted network (docs/reports.md)", "listen", cfg->serve_listen, NULL);
+    return -EINVAL;
+}
+
 int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
 {
     server srv = {cfg, NULL, PTHREAD_MUTEX_INITIALIZER, NULL};
@@ -495,6 +538,14 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
                NULL);
         return -EINVAL;
     }
+    char *cert, *key;
+    if (load_tls(cfg, &cert, &key) < 0)
+        return -EINVAL;
+    if (check_plaintext(cfg, &sa, cert != NULL) < 0) {
+        free(cert);
+        free(key);
+        return -EINVAL;
+    }
     /* Report transactions may not run or stall for ever: a client that
      * stops reading ends its download, and the connection returns. */
     char session[160];
@@ -506,19 +557,26 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
     if (!srv.pool || !srv.slots) {
         cs_pool_free(srv.pool);
         free(srv.slots);
+        free(cert);
+        free(key);
         return -ENOMEM;
     }
     /* A few threads serve every connection (epoll): a client that sends
      * slowly costs a socket, not a thread, and is dropped when idle. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (cert ? MHD_USE_TLS : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle, &srv,
+        flags, 0, NULL, NULL, handle, &srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->serve_threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_client_timeout_s, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_client_timeout_s,
+        cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
     if (!d) {
-        cs_log(CS_LOG_ERROR, "cannot listen", "listen", cfg->serve_listen, "error", strerror(errno),
-               NULL);
+        cs_log(CS_LOG_ERROR, cert ? "cannot listen with TLS (is the certificate and key PEM, and"
+                                    " do they match?)"
+                                  : "cannot listen",
+               "listen", cfg->serve_listen, "error", strerror(errno), NULL);
         cs_pool_free(srv.pool);
         free(srv.slots);
         return -EIO;
@@ -526,12 +584,15 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     char port[24];
     snprintf(port, sizeof(port), "#%d", info ? info->port : 0);
-    cs_log(CS_LOG_INFO, "serving reports", "listen", cfg->serve_listen, "port", port, NULL);
+    cs_log(CS_LOG_INFO, "serving reports", "listen", cfg->serve_listen, "port", port, "tls",
+           cert ? "on" : "off", NULL);
     while (!*stop)
         usleep(100000);
     MHD_stop_daemon(d);
     cs_pool_free(srv.pool);
     free(srv.slots);
+    free(cert);
+    free(key);
     cs_log(CS_LOG_INFO, "report server stopped", NULL);
     return 0;
 }
