@@ -53,6 +53,7 @@ typedef struct cs_config {
     int dedup;              /* 1: count each (source, id) once per group */
     int dedup_window_hours; /* how long ids are remembered */
     int dedup_max_events;   /* fingerprints held in memory at most */
+    int rejects_retention_days; /* rejected events kept this long; 0: for ever */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
     char *metric_topics[CS_CONFIG_MAX_LIST]; /* metric sample topics */

@@ -72,6 +72,15 @@ static const command_help commands[] = {
      "  unless --keep-bad-rows; the same file twice changes nothing), and allocate\n"
      "  a month of it to customers and products by the rules' pools (docs/spend.md).\n"
      "  Example: costream spend import aws-2026-10.csv.gz --source aws -c costream.conf\n"},
+    {"rejects",
+     "costream rejects list [--reason R] [--topic T] [--from T] [--to T] [--id N]...\n"
+     "                      [--limit N] [--format table|json] [-c FILE]\n"
+     "costream rejects replay [same filters] --into TOPIC [--again] [--dry-run] [-c FILE]\n"
+     "  List the group's rejected messages (reason, detail, raw bytes; default the\n"
+     "  oldest 100), or re-publish chosen raw payloads, with their keys, to a topic\n"
+     "  after the cause is fixed.  A replayed reject is marked and not replayed again\n"
+     "  without --again; de-duplication counts a replayed event once.\n"
+     "  Example: costream rejects replay --reason unpriced --into usage-events\n"},
     {"version", "costream version\n  Print the version.\n"},
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "help.h"
 #include "log.h"
 #include "period.h"
+#include "rejects.h"
 #include "reportdb.h"
 #include "rules.h"
 #include "serve.h"
@@ -27,6 +29,7 @@
 #include "store.h"
 #include "timestamp.h"
 #include "token.h"
+#include "utf8.h"
 #include "worker.h"
 
 static volatile sig_atomic_t stop_flag, reload_flag;
@@ -87,13 +90,23 @@ static const struct option config_opts[] = {
     {"excel", no_argument, NULL, 'E'},
     {"yes", no_argument, NULL, 'y'},
     {"by", required_argument, NULL, 'B'},
+    {"reason", required_argument, NULL, 'R'},
+    {"topic", required_argument, NULL, 'T'},
+    {"limit", required_argument, NULL, 'L'},
+    {"id", required_argument, NULL, 'I'},
+    {"into", required_argument, NULL, 'O'},
+    {"again", no_argument, NULL, 'A'},
+    {"dry-run", no_argument, NULL, 'D'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
-    const char *source, *kind, *by;
-    int keep_bad, force, excel, yes;
+    const char *source, *kind, *by, *reason, *topic, *into, *limit;
+    int keep_bad, force, excel, yes, again, dry_run;
+    int64_t ids[256];
+    size_t nids;
+    int bad_id; /* an --id that is not a positive number, or too many */
 } cmd_opts;
 
 #define CS_DEFAULT_CONFIG "/etc/costream/costream.conf"
@@ -154,6 +167,21 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'E': o->excel = 1; break;
             case 'y': o->yes = 1; break;
             case 'B': o->by = optarg; break;
+            case 'R': o->reason = optarg; break;
+            case 'T': o->topic = optarg; break;
+            case 'L': o->limit = optarg; break;
+            case 'O': o->into = optarg; break;
+            case 'A': o->again = 1; break;
+            case 'D': o->dry_run = 1; break;
+            case 'I': {
+                char *end;
+                long long v = strtoll(optarg, &end, 10);
+                if (*end || v <= 0 || o->nids == sizeof(o->ids) / sizeof(o->ids[0]))
+                    o->bad_id = 1;
+                else
+                    o->ids[o->nids++] = v;
+                break;
+            }
             default: break;
             }
     }
@@ -398,6 +426,91 @@ static int token_list(int argc, char **argv)
             fprintf(stderr, "costream token list: %s\n", err);
             r = 1;
         }
+        cs_store_free(s);
+    }
+    cs_config_free(&cfg);
+    return r;
+}
+
+static void print_reject(void *opaque, const cs_reject_row *x)
+{
+    const int *json = opaque;
+    char detail[1024], raw[400];
+    cs_utf8_escape(detail, sizeof(detail), x->detail, strlen(x->detail), NULL);
+    cs_utf8_escape(raw, sizeof(raw), (const char *)x->raw, x->raw_len < 120 ? x->raw_len : 120, NULL);
+    for (char *c = raw; *c; c++)
+        *c = (unsigned char)*c < 0x20 ? ' ' : *c; /* one line */
+    if (!*json) {
+        printf("%-8lld %s  %s[%d]@%lld  %-18s %6zu B  %s  %s\n    %s%s\n", (long long)x->id,
+               x->received_at, x->topic, (int)x->partition, (long long)x->offset, x->reason,
+               x->raw_len, x->replayed_at ? "replayed" : "-", detail, raw,
+               x->raw_len > 120 ? "..." : "");
+        return;
+    }
+    json_t *o = json_pack("{sIsssssssisIsssssIss}", "id", (json_int_t)x->id, "received_at",
+                          x->received_at, "group", x->group, "topic", x->topic, "partition",
+                          (int)x->partition, "offset", (json_int_t)x->offset, "reason", x->reason,
+                          "detail", detail, "raw_bytes", (json_int_t)x->raw_len, "raw_hex", "");
+    cs_buf hex = {0};
+    for (size_t i = 0; i < x->raw_len; i++)
+        cs_buf_printf(&hex, "%02x", x->raw[i]);
+    cs_buf_append(&hex, "", 1);
+    if (o && !hex.failed)
+        json_object_set_new(o, "raw_hex", json_string(hex.data));
+    if (o && x->replayed_at)
+        json_object_set_new(o, "replayed", json_pack("{ssss}", "at", x->replayed_at, "to",
+                                                      x->replayed_to ? x->replayed_to : ""));
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (line)
+        puts(line);
+    free(line);
+    json_decref(o);
+    cs_buf_free(&hex);
+}
+
+static const char *const rejects_usage =
+    "usage: costream rejects list [filters] [--format table|json] [-c FILE]\n"
+    "       costream rejects replay [filters] --into TOPIC [--again] [--dry-run] [-c FILE]\n"
+    "filters: --reason R --topic T --from TIME --to TIME --id N... --limit N\n";
+
+static int cmd_rejects(int argc, char **argv)
+{
+    int list = argc >= 2 && strcmp(argv[1], "list") == 0;
+    if (!list && (argc < 2 || strcmp(argv[1], "replay") != 0)) {
+        fputs(rejects_usage, stderr);
+        return 2;
+    }
+    cs_config cfg;
+    cmd_opts o = {0};
+    char err[512];
+    int r = load_config_opts(argc - 1, argv + 1, &cfg, &o);
+    char *end = NULL;
+    long limit = o.limit ? strtol(o.limit, &end, 10) : list ? 100 : 0;
+    int json = o.format && strcmp(o.format, "json") == 0;
+    if (r == 0 && (o.bad_id || (o.limit && (*end || limit <= 0)) ||
+                   (o.format && !json && strcmp(o.format, "table") != 0) || (list && o.into))) {
+        fprintf(stderr, "costream rejects: --id and --limit take positive numbers (at most 256"
+                        " ids), --format table or json, --into only with replay\n%s", rejects_usage);
+        r = 2;
+    }
+    if (r == 0) {
+        cs_store *s = cs_store_new(cfg.postgres);
+        cs_rejects_filter f = {.group = cfg.group, .reason = o.reason, .topic = o.topic,
+                               .from = o.from, .to = o.to, .ids = o.ids, .nids = o.nids,
+                               .include_replayed = list || o.again, .limit = limit};
+        size_t selected, replayed;
+        int e = !s     ? -ENOMEM
+                : list ? cs_rejects_list(s, &f, print_reject, &json, err, sizeof(err))
+                       : cs_rejects_replay(s, &cfg, &f, o.into, o.dry_run, &selected, &replayed,
+                                           err, sizeof(err));
+        if (e == -ENOMEM)
+            snprintf(err, sizeof(err), "out of memory");
+        if (e < 0)
+            fprintf(stderr, "costream rejects: %s\n", err);
+        if (!list && e != -ENOMEM && e != -EINVAL)
+            printf("%zu rejects selected, %zu re-published to %s%s\n", selected, replayed,
+                   o.into ? o.into : "?", o.dry_run ? " (dry run: nothing sent)" : "");
+        r = e == -EINVAL ? 2 : e < 0 ? 1 : 0;
         cs_store_free(s);
     }
     cs_config_free(&cfg);
@@ -685,6 +798,8 @@ int main(int argc, char **argv)
         return cmd_period(argc, argv);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc, argv);
+    if (strcmp(cmd, "rejects") == 0)
+        return cmd_rejects(argc, argv);
     if (strcmp(cmd, "spend") == 0)
         return cmd_spend(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

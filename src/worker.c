@@ -35,6 +35,7 @@
 #include "pricing.h"
 #include "rules.h"
 #include "sample.h"
+#include "rejects.h"
 #include "series.h"
 #include "store.h"
 #include "strmap.h"
@@ -1352,18 +1353,29 @@ static void settle(cs_worker *w)
 }
 
 /* Forgets fingerprints stored longer ago than the de-duplication window. */
-static void prune_event_ids(cs_worker *w)
+/* Retention: fingerprints past the de-duplication window, rejects past
+ * rejects.retention_days (this group's). */
+static void prune(cs_worker *w)
 {
     char err[512], n[24];
     long deleted;
-    if (cs_store_dedup_prune(w->store, w->cfg->group, w->cfg->dedup_window_hours, &deleted, err,
-                             sizeof(err)) < 0) {
-        w->n.store_errors++;
-        cs_log(CS_LOG_WARN, "could not prune old event fingerprints; will retry", "error", err, NULL);
-        return;
+    int r = 0;
+    if (w->cfg->dedup &&
+        (r = cs_store_dedup_prune(w->store, w->cfg->group, w->cfg->dedup_window_hours, &deleted,
+                                  err, sizeof(err))) == 0) {
+        fmt_i64(n, sizeof(n), deleted);
+        cs_log(CS_LOG_DEBUG, "pruned old event fingerprints", "rows", n, NULL);
     }
-    fmt_i64(n, sizeof(n), deleted);
-    cs_log(CS_LOG_DEBUG, "pruned old event fingerprints", "rows", n, NULL);
+    if (r == 0 && w->cfg->rejects_retention_days > 0 &&
+        (r = cs_rejects_prune(w->store, w->cfg->group, w->cfg->rejects_retention_days, &deleted,
+                              err, sizeof(err))) == 0 && deleted > 0) {
+        fmt_i64(n, sizeof(n), deleted);
+        cs_log(CS_LOG_INFO, "deleted rejected events past rejects.retention_days", "rows", n, NULL);
+    }
+    if (r < 0) {
+        w->n.store_errors++;
+        cs_log(CS_LOG_WARN, "could not prune old rows; will retry", "error", err, NULL);
+    }
 }
 
 static void log_progress(cs_worker *w)
@@ -1424,9 +1436,9 @@ static void tick(cs_worker *w, schedule *sch)
         cs_strmap_clear(&w->stored_customers, free);
         sch->next_forget = now + 600 * CS_USEC_PER_SEC;
     }
-    if (cfg->dedup && now >= sch->next_prune) {
-        busy(w, "pruning event fingerprints in PostgreSQL");
-        prune_event_ids(w);
+    if (now >= sch->next_prune) {
+        busy(w, "pruning old fingerprints and rejects in PostgreSQL");
+        prune(w);
         sch->next_prune = now + 600 * CS_USEC_PER_SEC;
     }
 }
