@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NSTR 7
+#define NSTR 8 /* hashed key strings; the unit follows them in a row's block */
 
 struct cs_agg {
     cs_agg_row *rows;
@@ -32,6 +32,7 @@ static const char *const *key_strings(const cs_agg_key *k, const char *out[NSTR]
     out[4] = k->rules_version;
     out[5] = k->plan;
     out[6] = k->currency;
+    out[7] = k->attribution ? k->attribution : "";
     return out;
 }
 
@@ -146,7 +147,8 @@ static int append_row(cs_agg *agg, const cs_agg_key *key, uint64_t h, size_t *re
     row->key.rules_version = copy[4];
     row->key.plan = copy[5];
     row->key.currency = copy[6];
-    row->key.unit = copy[7];
+    row->key.attribution = copy[7];
+    row->key.unit = copy[8];
     agg->blocks[agg->n] = block;
     agg->hashes[agg->n] = h;
     *ret = agg->n++;

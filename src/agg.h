@@ -1,7 +1,7 @@
 /* agg.h - in-memory cost aggregation between two flushes.
  *
  * Rows are keyed by (hour, customer, product, meter, rule, rules version,
- * plan) and accumulate quantity, list cost, discount, cost and event count.
+ * plan, currency, attribution) and accumulate quantity, list cost, discount, cost and event count.
  * The table owns copies of every key string, so the rules and events the
  * keys came from may be freed at any time.  cs_agg_add() is all-or-nothing:
  * on error no sum has changed.  Not thread-safe: one worker owns one table.
@@ -26,6 +26,10 @@ typedef struct cs_agg_key {
     const char *unit;
     cs_dec unit_price;
     cs_dec discount_rate;
+    /* unattributed usage: the labels it was looked up by ("name=value",
+     * joined by 0x1f, in labels.order), so that it can be re-attributed
+     * later; NULL or "" otherwise (stored as "") */
+    const char *attribution;
 } cs_agg_key;
 
 typedef struct cs_agg_row {

@@ -72,6 +72,12 @@ static const command_help commands[] = {
      "  unless --keep-bad-rows; the same file twice changes nothing), and allocate\n"
      "  a month of it to customers and products by the rules' pools (docs/spend.md).\n"
      "  Example: costream spend import aws-2026-10.csv.gz --source aws -c costream.conf\n"},
+    {"reattribute",
+     "costream reattribute --period YYYY-MM [--dry-run] [--by NAME] [-c FILE]\n"
+     "  Move an open month's unattributed usage whose labels Redis now resolves\n"
+     "  (after an outage) to its customers, at their plans' discounts; every move\n"
+     "  is recorded (table reattributions).  --dry-run says what would move.\n"
+     "  Example: costream reattribute --period 2026-11 -c costream.conf\n"},
     {"rejects",
      "costream rejects list [--reason R] [--topic T] [--from T] [--to T] [--id N]...\n"
      "                      [--limit N] [--format table|json] [-c FILE]\n"

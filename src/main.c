@@ -20,6 +20,7 @@
 #include "help.h"
 #include "log.h"
 #include "period.h"
+#include "reattribute.h"
 #include "rejects.h"
 #include "reportdb.h"
 #include "rules.h"
@@ -517,6 +518,55 @@ static int cmd_rejects(int argc, char **argv)
     return r;
 }
 
+static int cmd_reattribute(int argc, char **argv)
+{
+    cs_config cfg;
+    cmd_opts o = {0};
+    char err[512], who[128];
+    cs_errlist errs = {0};
+    cs_rules *rs = NULL;
+    int r = load_config_opts(argc, argv, &cfg, &o);
+    if (r == 0 && !o.period) {
+        fprintf(stderr, "usage: costream reattribute --period YYYY-MM [--dry-run] [--by NAME]"
+                        " [-c FILE]\n");
+        r = 2;
+    }
+    if (r == 0 && cs_rules_load(cfg.rules_path, &rs, &errs) < 0) {
+        print_errs(&errs);
+        r = 2;
+    }
+    if (r == 0) {
+        cs_store *s = cs_store_new(cfg.postgres);
+        cs_labels *l = cs_labels_new(&cfg);
+        cs_reattribute_result t;
+        int e = !s || !l ? -ENOMEM
+                         : cs_reattribute_run(s, l, rs, &cfg, o.period, actor(&o, who, sizeof(who)),
+                                              o.dry_run, &t, err, sizeof(err));
+        if (e == -ENOMEM)
+            snprintf(err, sizeof(err), "out of memory");
+        if (e < 0) {
+            fprintf(stderr, "costream reattribute: %s\n", err);
+        } else {
+            char lc[CS_DEC_STRLEN], before[CS_DEC_STRLEN], after[CS_DEC_STRLEN];
+            cs_dec_format(t.list_cost, CS_DEC_SCALE, lc, sizeof(lc));
+            cs_dec_format(t.cost_before, CS_DEC_SCALE, before, sizeof(before));
+            cs_dec_format(t.cost, CS_DEC_SCALE, after, sizeof(after));
+            printf("%s%s: %zu of %zu unattributed label sets resolve now; %zu hourly rows, %lld"
+                   " events, list cost %s %s (cost %s unattributed, %s at the customers' plans)\n",
+                   o.dry_run ? "dry run, nothing moved: " : "", o.period, t.resolved,
+                   t.attributions, t.rows, t.events, lc, o.dry_run ? "would move" : "moved",
+                   before, after);
+        }
+        r = e == -EINVAL || e == -EPERM ? 2 : e < 0 ? 1 : 0;
+        cs_labels_free(l);
+        cs_store_free(s);
+    }
+    cs_rules_free(rs);
+    cs_errlist_free(&errs);
+    cs_config_free(&cfg);
+    return r;
+}
+
 static int cmd_token(int argc, char **argv)
 {
     cs_config cfg;
@@ -800,6 +850,8 @@ int main(int argc, char **argv)
         return cmd_token(argc, argv);
     if (strcmp(cmd, "rejects") == 0)
         return cmd_rejects(argc, argv);
+    if (strcmp(cmd, "reattribute") == 0)
+        return cmd_reattribute(argc, argv);
     if (strcmp(cmd, "spend") == 0)
         return cmd_spend(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

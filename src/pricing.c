@@ -88,13 +88,19 @@ int cs_pricing_cost(cs_dec quantity, cs_dec unit_price, cs_dec discount_rate, cs
     return 0;
 }
 
+cs_dec cs_pricing_discount_rate(const cs_rules *rs, const cs_rule *rule, const char *plan)
+{
+    cs_dec rate = cs_rules_plan_discount(rs, plan);
+    for (size_t i = 0; rule && plan && i < rule->ndiscounts; i++)
+        if (strcmp(rule->discounts[i].plan, plan) == 0)
+            rate = rule->discounts[i].discount;
+    return rate;
+}
+
 int cs_pricing_price(const cs_rules *rs, const cs_rule *rule, const char *plan,
                      cs_dec quantity, cs_price *ret)
 {
-    cs_dec rate = cs_rules_plan_discount(rs, plan);
-    for (size_t i = 0; plan && i < rule->ndiscounts; i++)
-        if (strcmp(rule->discounts[i].plan, plan) == 0)
-            rate = rule->discounts[i].discount;
+    cs_dec rate = cs_pricing_discount_rate(rs, rule, plan);
     int r = cs_pricing_cost(quantity, rule->unit_price, rate, ret);
     if (r == 0)
         ret->rule = rule;

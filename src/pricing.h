@@ -47,6 +47,10 @@ bool cs_pricing_prices_metric(const cs_rules *rules, const char *name);
  * unit_price with discount_rate.  0 or -ERANGE. */
 int cs_pricing_cost(cs_dec quantity, cs_dec unit_price, cs_dec discount_rate, cs_price *ret);
 
+/* The discount rate of plan under rule (its own discounts first, then the
+ * plan's; rule may be NULL). */
+cs_dec cs_pricing_discount_rate(const cs_rules *rules, const cs_rule *rule, const char *plan);
+
 /* Prices quantity under rule for a customer on plan (may be NULL).  Returns
  * 0 or -ERANGE when the cost would leave the decimal range. */
 int cs_pricing_price(const cs_rules *rules, const cs_rule *rule, const char *plan,

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,7 @@ static void agg_binary(cs_buf *b, const cs_agg *agg)
         const cs_agg_row *row = cs_agg_row_at(agg, i);
         if (row->events == 0)
             continue; /* every event of it was a duplicate */
-        put_be(b, 16, 2);
+        put_be(b, 17, 2);
         put_be(b, 8, 4);
         put_be(b, (uint64_t)(row->key.hour_usec - PG_EPOCH_USEC), 8);
         const char *texts[] = {row->key.customer, row->key.product, row->key.meter,
@@ -89,8 +90,64 @@ static void agg_binary(cs_buf *b, const cs_agg *agg)
             put_numeric(b, nums[k]);
         put_be(b, 8, 4);
         put_be(b, (uint64_t)row->events, 8);
+        if (row->key.attribution && *row->key.attribution)
+            put_text(b, row->key.attribution);
+        else
+            put_be(b, 0xffffffff, 4); /* NULL: attributed */
     }
     put_be(b, 0xffff, 2); /* trailer */
+}
+
+/* Adds the staged rows to usage_cost (summed over attributions) and the
+ * unattributed ones' breakdown to unattributed_usage, both in key order. */
+/* usage_cost's columns from cs_stage: as they are, or summed over the
+ * attributions of unattributed rows (several staged rows per key then). */
+#define USAGE_INSERT                                                                   \
+    "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"     \
+    " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"        \
+    " quantity, list_cost, discount, cost, events) SELECT cs_billing_period(hour), hour," \
+    " customer, product, meter, rule_id, rules_version, plan, currency, unit, unit_price," \
+    " discount_rate, "
+#define USAGE_UPSERT                                                                   \
+    /* one lock order for every worker: no deadlock between flushes */                 \
+    " ORDER BY hour, customer, product, meter, rule_id, rules_version, plan"           \
+    " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"           \
+    " rules_version, plan)"                                                            \
+    " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"                        \
+    " list_cost = u.list_cost + EXCLUDED.list_cost,"                                   \
+    " discount = u.discount + EXCLUDED.discount,"                                      \
+    " cost = u.cost + EXCLUDED.cost,"                                                  \
+    " events = u.events + EXCLUDED.events, updated_at = now()"
+
+static const char upsert_usage[] =
+    USAGE_INSERT "quantity, list_cost, discount, cost, events FROM cs_stage" USAGE_UPSERT;
+
+static const char upsert_usage_summed[] =
+    USAGE_INSERT "sum(quantity), sum(list_cost), sum(discount), sum(cost), sum(events)"
+    " FROM cs_stage GROUP BY hour, customer, product, meter, rule_id, rules_version, plan,"
+    " currency, unit, unit_price, discount_rate" USAGE_UPSERT;
+
+static const char upsert_unattributed[] =
+    "INSERT INTO unattributed_usage AS u (billing_period, hour, product, meter, rule_id,"
+    " rules_version, plan, attribution, currency, unit, unit_price, discount_rate, quantity,"
+    " list_cost, discount, cost, events)"
+    " SELECT cs_billing_period(hour), hour, product, meter, rule_id, rules_version, plan,"
+    " attribution, currency, unit, unit_price, discount_rate, quantity, list_cost, discount,"
+    " cost, events FROM cs_stage WHERE attribution IS NOT NULL"
+    " ORDER BY hour, product, meter, rule_id, rules_version, plan, attribution"
+    " ON CONFLICT (billing_period, hour, product, meter, rule_id, rules_version, plan,"
+    " attribution) DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
+    " list_cost = u.list_cost + EXCLUDED.list_cost, discount = u.discount + EXCLUDED.discount,"
+    " cost = u.cost + EXCLUDED.cost, events = u.events + EXCLUDED.events";
+
+static bool any_attribution(const cs_agg *agg)
+{
+    for (size_t i = 0; i < cs_agg_count(agg); i++) {
+        const cs_agg_row *row = cs_agg_row_at(agg, i);
+        if (row->events > 0 && row->key.attribution && *row->key.attribution)
+            return true;
+    }
+    return false;
 }
 
 int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
@@ -108,7 +165,8 @@ int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t
                                " rule_id text, rules_version text, plan text, currency char(3),"
                                " unit text, unit_price numeric, discount_rate numeric,"
                                " quantity numeric, list_cost numeric, discount numeric,"
-                               " cost numeric, events bigint) ON COMMIT DELETE ROWS",
+                               " cost numeric, events bigint, attribution text)"
+                               " ON COMMIT DELETE ROWS",
                                PGRES_COMMAND_OK, err, errsize)) < 0 ||
         (r = cs__store_exec_ok(s, "COPY cs_stage FROM STDIN (FORMAT binary)", PGRES_COPY_IN, err,
                                errsize)) < 0 ||
@@ -117,24 +175,12 @@ int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t
         return r;
     }
     cs_buf_free(&b);
-    return cs__store_exec_ok(
-        s,
-        "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"
-        " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"
-        " quantity, list_cost, discount, cost, events)"
-        " SELECT cs_billing_period(hour), hour, customer, product, meter, rule_id,"
-        " rules_version, plan, currency, unit, unit_price, discount_rate, quantity,"
-        " list_cost, discount, cost, events FROM cs_stage"
-        /* one lock order for every worker: no deadlock between flushes */
-        " ORDER BY hour, customer, product, meter, rule_id, rules_version, plan"
-        " ON CONFLICT (billing_period, hour, customer, product, meter, rule_id,"
-        " rules_version, plan)"
-        " DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
-        " list_cost = u.list_cost + EXCLUDED.list_cost,"
-        " discount = u.discount + EXCLUDED.discount,"
-        " cost = u.cost + EXCLUDED.cost,"
-        " events = u.events + EXCLUDED.events, updated_at = now()",
-        PGRES_COMMAND_OK, err, errsize);
+    bool attributions = any_attribution(agg);
+    if ((r = cs__store_exec_ok(s, attributions ? upsert_usage_summed : upsert_usage,
+                               PGRES_COMMAND_OK, err, errsize)) < 0)
+        return r;
+    return attributions ? cs__store_exec_ok(s, upsert_unattributed, PGRES_COMMAND_OK, err, errsize)
+                        : 0;
 }
 
 /* ---- de-duplication fingerprints (sql/0005) ------------------------------ */

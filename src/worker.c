@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "attribution.h"
 #include "array.h"
 #include "consumer.h"
 #include "dedup.h"
@@ -1106,6 +1107,11 @@ static int handle(cs_worker *w, const cs_message *m)
                 .unit_price = rule->unit_price,
                 .discount_rate = price.discount_rate,
             };
+            char attribution[CS_ATTRIBUTION_MAX];
+            if (!cust.attributed &&
+                cs_attribution_format(w->cfg->label_order, w->cfg->nlabel_order, ev->labels,
+                                      ev->nlabels, attribution, sizeof(attribution)) > 0)
+                key.attribution = attribution; /* kept for costream reattribute */
             size_t row;
             unsigned char fp[CS_DEDUP_FP_LEN];
             int64_t hour = key.hour_usec;
