@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "focus.h"
+
 #define CHUNK 65536
 
 struct cs_chargeback {
@@ -102,6 +104,22 @@ ssize_t cs_chargeback_read(cs_chargeback *c, char *dst, size_t max, char *err, s
     memcpy(dst, c->out.data, n);
     cs_buf_consume(&c->out, n);
     return (ssize_t)n;
+}
+
+void cs_chargeback_service(void *opaque, const char *product, cs_report_service *ret)
+{
+    const cs_chargeback_services *s = opaque;
+    const cs_product_meta *m = cs_rules_product(s->rules, product);
+    if (m) {
+        *ret = (cs_report_service){m->service_category, m->service_subcategory};
+        return;
+    }
+    const char *cat = s->cfg ? cs_config_service_category(s->cfg, product) : NULL;
+    if (!cat)
+        return;
+    const char *subcategory = cs_focus_other_subcategory(cat);
+    if (subcategory)
+        *ret = (cs_report_service){cat, subcategory};
 }
 
 size_t cs_chargeback_rows(const cs_chargeback *c)

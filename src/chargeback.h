@@ -9,8 +9,10 @@
 
 #include <sys/types.h>
 
+#include "config.h"
 #include "report.h"
 #include "reportdb.h"
+#include "rules.h"
 
 typedef struct cs_chargeback cs_chargeback;
 
@@ -29,5 +31,16 @@ ssize_t cs_chargeback_read(cs_chargeback *c, char *dst, size_t max, char *err, s
 size_t cs_chargeback_rows(const cs_chargeback *c);
 
 void cs_chargeback_close(cs_chargeback *c); /* NULL allowed */
+
+/* Where a product's FOCUS ServiceCategory and ServiceSubcategory come
+ * from: the rules' "products" section (rules may be NULL), else
+ * report.service_category.<product> in the configuration, else Other. */
+typedef struct cs_chargeback_services {
+    const cs_rules *rules;
+    const cs_config *cfg;
+} cs_chargeback_services;
+
+/* A cs_report_meta.service callback; opaque is a cs_chargeback_services. */
+void cs_chargeback_service(void *opaque, const char *product, cs_report_service *ret);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "focus.h"
 
 static int set_str(char **dst, const char *v)
 {
@@ -178,13 +179,6 @@ const char *cs_config_service_category(const cs_config *cfg, const char *product
             return cfg->categories[i].value;
     return NULL;
 }
-
-/* FOCUS 1.2 ServiceCategory values. */
-static const char *const focus_categories[] = {
-    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases",
-    "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things",
-    "Management and Governance", "Media", "Migration", "Mobile", "Networking", "Security",
-    "Storage", "Web", "Other", NULL};
 
 /* Whole-number keys: name, field, range. */
 static const struct int_key {
@@ -424,9 +418,8 @@ int cs_config_set(cs_config *cfg, const char *key, const char *v, const char *wh
     if (strncmp(key, "kafka.", 6) == 0 && key[6])
         return set_kv(&cfg->kafka, &cfg->nkafka, key + 6, v);
     if (strncmp(key, "report.service_category.", 24) == 0 && key[24]) {
-        for (size_t i = 0; focus_categories[i]; i++)
-            if (strcmp(v, focus_categories[i]) == 0)
-                return set_kv(&cfg->categories, &cfg->ncategories, key + 24, v);
+        if (cs_focus_service_category_valid(v))
+            return set_kv(&cfg->categories, &cfg->ncategories, key + 24, v);
         cs_errlist_addf(errs, "%s: %s: \"%s\" is not a FOCUS ServiceCategory (Compute, "
                               "AI and Machine Learning, Networking, Storage, Analytics, ..., Other)",
                         where, key, v);

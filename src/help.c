@@ -39,6 +39,7 @@ static const command_help commands[] = {
      "  --format table|csv|json|focus         default table (focus: chargeback only)\n"
      "  --output FILE                         default standard output\n"
      "  --excel                               CSV with a UTF-8 byte-order mark (Excel)\n"
+     "  --focus-version 1.4|1.2               the FOCUS export's version (default 1.4)\n"
      "  --by NAME                             who exports (FOCUS: period history)\n"
      "  Example: costream report -c costream.conf --period 2026-11 --format csv\n"},
     {"serve",

@@ -98,12 +98,13 @@ static const struct option config_opts[] = {
     {"into", required_argument, NULL, 'O'},
     {"again", no_argument, NULL, 'A'},
     {"dry-run", no_argument, NULL, 'D'},
+    {"focus-version", required_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
-    const char *source, *kind, *by, *reason, *topic, *into, *limit;
+    const char *source, *kind, *by, *reason, *topic, *into, *limit, *focus_version;
     int keep_bad, force, excel, yes, again, dry_run;
     int64_t ids[256];
     size_t nids;
@@ -174,6 +175,7 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'O': o->into = optarg; break;
             case 'A': o->again = 1; break;
             case 'D': o->dry_run = 1; break;
+            case 'V': o->focus_version = optarg; break;
             case 'I': {
                 char *end;
                 long long v = strtoll(optarg, &end, 10);
@@ -223,10 +225,6 @@ static const char *actor(const cmd_opts *o, char *buf, size_t size)
     return buf;
 }
 
-static const char *category(void *opaque, const char *product)
-{
-    return cs_config_service_category(opaque, product);
-}
 
 /* report --kind spend: the period's allocated spend (docs/spend.md). */
 static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_format fmt, FILE *out)
@@ -256,6 +254,7 @@ static int cmd_report(int argc, char **argv)
     char err[512];
     cs_report_format fmt = CS_REPORT_TABLE;
     int64_t from = 0, to = 0;
+    cs_rules *rules = NULL;
     int r = load_config_opts(argc, argv, &cfg, &o);
     if (r)
         goto out;
@@ -297,9 +296,22 @@ static int cmd_report(int argc, char **argv)
     cs_report_query q = {.period = o.period, .from = o.period ? NULL : o.from,
                          .to = o.period ? NULL : o.to, .customer = o.customer,
                          .product = o.product, .plan = o.plan};
+    if (o.focus_version && strcmp(o.focus_version, "1.4") && strcmp(o.focus_version, "1.2")) {
+        fprintf(stderr, "costream report: --focus-version: 1.4 (the default) or 1.2\n");
+        goto out;
+    }
+    cs_errlist rerrs = {0};
+    if (fmt == CS_REPORT_FOCUS && cs_rules_load(cfg.rules_path, &rules, &rerrs) < 0)
+        fprintf(stderr, "costream report: the rules cannot be read (%s): FOCUS service categories"
+                        " come from the configuration only\n", rerrs.n ? rerrs.items[0] : "?");
+    cs_errlist_free(&rerrs);
+    cs_chargeback_services services = {rules, &cfg};
     cs_report_meta meta = {.period = label, .from_usec = from, .to_usec = to,
                            .provider = cfg.report_provider, .issuer = cfg.report_issuer,
-                           .service_category = category, .opaque = &cfg, .excel = o.excel};
+                           .service = cs_chargeback_service, .opaque = &services,
+                           .excel = o.excel,
+                           .focus_version = o.focus_version && strcmp(o.focus_version, "1.2") == 0
+                                                ? CS_FOCUS_1_2 : CS_FOCUS_1_4};
     FILE *out = o.output ? fopen(o.output, "w") : stdout;
     if (!out) {
         fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));
@@ -331,6 +343,7 @@ static int cmd_report(int argc, char **argv)
     if (out != stdout && fclose(out) != 0)
         r = 1;
 out:
+    cs_rules_free(rules);
     cs_config_free(&cfg);
     return r;
 }

@@ -12,6 +12,7 @@
 #include "alloc.h"
 #include "array.h"
 #include "csv.h"
+#include "focus.h"
 #include "strmap.h"
 #include "timestamp.h"
 
@@ -245,15 +246,8 @@ static const char *const csv_header[] = {
     "unit_price", "plan", "discount_rate", "list_cost", "discount", "billed_cost", "currency",
     "charge_class", "correction_of", "events", "unrounded_billed_cost", NULL};
 
-static const char *const focus_header[] = {
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
-    "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
-    "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ConsumedQuantity",
-    "ConsumedUnit", "ContractedCost", "ContractedUnitPrice", "EffectiveCost",
-    "InvoiceIssuerName", "ListCost", "ListUnitPrice", "PricingQuantity", "PricingUnit",
-    "ProviderName", "PublisherName", "ServiceCategory", "ServiceName", "SubAccountId",
-    "SubAccountName", "Tags", "x_Meter", "x_Plan", "x_DiscountRate", "x_RuleId",
-    "x_RulesVersion", "x_Events", "x_CorrectionOfPeriod", NULL};
+
+static void focus_header(const cs_report *r, cs_buf *out);
 
 void cs_report_begin(cs_report *r, cs_buf *out)
 {
@@ -262,15 +256,17 @@ void cs_report_begin(cs_report *r, cs_buf *out)
     cs_timestamp_format(r->meta.to_usec, to, sizeof(to));
     switch (r->fmt) {
     case CS_REPORT_CSV:
-    case CS_REPORT_FOCUS: {
-        const char *const *h = r->fmt == CS_REPORT_CSV ? csv_header : focus_header;
+    case CS_REPORT_FOCUS:
         if (r->meta.excel)
             cs_buf_puts(out, CS_REPORT_BOM); /* Excel then reads UTF-8, not the ANSI code page */
-        for (int i = 0; h[i]; i++)
-            cs_csv_text(out, h[i], i == 0);
+        if (r->fmt == CS_REPORT_FOCUS) {
+            focus_header(r, out);
+            break;
+        }
+        for (int i = 0; csv_header[i]; i++)
+            cs_csv_text(out, csv_header[i], i == 0);
         cs_csv_end_row(out);
         break;
-    }
     case CS_REPORT_JSON:
         cs_buf_puts(out, "{\"report\":\"chargeback\",\"period\":");
         json_str(out, r->meta.period);
@@ -288,87 +284,207 @@ void cs_report_begin(cs_report *r, cs_buf *out)
     }
 }
 
-static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
-{
-    char billed[CS_DEC_STRLEN], list[CS_DEC_STRLEN], qty[CS_DEC_STRLEN], price[CS_DEC_STRLEN];
-    char cprice[CS_DEC_STRLEN], rate[CS_DEC_STRLEN], events[24];
-    char bp_start[CS_TIMESTAMP_STRLEN], bp_end[CS_TIMESTAMP_STRLEN];
-    char cp_start[CS_TIMESTAMP_STRLEN], cp_end[CS_TIMESTAMP_STRLEN], desc[1024];
-    cs_dec one_minus, contracted;
+/* ---- FOCUS ------------------------------------------------------------------
+ * Every cell of a row is computed once into focus_cells; each version's
+ * column list picks its cells by name.  Numbers are written unquoted. */
 
-    fmt_trim(row->cost, billed);
-    fmt_trim(row->list_cost, list);
-    fmt_trim(row->quantity, qty);
-    fmt_trim(row->unit_price, price);
-    fmt_trim(row->discount_rate, rate);
+enum {
+    F_BILLED, F_ACCOUNT_ID, F_ACCOUNT_NAME, F_ACCOUNT_TYPE, F_CURRENCY, F_BP_END, F_BP_START,
+    F_CATEGORY, F_CLASS, F_DESCRIPTION, F_FREQUENCY, F_CP_END, F_CP_START, F_CONSUMED_QTY,
+    F_CONSUMED_UNIT, F_CONTRACTED_COST, F_CONTRACTED_PRICE, F_EFFECTIVE, F_HOST, F_INVOICE,
+    F_ISSUER, F_LIST, F_LIST_PRICE, F_PRICING_CATEGORY, F_PRICING_QTY, F_PRICING_UNIT,
+    F_PROVIDER, F_PUBLISHER, F_SERVICE_CATEGORY, F_SERVICE_NAME, F_SERVICE_PROVIDER,
+    F_SUBCATEGORY, F_SKU, F_SKU_METER, F_SKU_PRICE, F_SUB_ID, F_SUB_NAME, F_TAGS, F_METER,
+    F_PLAN, F_RATE, F_RULE, F_RULES_VERSION, F_EVENTS, F_CORRECTION_OF, F__COUNT
+};
+
+typedef struct focus_column {
+    const char *name;
+    int cell;
+    bool number;
+} focus_column;
+
+/* FOCUS 1.2, as exported before 1.4 became the default. */
+static const focus_column focus12[] = {
+    {"BilledCost", F_BILLED, 1}, {"BillingAccountId", F_ACCOUNT_ID, 0},
+    {"BillingAccountName", F_ACCOUNT_NAME, 0}, {"BillingCurrency", F_CURRENCY, 0},
+    {"BillingPeriodEnd", F_BP_END, 0}, {"BillingPeriodStart", F_BP_START, 0},
+    {"ChargeCategory", F_CATEGORY, 0}, {"ChargeClass", F_CLASS, 0},
+    {"ChargeDescription", F_DESCRIPTION, 0}, {"ChargeFrequency", F_FREQUENCY, 0},
+    {"ChargePeriodEnd", F_CP_END, 0}, {"ChargePeriodStart", F_CP_START, 0},
+    {"ConsumedQuantity", F_CONSUMED_QTY, 1}, {"ConsumedUnit", F_CONSUMED_UNIT, 0},
+    {"ContractedCost", F_CONTRACTED_COST, 1}, {"ContractedUnitPrice", F_CONTRACTED_PRICE, 1},
+    {"EffectiveCost", F_EFFECTIVE, 1}, {"InvoiceIssuerName", F_ISSUER, 0},
+    {"ListCost", F_LIST, 1}, {"ListUnitPrice", F_LIST_PRICE, 1},
+    {"PricingCategory", F_PRICING_CATEGORY, 0}, {"PricingQuantity", F_PRICING_QTY, 1},
+    {"PricingUnit", F_PRICING_UNIT, 0}, {"ProviderName", F_PROVIDER, 0},
+    {"PublisherName", F_PUBLISHER, 0}, {"ServiceCategory", F_SERVICE_CATEGORY, 0},
+    {"ServiceName", F_SERVICE_NAME, 0}, {"ServiceSubcategory", F_SUBCATEGORY, 0},
+    {"SkuId", F_SKU, 0}, {"SkuPriceId", F_SKU_PRICE, 0}, {"SubAccountId", F_SUB_ID, 0},
+    {"SubAccountName", F_SUB_NAME, 0}, {"Tags", F_TAGS, 0}, {"x_Meter", F_METER, 0},
+    {"x_Plan", F_PLAN, 0}, {"x_DiscountRate", F_RATE, 1}, {"x_RuleId", F_RULE, 0},
+    {"x_RulesVersion", F_RULES_VERSION, 0}, {"x_Events", F_EVENTS, 1},
+    {"x_CorrectionOfPeriod", F_CORRECTION_OF, 0}, {NULL, 0, 0}};
+
+/* FOCUS 1.4: the providers as ServiceProviderName and HostProviderName
+ * (1.3), InvoiceId, BillingAccountType, SkuMeter. */
+static const focus_column focus14[] = {
+    {"BilledCost", F_BILLED, 1}, {"BillingAccountId", F_ACCOUNT_ID, 0},
+    {"BillingAccountName", F_ACCOUNT_NAME, 0}, {"BillingAccountType", F_ACCOUNT_TYPE, 0},
+    {"BillingCurrency", F_CURRENCY, 0}, {"BillingPeriodEnd", F_BP_END, 0},
+    {"BillingPeriodStart", F_BP_START, 0}, {"ChargeCategory", F_CATEGORY, 0},
+    {"ChargeClass", F_CLASS, 0}, {"ChargeDescription", F_DESCRIPTION, 0},
+    {"ChargeFrequency", F_FREQUENCY, 0}, {"ChargePeriodEnd", F_CP_END, 0},
+    {"ChargePeriodStart", F_CP_START, 0}, {"ConsumedQuantity", F_CONSUMED_QTY, 1},
+    {"ConsumedUnit", F_CONSUMED_UNIT, 0}, {"ContractedCost", F_CONTRACTED_COST, 1},
+    {"ContractedUnitPrice", F_CONTRACTED_PRICE, 1}, {"EffectiveCost", F_EFFECTIVE, 1},
+    {"HostProviderName", F_HOST, 0}, {"InvoiceId", F_INVOICE, 0},
+    {"InvoiceIssuerName", F_ISSUER, 0}, {"ListCost", F_LIST, 1},
+    {"ListUnitPrice", F_LIST_PRICE, 1}, {"PricingCategory", F_PRICING_CATEGORY, 0},
+    {"PricingQuantity", F_PRICING_QTY, 1}, {"PricingUnit", F_PRICING_UNIT, 0},
+    {"ServiceCategory", F_SERVICE_CATEGORY, 0}, {"ServiceName", F_SERVICE_NAME, 0},
+    {"ServiceProviderName", F_SERVICE_PROVIDER, 0}, {"ServiceSubcategory", F_SUBCATEGORY, 0},
+    {"SkuId", F_SKU, 0}, {"SkuMeter", F_SKU_METER, 0}, {"SkuPriceId", F_SKU_PRICE, 0},
+    {"SubAccountId", F_SUB_ID, 0}, {"SubAccountName", F_SUB_NAME, 0}, {"Tags", F_TAGS, 0},
+    {"x_Plan", F_PLAN, 0}, {"x_DiscountRate", F_RATE, 1}, {"x_RuleId", F_RULE, 0},
+    {"x_RulesVersion", F_RULES_VERSION, 0}, {"x_Events", F_EVENTS, 1},
+    {"x_CorrectionOfPeriod", F_CORRECTION_OF, 0}, {NULL, 0, 0}};
+
+static const focus_column *focus_columns(const cs_report *r)
+{
+    return r->meta.focus_version == CS_FOCUS_1_2 ? focus12 : focus14;
+}
+
+static void focus_header(const cs_report *r, cs_buf *out)
+{
+    const focus_column *c = focus_columns(r);
+    for (int i = 0; c[i].name; i++)
+        cs_csv_text(out, c[i].name, i == 0);
+    cs_csv_end_row(out);
+}
+
+/* Texts of one row's cells; empty strings are nulls. */
+typedef struct focus_cells {
+    const char *v[F__COUNT];
+    char billed[CS_DEC_STRLEN], list[CS_DEC_STRLEN], qty[CS_DEC_STRLEN], price[CS_DEC_STRLEN];
+    char cprice[CS_DEC_STRLEN * 2], ccost[CS_DEC_STRLEN * 3], rate[CS_DEC_STRLEN], events[24];
+    char bp_start[CS_TIMESTAMP_STRLEN], bp_end[CS_TIMESTAMP_STRLEN];
+    char cp_start[CS_TIMESTAMP_STRLEN], cp_end[CS_TIMESTAMP_STRLEN], desc[1024], unit[128];
+    char sku_price[512], invoice[400];
+    char *tags;
+} focus_cells;
+
+/* The contracted unit price (unit price x (1 - discount rate)) and the
+ * contracted cost (that x quantity), exact: FOCUS requires cost = price x
+ * quantity on every row. */
+static int focus_contracted(const cs_report_row *row, focus_cells *f)
+{
+    cs_dec one_minus;
     if (cs_dec_sub(cs_dec_from_int(1), row->discount_rate, &one_minus) < 0 ||
-        cs_dec_mul(row->unit_price, one_minus, &contracted) < 0)
+        cs_focus_product(row->unit_price, one_minus, NULL, f->cprice, sizeof(f->cprice)) < 0 ||
+        cs_focus_product(row->unit_price, one_minus, &row->quantity, f->ccost, sizeof(f->ccost)) < 0)
         return -ERANGE;
-    fmt_trim(contracted, cprice);
-    snprintf(events, sizeof(events), "%lld", (long long)row->events);
-    /* billing period: the month; its end is the next month's first instant */
-    int64_t bs = row->billing_period_usec;
-    char tmp[CS_TIMESTAMP_STRLEN];
-    cs_timestamp_format(bs, bp_start, sizeof(bp_start));
+    return 0;
+}
+
+static void focus_periods(const cs_report_row *row, focus_cells *f)
+{
     int y, m;
-    sscanf(bp_start, "%4d-%2d", &y, &m);
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1);
-    snprintf(bp_end, sizeof(bp_end), "%s", tmp);
-    cs_timestamp_format(row->hour_usec, cp_start, sizeof(cp_start));
-    cs_timestamp_format(row->hour_usec + CS_USEC_PER_HOUR, cp_end, sizeof(cp_end));
-    snprintf(desc, sizeof(desc), "%s %s at %s per %s%s%s", row->product, row->meter, price,
-             row->unit, row->correction_of ? ", correction for " : "",
+    cs_timestamp_format(row->billing_period_usec, f->bp_start, sizeof(f->bp_start));
+    sscanf(f->bp_start, "%4d-%2d", &y, &m);
+    snprintf(f->bp_end, sizeof(f->bp_end), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y,
+             m == 12 ? 1 : m + 1); /* the next month's first instant */
+    cs_timestamp_format(row->hour_usec, f->cp_start, sizeof(f->cp_start));
+    cs_timestamp_format(row->hour_usec + CS_USEC_PER_HOUR, f->cp_end, sizeof(f->cp_end));
+}
+
+static int focus_fill(cs_report *r, const cs_report_row *row, focus_cells *f)
+{
+    memset(f, 0, sizeof(*f));
+    fmt_trim(row->cost, f->billed);
+    fmt_trim(row->list_cost, f->list);
+    fmt_trim(row->quantity, f->qty);
+    fmt_trim(row->unit_price, f->price);
+    fmt_trim(row->discount_rate, f->rate);
+    snprintf(f->events, sizeof(f->events), "%lld", (long long)row->events);
+    if (focus_contracted(row, f) < 0)
+        return -ERANGE;
+    focus_periods(row, f);
+    if (cs_focus_unit(row->unit, f->unit, sizeof(f->unit)) < 0)
+        snprintf(f->unit, sizeof(f->unit), "%s", row->unit);
+    snprintf(f->desc, sizeof(f->desc), "%s %s at %s per %s%s%s", row->product, row->meter,
+             f->price, row->unit, row->correction_of ? ", correction for " : "",
              row->correction_of ? row->correction_of : "");
+    snprintf(f->sku_price, sizeof(f->sku_price), "%s@%s/%s", row->rule_id ? row->rule_id : "",
+             row->rules_version ? row->rules_version : "", row->plan ? row->plan : "");
+    snprintf(f->invoice, sizeof(f->invoice), "%.7s-%s", f->bp_start, row->customer);
     /* Tags: a JSON object built by jansson, whole (values are valid UTF-8) */
     json_t *tj = json_object();
     json_object_set_new(tj, "costream/plan", json_string(row->plan ? row->plan : ""));
     if (row->cost_center && *row->cost_center)
         json_object_set_new(tj, "costream/cost_center", json_string(row->cost_center));
-    char *tags = json_dumps(tj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    f->tags = json_dumps(tj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(tj);
-    if (!tags)
+    if (!f->tags)
         return -ENOMEM;
-    const char *category = r->meta.service_category
-                               ? r->meta.service_category(r->meta.opaque, row->product)
-                               : NULL;
-    const char *sub = row->cost_center && *row->cost_center ? row->cost_center : NULL;
+    cs_report_service svc = {"Other", "Other (Other)"};
+    if (r->meta.service)
+        r->meta.service(r->meta.opaque, row->product, &svc);
+    const char **v = f->v;
+    v[F_BILLED] = v[F_EFFECTIVE] = f->billed;
+    v[F_ACCOUNT_ID] = row->customer;
+    v[F_ACCOUNT_NAME] = row->customer_name && *row->customer_name ? row->customer_name : row->customer;
+    v[F_ACCOUNT_TYPE] = "Customer";
+    v[F_CURRENCY] = row->currency;
+    v[F_BP_END] = f->bp_end;
+    v[F_BP_START] = f->bp_start;
+    v[F_CATEGORY] = "Usage";
+    v[F_CLASS] = row->correction_of ? "Correction" : NULL;
+    v[F_DESCRIPTION] = f->desc;
+    v[F_FREQUENCY] = "Usage-Based";
+    v[F_CP_END] = f->cp_end;
+    v[F_CP_START] = f->cp_start;
+    v[F_CONSUMED_QTY] = v[F_PRICING_QTY] = f->qty;
+    v[F_CONSUMED_UNIT] = v[F_PRICING_UNIT] = f->unit;
+    v[F_CONTRACTED_COST] = f->ccost;
+    v[F_CONTRACTED_PRICE] = f->cprice;
+    v[F_HOST] = v[F_PROVIDER] = v[F_PUBLISHER] = v[F_SERVICE_PROVIDER] = r->meta.provider;
+    v[F_INVOICE] = f->invoice;
+    v[F_ISSUER] = r->meta.issuer;
+    v[F_LIST] = f->list;
+    v[F_LIST_PRICE] = f->price;
+    v[F_PRICING_CATEGORY] = "Standard";
+    v[F_SERVICE_CATEGORY] = svc.category;
+    v[F_SERVICE_NAME] = row->product;
+    v[F_SUBCATEGORY] = svc.subcategory;
+    v[F_SKU] = row->rule_id;
+    v[F_SKU_METER] = v[F_METER] = row->meter;
+    v[F_SKU_PRICE] = f->sku_price;
+    v[F_SUB_ID] = v[F_SUB_NAME] = NULL; /* the cost centre is a tag: it has no name of its own */
+    v[F_TAGS] = f->tags;
+    v[F_PLAN] = row->plan;
+    v[F_RATE] = f->rate;
+    v[F_RULE] = row->rule_id;
+    v[F_RULES_VERSION] = row->rules_version;
+    v[F_EVENTS] = f->events;
+    v[F_CORRECTION_OF] = row->correction_of;
+    return 0;
+}
 
-    cs_csv_number(out, billed, 1);
-    cs_csv_text(out, row->customer, 0);
-    cs_csv_text(out, row->customer_name ? row->customer_name : row->customer, 0);
-    cs_csv_text(out, row->currency, 0);
-    cs_csv_text(out, bp_end, 0);
-    cs_csv_text(out, bp_start, 0);
-    cs_csv_text(out, "Usage", 0);
-    cs_csv_text(out, row->correction_of ? "Correction" : NULL, 0);
-    cs_csv_text(out, desc, 0);
-    cs_csv_text(out, cp_end, 0);
-    cs_csv_text(out, cp_start, 0);
-    cs_csv_number(out, qty, 0);
-    cs_csv_text(out, row->unit, 0);
-    cs_csv_number(out, billed, 0); /* ContractedCost: the plan's negotiated price */
-    cs_csv_number(out, cprice, 0);
-    cs_csv_number(out, billed, 0); /* EffectiveCost: nothing amortised */
-    cs_csv_text(out, r->meta.issuer, 0);
-    cs_csv_number(out, list, 0);
-    cs_csv_number(out, price, 0);
-    cs_csv_number(out, qty, 0);
-    cs_csv_text(out, row->unit, 0);
-    cs_csv_text(out, r->meta.provider, 0);
-    cs_csv_text(out, r->meta.provider, 0);
-    cs_csv_text(out, category ? category : "Other", 0);
-    cs_csv_text(out, row->product, 0);
-    cs_csv_text(out, sub, 0);
-    cs_csv_text(out, sub, 0);
-    cs_csv_text(out, tags, 0);
-    free(tags);
-    cs_csv_text(out, row->meter, 0);
-    cs_csv_text(out, row->plan, 0);
-    cs_csv_number(out, rate, 0);
-    cs_csv_text(out, row->rule_id, 0);
-    cs_csv_text(out, row->rules_version, 0);
-    cs_csv_number(out, events, 0);
-    cs_csv_text(out, row->correction_of, 0);
+static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
+{
+    focus_cells f;
+    int ret = focus_fill(r, row, &f);
+    const focus_column *c = focus_columns(r);
+    for (int i = 0; ret == 0 && c[i].name; i++) {
+        if (c[i].number)
+            cs_csv_number(out, f.v[c[i].cell], i == 0);
+        else
+            cs_csv_text(out, f.v[c[i].cell], i == 0);
+    }
+    free(f.tags);
+    if (ret < 0)
+        return ret;
     cs_csv_end_row(out);
     total *g = totals_get(&r->grand, NULL, NULL, NULL, row->currency);
     return total_add(g, row->list_cost, row->discount, row->cost, row->cost, row->events);

@@ -23,7 +23,8 @@
  * base is the report's own lines.  The grand total also carries the
  * unrounded total, which must equal the total stored for the period.
  *
- * FOCUS (FinOps Open Cost and Usage Specification 1.2) rows are hourly and
+ * FOCUS (FinOps Open Cost and Usage Specification; 1.4, or 1.2 on request:
+ * cs_report_meta.focus_version) rows are hourly and
  * exact (12 decimals): billing systems round on invoicing.
  */
 #ifndef CS_REPORT_H
@@ -45,16 +46,27 @@ typedef enum cs_report_format {
 /* Parses "table", "csv", "json", "focus".  0 or -EINVAL. */
 int cs_report_format_parse(const char *s, cs_report_format *ret);
 
+/* A product's FOCUS ServiceCategory and ServiceSubcategory. */
+typedef struct cs_report_service {
+    const char *category, *subcategory;
+} cs_report_service;
+
+typedef enum cs_focus_version {
+    CS_FOCUS_1_4 = 0, /* the default */
+    CS_FOCUS_1_2,
+} cs_focus_version;
+
 typedef struct cs_report_meta {
     const char *period;       /* "2026-11", or "FROM/TO" */
     int64_t from_usec;        /* [from, to) */
     int64_t to_usec;
-    const char *provider;     /* FOCUS ProviderName and PublisherName */
+    const char *provider;     /* FOCUS ServiceProviderName and HostProviderName (1.2: ProviderName, PublisherName) */
     const char *issuer;       /* FOCUS InvoiceIssuerName */
-    /* FOCUS ServiceCategory of a product ("Other" when NULL or unknown) */
-    const char *(*service_category)(void *opaque, const char *product);
+    /* FOCUS: fills *ret for product (left at Other / Other (Other) if not) */
+    void (*service)(void *opaque, const char *product, cs_report_service *ret);
     void *opaque;
     bool excel;               /* CSV and FOCUS start with a UTF-8 byte-order mark */
+    cs_focus_version focus_version;
 } cs_report_meta;
 
 typedef struct cs_report_row {

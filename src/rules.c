@@ -18,6 +18,7 @@
 
 #include "array.h"
 #include "file.h"
+#include "focus.h"
 #include "jsonscan.h"
 #include "rules_internal.h"
 #include "timestamp.h"
@@ -453,6 +454,70 @@ static void parse_rule(ctx *c, json_t *jr, cs_rule *r, cs_rules *all, size_t idx
     }
 }
 
+/* "products": {"<product>": {"service_category": ..., "service_subcategory": ...}} */
+static void parse_product(cs__rules_ctx *c, const char *name, json_t *o, cs_product_meta *ret)
+{
+    cs__rules_push_key(c, name);
+    if (!json_is_object(o)) {
+        cs__rules_err_here(c, "must be an object with service_category and service_subcategory");
+        cs__rules_pop(c);
+        return;
+    }
+    const char *cat = cs__rules_get_string(c, o, "service_category", true);
+    const char *subc = cs__rules_get_string(c, o, "service_subcategory", false);
+    if (cat && !cs_focus_service_category_valid(cat)) {
+        cs__rules_push_key(c, "service_category");
+        cs__rules_err_here(c, "\"%s\" is not a FOCUS ServiceCategory (Compute, Databases,"
+                              " Networking, Storage, AI and Machine Learning, ..., Other)", cat);
+        cs__rules_pop(c);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (strcmp(k, "service_category") && strcmp(k, "service_subcategory")) {
+            cs__rules_push_key(c, k);
+            cs__rules_err_here(c, "unknown field");
+            cs__rules_pop(c);
+        }
+    }
+    if (cat && subc && cs_focus_service_category_valid(cat) && !cs_focus_subcategory_valid(cat, subc)) {
+        cs__rules_push_key(c, "service_subcategory");
+        cs__rules_err_here(c, "\"%s\" is not a FOCUS ServiceSubcategory of %s (e.g. \"Other (%s)\")",
+                           subc, cat, cat);
+        cs__rules_pop(c);
+    }
+    char other[64];
+    snprintf(other, sizeof(other), "Other (%s)", cat ? cat : "Other");
+    *ret = (cs_product_meta){xstrdup(name), xstrdup(cat ? cat : "Other"),
+                             xstrdup(subc ? subc : other)};
+    cs__rules_pop(c);
+}
+
+static void parse_products(cs__rules_ctx *c, json_t *root, cs_rules *rs)
+{
+    json_t *ps = json_object_get(root, "products");
+    if (!ps)
+        return;
+    cs__rules_push_key(c, "products");
+    if (!json_is_object(ps)) {
+        cs__rules_err_here(c, "must be an object of product names");
+    } else if ((rs->products = calloc(json_object_size(ps) + 1, sizeof(*rs->products)))) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(ps, k, v)
+            parse_product(c, k, v, &rs->products[rs->nproducts++]);
+    }
+    cs__rules_pop(c);
+}
+
+const cs_product_meta *cs_rules_product(const cs_rules *rs, const char *product)
+{
+    for (size_t i = 0; rs && product && i < rs->nproducts; i++)
+        if (rs->products[i].name && strcmp(rs->products[i].name, product) == 0)
+            return &rs->products[i];
+    return NULL;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -529,6 +594,7 @@ int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **re
     }
     cs__rules_pop(&c);
     cs__rules_parse_pools(&c, root, rs);
+    parse_products(&c, root, rs);
     if (index_metric_names(rs) < 0) {
         json_decref(root);
         cs_rules_free(rs);
@@ -591,6 +657,12 @@ void cs_rules_free(cs_rules *rs)
     }
     free(rs->rules);
     free(rs->metric_names);
+    for (size_t i = 0; i < rs->nproducts; i++) {
+        free(rs->products[i].name);
+        free(rs->products[i].service_category);
+        free(rs->products[i].service_subcategory);
+    }
+    free(rs->products);
     cs__rules_free_pools(rs);
     free_discounts(rs->plans, rs->nplans);
     free(rs->version);

@@ -96,6 +96,13 @@ typedef struct cs_pool {
     size_t nweights;
 } cs_pool;
 
+/* What FOCUS says about a product (the rules' "products" section). */
+typedef struct cs_product_meta {
+    char *name;
+    char *service_category;    /* one of FOCUS's ServiceCategory values */
+    char *service_subcategory; /* FOCUS ServiceSubcategory, e.g. "Containers" */
+} cs_product_meta;
+
 typedef struct cs_rules {
     char *version;
     char *currency;
@@ -106,6 +113,8 @@ typedef struct cs_rules {
     size_t nrules;
     cs_pool *pools; /* in file order: the first that selects a bill line takes it */
     size_t npools;
+    cs_product_meta *products;
+    size_t nproducts;
     const char **metric_names; /* every rule's metric names, sorted, once each (borrowed) */
     size_t nmetric_names;
 } cs_rules;
@@ -115,6 +124,9 @@ typedef struct cs_errlist {
     char **items;
     size_t n, cap;
 } cs_errlist;
+
+/* The "products" entry of product, or NULL. */
+const cs_product_meta *cs_rules_product(const cs_rules *rs, const char *product);
 
 void cs_errlist_free(cs_errlist *l); /* frees the items; l itself is the caller's */
 /* Appends a message; one that is not valid UTF-8 (it quotes the input) is

@@ -36,6 +36,7 @@ typedef struct server {
     cs_pool *pool;
     pthread_mutex_t lock; /* guards slots */
     token_slot *slots;    /* serve_db_pool entries: one per possible request */
+    cs_chargeback_services services; /* FOCUS service categories (rules, configuration) */
 } server;
 
 typedef struct stream_ctx {
@@ -287,7 +288,7 @@ static void stream_free(void *cls)
 }
 
 typedef struct args {
-    const char *period, *from, *to, *customer, *product, *plan, *format, *excel;
+    const char *period, *from, *to, *customer, *product, *plan, *format, *excel, *version;
     char bad[128];
 } args;
 
@@ -304,6 +305,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
                         : strcmp(key, "plan") == 0     ? &a->plan
                         : strcmp(key, "format") == 0   ? &a->format
                         : strcmp(key, "excel") == 0    ? &a->excel
+                        : strcmp(key, "version") == 0  ? &a->version
                                                        : NULL;
     if (!slot) {
         if (!a->bad[0])
@@ -312,11 +314,6 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     }
     *slot = value && *value ? value : NULL;
     return MHD_YES;
-}
-
-static const char *category(void *opaque, const char *product)
-{
-    return cs_config_service_category(opaque, product);
 }
 
 /* Keeps [A-Za-z0-9._-] of s for a file name. */
@@ -348,6 +345,8 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
         if (!focus && (cs_report_format_parse(a.format, &fmt) < 0 || fmt == CS_REPORT_FOCUS))
             return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
     }
+    if (a.version && (!focus || (strcmp(a.version, "1.4") != 0 && strcmp(a.version, "1.2") != 0)))
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "version: the FOCUS export is 1.4 (default) or 1.2");
     if (a.excel && strcmp(a.excel, "1") != 0 && strcmp(a.excel, "0") != 0)
         return fail(c, MHD_HTTP_BAD_REQUEST, url, "excel: 1 (a UTF-8 byte-order mark for Excel) or 0");
     if (a.period) {
@@ -380,8 +379,10 @@ static enum MHD_Result serve_report(server *srv, struct MHD_Connection *c, const
                          .product = a.product, .plan = a.plan};
     cs_report_meta meta = {.period = a.period ? a.period : from_buf, .from_usec = from,
                            .to_usec = to, .provider = srv->cfg->report_provider,
-                           .issuer = srv->cfg->report_issuer, .service_category = category,
-                           .opaque = (void *)srv->cfg,
+                           .issuer = srv->cfg->report_issuer, .service = cs_chargeback_service,
+                           .opaque = &srv->services,
+                           .focus_version = a.version && strcmp(a.version, "1.2") == 0 ? CS_FOCUS_1_2
+                                                                                     : CS_FOCUS_1_4,
                            .excel = a.excel && strcmp(a.excel, "1") == 0};
     char period_label[80];
     if (!a.period) {
@@ -477,6 +478,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
+/* The rules whose "products" section names FOCUS service categories; a
+ * server without them still serves, with the configuration's categories. */
+static cs_rules *load_services_rules(const cs_config *cfg)
+{
+    cs_rules *rs = NULL;
+    cs_errlist errs = {0};
+    if (cs_rules_load(cfg->rules_path, &rs, &errs) < 0)
+        cs_log(CS_LOG_WARN, "cannot read the rules: FOCUS service categories come from the"
+                            " configuration only", "rules", cfg->rules_path, "error",
+               errs.n ? errs.items[0] : "?", NULL);
+    cs_errlist_free(&errs);
+    return rs;
+}
+
 /* The PEM certificate and key when serve.tls_cert and serve.tls_key are
  * set (both or neither).  0 (ret_* NULL without TLS), -EINVAL (logged). */
 static int load_tls(const cs_config *cfg, char **ret_cert, char **ret_key)
@@ -518,12 +533,11 @@ static int check_plaintext(const cs_config *cfg, const struct sockaddr_in *sa, b
     return -EINVAL;
 }
 
-int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
+/* serve.listen as an IPv4 address.  0 or -EINVAL (logged). */
+static int listen_addr(const cs_config *cfg, struct sockaddr_in *sa)
 {
-    server srv = {cfg, NULL, PTHREAD_MUTEX_INITIALIZER, NULL};
     char host[256];
     const char *colon = strrchr(cfg->serve_listen, ':');
-    struct sockaddr_in sa = {0};
     size_t hl = colon ? (size_t)(colon - cfg->serve_listen) : 0;
     if (!colon || hl >= sizeof(host)) {
         cs_log(CS_LOG_ERROR, "serve.listen is not host:port", "value", cfg->serve_listen, NULL);
@@ -531,68 +545,69 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
     }
     memcpy(host, cfg->serve_listen, hl);
     host[hl] = '\0';
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)atoi(colon + 1));
-    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1) {
+    *sa = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa->sin_addr) != 1) {
         cs_log(CS_LOG_ERROR, "serve.listen is not an IPv4 host:port", "value", cfg->serve_listen,
                NULL);
         return -EINVAL;
     }
-    char *cert, *key;
-    if (load_tls(cfg, &cert, &key) < 0)
-        return -EINVAL;
-    if (check_plaintext(cfg, &sa, cert != NULL) < 0) {
-        free(cert);
-        free(key);
-        return -EINVAL;
-    }
+    return 0;
+}
+
+int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
+{
+    server srv = {cfg, NULL, PTHREAD_MUTEX_INITIALIZER, NULL, {NULL, cfg}};
+    struct sockaddr_in sa;
+    char *cert = NULL, *key = NULL, session[160], port[24];
+    struct MHD_Daemon *d = NULL;
+    int r;
+
+    if ((r = listen_addr(cfg, &sa)) < 0 || (r = load_tls(cfg, &cert, &key)) < 0 ||
+        (r = check_plaintext(cfg, &sa, cert != NULL)) < 0)
+        goto out;
+    srv.services.rules = load_services_rules(cfg);
     /* Report transactions may not run or stall for ever: a client that
      * stops reading ends its download, and the connection returns. */
-    char session[160];
     snprintf(session, sizeof(session),
              "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d",
              cfg->serve_statement_timeout_ms, cfg->serve_idle_tx_timeout_ms);
     srv.pool = cs_pool_new(cfg->postgres, (size_t)cfg->serve_db_pool, session);
     srv.slots = calloc((size_t)cfg->serve_db_pool, sizeof(*srv.slots));
     if (!srv.pool || !srv.slots) {
-        cs_pool_free(srv.pool);
-        free(srv.slots);
-        free(cert);
-        free(key);
-        return -ENOMEM;
+        r = -ENOMEM;
+        goto out;
     }
     /* A few threads serve every connection (epoll): a client that sends
      * slowly costs a socket, not a thread, and is dropped when idle. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (cert ? MHD_USE_TLS : 0);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, &srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->serve_threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_client_timeout_s,
-        cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-        MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)cfg->serve_threads, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)cfg->serve_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)cfg->serve_client_timeout_s,
+                         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+                         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
     if (!d) {
         cs_log(CS_LOG_ERROR, cert ? "cannot listen with TLS (is the certificate and key PEM, and"
                                     " do they match?)"
                                   : "cannot listen",
                "listen", cfg->serve_listen, "error", strerror(errno), NULL);
-        cs_pool_free(srv.pool);
-        free(srv.slots);
-        return -EIO;
+        r = -EIO;
+        goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    char port[24];
     snprintf(port, sizeof(port), "#%d", info ? info->port : 0);
     cs_log(CS_LOG_INFO, "serving reports", "listen", cfg->serve_listen, "port", port, "tls",
            cert ? "on" : "off", NULL);
     while (!*stop)
         usleep(100000);
     MHD_stop_daemon(d);
+    cs_log(CS_LOG_INFO, "report server stopped", NULL);
+out:
     cs_pool_free(srv.pool);
     free(srv.slots);
     free(cert);
     free(key);
-    cs_log(CS_LOG_INFO, "report server stopped", NULL);
-    return 0;
+    cs_rules_free((cs_rules *)srv.services.rules);
+    return r;
 }

@@ -26,19 +26,13 @@ import urllib.request
 from decimal import Decimal, ROUND_FLOOR, ROUND_HALF_EVEN
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import focus_check  # noqa: E402
 import harness  # noqa: E402
 from harness import check, dump  # noqa: E402
 
 EVIL = '=HYPERLINK("http://x","y")'
 CUSTOMERS = {"acme": ("Acme GmbH", "cc-1"), EVIL: (EVIL, "-cc"), "globex": ("Globex", "")}
 CENT = Decimal("0.01")
-FOCUS_MANDATORY = ["BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency",
-                   "BillingPeriodEnd", "BillingPeriodStart", "ChargeCategory", "ChargeClass",
-                   "ChargeDescription", "ChargePeriodEnd", "ChargePeriodStart", "ContractedCost",
-                   "EffectiveCost", "ListCost", "InvoiceIssuerName", "PricingQuantity", "PricingUnit",
-                   "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
-                   "ConsumedQuantity", "ConsumedUnit", "SubAccountId", "SubAccountName", "Tags"]
-NULLABLE = {"ChargeClass", "SubAccountId", "SubAccountName"}
 
 
 def d12(rng, hi):
@@ -212,7 +206,13 @@ def main():
     server = None
     ok = False
     try:
-        cfg = svc.write_config("c.conf", os.path.join(harness.ROOT, "rules", "example.json"),
+        rules = json.load(open(os.path.join(harness.ROOT, "rules", "example.json")))
+        rules["products"] = {"agents": {"service_category": "AI and Machine Learning",
+                                        "service_subcategory": "Generative AI"}}
+        rules_path = os.path.join(svc.dir, "rules.json")
+        with open(rules_path, "w") as f:
+            json.dump(rules, f)
+        cfg = svc.write_config("c.conf", rules_path,
                                {"group": "it-reports", "serve.listen": "127.0.0.1:0",
                                 "report.service_category.sandbox": "Compute",
                                 "report.provider": "Example Platform", "report.issuer": "Example Platform Inc."})
@@ -241,13 +241,41 @@ def main():
         frows = list(csv.DictReader(io.StringIO(focus)))
         nov_rows = [r for r in rows if r["billing"] == "2026-11"]
         check(len(frows) == len(nov_rows), "FOCUS rows %d vs %d" % (len(frows), len(nov_rows)))
+        header = focus.splitlines()[0].split(",")
+        problems = focus_check.validate(header, frows, "1.4")
+        check(not problems, "FOCUS 1.4 validation: %d problems, e.g. %s" % (len(problems), problems[:5]))
+        # the validator catches what it must: the old rounded price, old units, a wrong category
+        long = [r for r in frows if len(r["ContractedUnitPrice"].split(".")[1]) > 12][0]
+        broken = [dict(long, ContractedUnitPrice=str(Decimal(long["ContractedUnitPrice"]).quantize(Decimal("1e-12")))),
+                  dict(long, PricingUnit="cpu-second"), dict(long, ServiceSubcategory="Containers"),
+                  dict(long, ChargeFrequency="Hourly"), dict(long, BilledCost="1e-3")]
+        for b in broken:
+            check(len(focus_check.validate(header, [b], "1.4")) >= 1, "the validator let through %s" % b)
+        check(focus_check.validate([h for h in header if h != "HostProviderName"], [], "1.4"),
+              "the validator let a missing mandatory column through")
+        focus12 = svc.costream("report", "-c", cfg, "--period", "2026-11", "--format", "focus",
+                               "--focus-version", "1.2").stdout
+        rows12 = list(csv.DictReader(io.StringIO(focus12)))
+        problems = focus_check.validate(focus12.splitlines()[0].split(","), rows12, "1.2")
+        check(not problems and len(rows12) == len(frows), "FOCUS 1.2 validation: %s" % problems[:5])
+        check({r["ConsumedUnit"] for r in frows} == {"Tokens", "Seconds", "B"},
+              "FOCUS units (token, s, byte): %s" % {r["ConsumedUnit"] for r in frows})
+        check(any(len(r["ContractedUnitPrice"].split(".")[1]) > 12 for r in frows),
+              "the dataset has a contracted unit price past 12 decimals (0.00000000009 x 0.75)")
+        # the rules' products first, then report.service_category.<product>, then Other
+        check({(r["ServiceName"], r["ServiceCategory"], r["ServiceSubcategory"]) for r in frows} ==
+              {("agents", "AI and Machine Learning", "Generative AI"), ("sandbox", "Compute", "Other (Compute)"),
+               ("gateway", "Other", "Other (Other)")},
+              "service categories: %s" % {(r["ServiceName"], r["ServiceCategory"], r["ServiceSubcategory"]) for r in frows})
+        by_invoice = {}
+        for r in frows:
+            by_invoice.setdefault(r["InvoiceId"], Decimal(0))
+            by_invoice[r["InvoiceId"]] += Decimal(r["BilledCost"])
+        check(len(by_invoice) == len({r["BillingAccountId"] for r in frows}), "one InvoiceId per billing account")
         for fr in frows:
-            for col in FOCUS_MANDATORY:
-                check(col in fr and (fr[col] != "" or col in NULLABLE), "FOCUS column %s empty/missing" % col)
             check(fr["BillingPeriodStart"] == "2026-11-01T00:00:00Z" and fr["BillingPeriodEnd"] == "2026-12-01T00:00:00Z", "billing period")
             check(fr["ChargeCategory"] == "Usage" and fr["BillingCurrency"] == "USD", "category/currency")
-            check(fr["ProviderName"] == "Example Platform" and fr["InvoiceIssuerName"] == "Example Platform Inc.", "provider/issuer")
-            check(fr["ServiceCategory"] == ("Compute" if fr["ServiceName"] == "sandbox" else "Other"), "service category")
+            check(fr["ServiceProviderName"] == fr["HostProviderName"] == "Example Platform" and fr["InvoiceIssuerName"] == "Example Platform Inc.", "provider/issuer")
             start = time.strptime(fr["ChargePeriodStart"], "%Y-%m-%dT%H:%M:%SZ")
             end = time.strptime(fr["ChargePeriodEnd"], "%Y-%m-%dT%H:%M:%SZ")
             check(time.mktime(end) - time.mktime(start) == 3600, "hourly charge period")
@@ -305,6 +333,10 @@ def main():
         check(st == 200 and all(l["customer"] == EVIL for l in json.loads(body)["lines"]), "own customer explicitly")
         st, _, body = http(base + "/reports/focus?period=2026-11", fin)
         check(st == 200 and body.replace("\r\n", "\n") == focus, "HTTP FOCUS equals the command line's")
+        st, _, body = http(base + "/reports/focus?period=2026-11&version=1.2", fin)
+        check(st == 200 and body.replace("\r\n", "\n") == focus12, "HTTP FOCUS 1.2 equals the command line's")
+        st, _, _ = http(base + "/reports/focus?period=2026-11&version=1.3", fin)
+        check(st == 400, "FOCUS version 1.3 -> %d" % st)
 
         # a closed month does not change: a late October event through a real worker
         oct_before = svc.costream("report", "-c", cfg, "--period", "2026-10", "--format", "csv").stdout

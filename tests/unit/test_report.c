@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "csv.h"
 #include "report.h"
 #include "timestamp.h"
 #include "unit.h"
@@ -222,25 +223,90 @@ START_TEST(reconciliation_failure)
 }
 END_TEST
 
+/* The cell of column name in a FOCUS export of one row (header, row). */
+static const char *cell(const char *csv, const char *name)
+{
+    static char value[1024];
+    cs_csv_reader rd = {0};
+    const char *const *h, *const *v;
+    size_t nh, nv, line;
+    cs_csv_reader_init(&rd, csv, strlen(csv));
+    ck_assert_int_eq(cs_csv_read(&rd, &h, &nh, &line), 1);
+    char names[64][40];
+    for (size_t i = 0; i < nh && i < 64; i++)
+        snprintf(names[i], sizeof(names[i]), "%s", h[i]);
+    ck_assert_int_eq(cs_csv_read(&rd, &v, &nv, &line), 1);
+    ck_assert_uint_eq(nh, nv);
+    const char *found = NULL;
+    for (size_t i = 0; i < nh && !found; i++)
+        if (strcmp(names[i], name) == 0)
+            found = v[i];
+    if (found)
+        snprintf(value, sizeof(value), "%s", found);
+    cs_csv_reader_free(&rd);
+    return found ? value : NULL;
+}
+
+static void services(void *opaque, const char *product, cs_report_service *ret)
+{
+    (void)opaque;
+    if (strcmp(product, "p") == 0)
+        *ret = (cs_report_service){"Compute", "Containers"};
+}
+
+/* One correction row in FOCUS 1.4 (the default) and 1.2: every value, the
+ * exact contracted price past 12 decimals, FOCUS units. */
 START_TEST(focus_row)
 {
-    cs_report *r = cs_report_new(CS_REPORT_FOCUS, &meta);
-    cs_buf b = {0};
-    cs_report_begin(r, &b);
-    cs_report_row x = row("=cmd", "p", "0.5", "0.45");
-    cs_timestamp_parse("2026-12-31T23:00:00Z", 20, &x.hour_usec);
-    cs_timestamp_parse("2026-12-01T00:00:00Z", 20, &x.billing_period_usec);
-    x.correction_of = "2026-11";
-    ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
-    ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), 0);
-    char *second = strstr(b.data, "\r\n") + 2;
-    ck_assert_str_eq(second,
-                     "0.45,\"'=cmd\",\"'=cmd\",USD,2027-01-01T00:00:00Z,2026-12-01T00:00:00Z,Usage,"
-                     "Correction,\"p m at 0.1 per u, correction for 2026-11\",2027-01-01T00:00:00Z,"
-                     "2026-12-31T23:00:00Z,10,u,0.45,0.09,0.45,I,0.5,0.1,10,u,P,P,Other,p,,,"
-                     "\"{\"\"costream/plan\"\":\"\"pro\"\"}\",m,pro,0.1,r,v,3,2026-11\r\n");
-    cs_report_free(r);
-    cs_buf_free(&b);
+    for (int v = 0; v < 2; v++) {
+        cs_report_meta m = meta;
+        m.service = services;
+        m.focus_version = v ? CS_FOCUS_1_2 : CS_FOCUS_1_4;
+        cs_report *r = cs_report_new(CS_REPORT_FOCUS, &m);
+        cs_buf b = {0};
+        cs_report_begin(r, &b);
+        cs_report_row x = row("=cmd", "p", "0.5", "0.45");
+        x.unit = "GiB-hour";
+        x.unit_price = D("0.000000000078"); /* with 10 % off: 0.0000000000702 */
+        x.quantity = D("1234.5");
+        cs_timestamp_parse("2026-12-31T23:00:00Z", 20, &x.hour_usec);
+        cs_timestamp_parse("2026-12-01T00:00:00Z", 20, &x.billing_period_usec);
+        x.correction_of = "2026-11";
+        ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+        ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), 0);
+        cs_buf_append(&b, "", 1);
+        static const char *const both[][2] = {
+            {"BilledCost", "0.45"}, {"BillingAccountId", "'=cmd"}, {"BillingCurrency", "USD"},
+            {"BillingPeriodStart", "2026-12-01T00:00:00Z"}, {"BillingPeriodEnd", "2027-01-01T00:00:00Z"},
+            {"ChargePeriodStart", "2026-12-31T23:00:00Z"}, {"ChargePeriodEnd", "2027-01-01T00:00:00Z"},
+            {"ChargeCategory", "Usage"}, {"ChargeClass", "Correction"}, {"ChargeFrequency", "Usage-Based"},
+            {"ConsumedQuantity", "1234.5"}, {"ConsumedUnit", "GiB-Hours"}, {"PricingUnit", "GiB-Hours"},
+            {"ContractedUnitPrice", "0.0000000000702"}, {"ContractedCost", "0.0000000866619"},
+            {"ListUnitPrice", "0.000000000078"}, {"ListCost", "0.5"}, {"EffectiveCost", "0.45"},
+            {"PricingCategory", "Standard"}, {"ServiceCategory", "Compute"},
+            {"ServiceSubcategory", "Containers"}, {"ServiceName", "p"}, {"SkuId", "r"},
+            {"SkuPriceId", "r@v/pro"}, {"SubAccountId", ""}, {"InvoiceIssuerName", "I"},
+            {"x_CorrectionOfPeriod", "2026-11"}, {"x_Events", "3"}};
+        for (size_t k = 0; k < sizeof(both) / sizeof(both[0]); k++) {
+            const char *got = cell(b.data, both[k][0]);
+            ck_assert_msg(got && strcmp(got, both[k][1]) == 0, "%s %s: %s, want %s",
+                          v ? "1.2" : "1.4", both[k][0], got ? got : "(missing)", both[k][1]);
+        }
+        static const char *const only14[] = {"ServiceProviderName", "HostProviderName", "InvoiceId",
+                                             "BillingAccountType", "SkuMeter"};
+        static const char *const only12[] = {"ProviderName", "PublisherName"};
+        for (size_t k = 0; k < 5; k++)
+            ck_assert_msg((cell(b.data, only14[k]) != NULL) == (v == 0), "%s", only14[k]);
+        for (size_t k = 0; k < 2; k++)
+            ck_assert_msg((cell(b.data, only12[k]) != NULL) == (v == 1), "%s", only12[k]);
+        if (v == 0) {
+            ck_assert_str_eq(cell(b.data, "InvoiceId"), "2026-12-=cmd");
+            ck_assert_str_eq(cell(b.data, "ServiceProviderName"), "P");
+            ck_assert_str_eq(cell(b.data, "BillingAccountType"), "Customer");
+        }
+        cs_report_free(r);
+        cs_buf_free(&b);
+    }
 }
 END_TEST
 
