@@ -15,6 +15,7 @@
 #include "focus.h"
 #include "strmap.h"
 #include "timestamp.h"
+#include "utf8.h"
 
 #define NCOLS_TABLE 11
 
@@ -225,6 +226,12 @@ static void json_str(cs_buf *b, const char *s)
     cs_buf_append(b, "\"", 1);
 }
 
+/* The table fits 160 columns (1280 px of an 8 px monospaced font): text
+ * columns are cut at these widths, between characters, with a "~"
+ * (numbers never are); the CSV and JSON downloads carry every value whole. */
+#define NOCUT ((size_t)-1)
+static const size_t table_max[NCOLS_TABLE] = {20, 19, 19, NOCUT, 10, NOCUT, 8, NOCUT, NOCUT, NOCUT, 3};
+
 static void table_cell(cs_report *r, const char *s)
 {
     if (cs_array_reserve(&r->cells, &r->capcells, r->ncells + 1, sizeof(*r->cells)) < 0) {
@@ -233,6 +240,11 @@ static void table_cell(cs_report *r, const char *s)
     }
     cs_buf v = {0};
     cs_buf_put_visible(&v, s ? s : "", "");
+    size_t max = table_max[r->ncells % NCOLS_TABLE];
+    if (!v.failed && v.len > max) { /* too wide: cut between characters */
+        v.len = (size_t)cs_utf8_prefix(v.data, v.len, max - 1);
+        cs_buf_append(&v, "~", 1);
+    }
     cs_buf_append(&v, "", 1); /* NUL */
     r->cells[r->ncells++] = v.failed ? NULL : v.data;
     if (v.failed) {
@@ -856,6 +868,27 @@ static void table_total(cs_report *r, const char *label, const total *t)
         table_cell(r, cells[i]);
 }
 
+/* Writes text as lines of at most width bytes, broken at spaces. */
+static void put_wrapped(cs_buf *out, const char *text, size_t width)
+{
+    const char *p = text;
+    while (*p) {
+        size_t n = strlen(p);
+        if (n > width) {
+            n = width;
+            while (n > 0 && p[n] != ' ')
+                n--;
+            if (n == 0)
+                n = strcspn(p, " ");
+        }
+        cs_buf_append(out, p, n);
+        cs_buf_puts(out, "\n");
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 static void table_print(cs_report *r, cs_buf *out, size_t nrows_with_rules, const size_t *rules)
 {
     size_t width[NCOLS_TABLE] = {0};
@@ -1000,9 +1033,10 @@ int cs_report_end(cs_report *r, const cs_report_stored *stored, size_t nstored, 
                           ret == 0 && stored ? " (equals the stored total)" : "");
         }
         if (r->subcent)
-            cs_buf_puts(out, "\n* under one minor unit: the line is shown, its exact amount is in the"
-                             " CSV and JSON downloads.");
-        cs_buf_puts(out, "\nRounding: " ROUNDING ".\n");
+            cs_buf_puts(out, "\n* under one minor unit: the line is shown, its exact amount is in"
+                             " the CSV and JSON downloads.");
+        cs_buf_puts(out, "\n");
+        put_wrapped(out, "Rounding: " ROUNDING ".", 100);
         break;
     }
     }

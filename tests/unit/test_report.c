@@ -310,6 +310,39 @@ START_TEST(focus_row)
 }
 END_TEST
 
+/* The text report fits 1280 px (160 columns) whatever the names: long
+ * text cells are cut between characters with "~", numbers never; the
+ * footer is wrapped. */
+START_TEST(table_fits_1280px)
+{
+    cs_report *r = cs_report_new(CS_REPORT_TABLE, &meta);
+    cs_buf b = {0};
+    cs_report_begin(r, &b);
+    char longname[300], product[200];
+    memset(longname, 'c', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    snprintf(product, sizeof(product), "%s", "agent-orchestration-with-a-very-long-product-name");
+    cs_report_row x = row(longname, product, "123456.125", "123456.125");
+    x.meter = "meter-name-that-goes-on-and-on-and-on";
+    x.quantity = D("12345678901234.123456789012");
+    ck_assert_int_eq(cs_report_add(r, &x, &b), 0);
+    ck_assert_int_eq(cs_report_end(r, NULL, 0, &b), 0);
+    cs_buf_append(&b, "", 1);
+    size_t widest = 0;
+    for (const char *p = b.data; *p;) {
+        size_t n = strcspn(p, "\n");
+        widest = n > widest ? n : widest;
+        p += n + (p[n] == '\n');
+    }
+    ck_assert_uint_le(widest, 160);
+    ck_assert_ptr_nonnull(strstr(b.data, "ccccccccccccccccccc~"));
+    ck_assert_ptr_nonnull(strstr(b.data, "12345678901234.123456789012")); /* whole */
+    ck_assert_ptr_nonnull(strstr(b.data, "123456.12")); /* 123456.125, half-even: the total rounded once */
+    cs_report_free(r);
+    cs_buf_free(&b);
+}
+END_TEST
+
 START_TEST(minor_units)
 {
     ck_assert_int_eq(cs_report_minor_units("USD"), 2);
@@ -372,6 +405,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, reconciliation_failure);
     tcase_add_test(tc, focus_row);
     tcase_add_test(tc, minor_units);
+    tcase_add_test(tc, table_fits_1280px);
     suite_add_tcase(s, tc);
     return s;
 }
