@@ -440,6 +440,22 @@ int cs_loadgen_metrics(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, ch
     return ret;
 }
 
+static int64_t elapsed_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * CS_USEC_PER_SEC + (now.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+static void report_progress(const cs_loadgen_opts *o, uint64_t done, uint64_t duplicates,
+                            const uint64_t *defects, int64_t elapsed, int finished)
+{
+    cs_loadgen_progress p = {done, o->count, duplicates, 0, elapsed, finished};
+    for (int d = 0; d < NDEFECTS; d++)
+        p.malformed += defects[d];
+    o->progress(o->progress_opaque, &p);
+}
+
 int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *err,
                    size_t errsize)
 {
@@ -457,7 +473,13 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
     msgpack_sbuffer_init(&sb);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (uint64_t seq = 0; seq < o->count && !*stop; seq++) {
+    int64_t next_report = 0;
+    uint64_t seq = 0;
+    for (; seq < o->count && !*stop; seq++) {
+        if (o->progress && (seq & 1023) == 0 && elapsed_since(&t0) >= next_report) {
+            report_progress(o, seq, duplicates, defects, elapsed_since(&t0), 0);
+            next_report = elapsed_since(&t0) + CS_USEC_PER_SEC / 4;
+        }
         gen_event ev;
         const char *customer;
         char buf[2048];
@@ -512,10 +534,7 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
         }
         rd_kafka_poll(rk, 0);
         if (o->rate) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            int64_t elapsed = (now.tv_sec - t0.tv_sec) * CS_USEC_PER_SEC +
-                              (now.tv_nsec - t0.tv_nsec) / 1000;
+            int64_t elapsed = elapsed_since(&t0);
             int64_t due = (int64_t)((seq + 1) * CS_USEC_PER_SEC / o->rate);
             if (due > elapsed)
                 usleep((useconds_t)(due - elapsed));
@@ -529,6 +548,8 @@ int cs_loadgen_run(const cs_loadgen_opts *o, volatile sig_atomic_t *stop, char *
     }
     if (o->totals_path && totals)
         ret = write_totals(o, totals, produced, duplicates, defects, err, errsize);
+    if (o->progress)
+        report_progress(o, seq, duplicates, defects, elapsed_since(&t0), 1);
 out:
     msgpack_sbuffer_destroy(&sb);
     cs_agg_free(totals);

@@ -18,6 +18,14 @@
 
 #include "config.h"
 
+/* Where a run stands: events of opts.count produced so far (duplicates and
+ * malformed ones on top / among them), and for how long. */
+typedef struct cs_loadgen_progress {
+    uint64_t done, total, duplicates, malformed;
+    int64_t elapsed_usec;
+    int finished;
+} cs_loadgen_progress;
+
 typedef struct cs_loadgen_opts {
     const char *brokers;
     const char *topic;
@@ -40,6 +48,10 @@ typedef struct cs_loadgen_opts {
     unsigned metric_interval_s;  /* scrape interval */
     int64_t metric_start_usec;   /* samples in [start, end) */
     int64_t metric_end_usec;
+    /* called about every quarter second while producing events, and once at
+     * the end (done == total, or fewer when stopped); may be NULL */
+    void (*progress)(void *opaque, const cs_loadgen_progress *p);
+    void *progress_opaque;
 } cs_loadgen_opts;
 
 /* Writes the Redis commands (one per line, for `redis-cli`) that define the

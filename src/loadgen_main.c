@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,27 @@ static int parse_u64(const char *name, const char *v, uint64_t *ret)
     }
     *ret = n;
     return 0;
+}
+
+/* On a terminal: a progress line redrawn in place (count, rate, ETA);
+ * always: a one-line summary at the end. */
+static void progress(void *opaque, const cs_loadgen_progress *p)
+{
+    const char *topic = opaque;
+    double secs = (double)p->elapsed_usec / 1e6, rate = secs > 0 ? (double)p->done / secs : 0;
+    if (!p->finished) {
+        if (!isatty(STDERR_FILENO))
+            return;
+        double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+        fprintf(stderr, "\rcostream-loadgen: %llu of %llu events (%.0f %%), %.0f events/s, ETA %.0f s   ",
+                (unsigned long long)p->done, (unsigned long long)p->total,
+                p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, eta);
+        return;
+    }
+    fprintf(stderr, "%scostream-loadgen: produced %llu events to %s in %.1f s (%.0f events/s);"
+                    " %llu of them malformed, %llu duplicates on top\n",
+            isatty(STDERR_FILENO) ? "\r\033[K" : "", (unsigned long long)p->done, topic, secs,
+            rate, (unsigned long long)p->malformed, (unsigned long long)p->duplicates);
 }
 
 int main(int argc, char **argv)
@@ -144,6 +166,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "costream-loadgen: %s: %s\n", o.redis_path, strerror(-r));
     if (r == 0 && o.brokers && o.count) {
         install_signals();
+        o.progress = progress;
+        o.progress_opaque = (void *)o.topic;
         r = cs_loadgen_run(&o, &stop_flag, err, sizeof(err));
         if (r < 0)
             fprintf(stderr, "costream-loadgen: %s\n", err);
