@@ -63,9 +63,12 @@ def loadgen_events(fmt, count=300):
                 break
             time.sleep(0.1)
         brokers = open(boot).read().strip()
-        subprocess.run([os.path.join(tools, "costream-loadgen"), "--brokers", brokers, "--topic", "ev", "--count", str(count),
-                        "--format", fmt, "--malformed-permille", "0", "--seed", "5"],
-                       check=True, capture_output=True)
+        p = subprocess.run([os.path.join(tools, "costream-loadgen"), "--brokers", brokers, "--topic", "ev",
+                            "--count", str(count), "--format", fmt, "--malformed-permille", "0", "--seed", "5"],
+                           check=True, capture_output=True, text=True)
+        # not a terminal: no progress lines, one summary line at the end
+        assert p.stderr.startswith("costream-loadgen: produced %d events to ev in " % count) and \
+            p.stderr.count("\n") == 1 and "\r" not in p.stderr, "loadgen's summary: %r" % p.stderr
         c = KafkaConsumer(bootstrap_servers=brokers, api_version=(2, 5, 0), consumer_timeout_ms=5000,
                           auto_offset_reset="earliest")
         c.assign([TopicPartition("ev", 0)])
