@@ -54,6 +54,7 @@ typedef struct cs_config {
     int dedup_window_hours; /* how long ids are remembered */
     int dedup_max_events;   /* fingerprints held in memory at most */
     int rejects_retention_days; /* rejected events kept this long; 0: for ever */
+    int spend_reallocate_s;     /* open months' spend re-allocated this often; 0: never */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
     char *metric_topics[CS_CONFIG_MAX_LIST]; /* metric sample topics */

@@ -17,6 +17,8 @@
 #include "allocate.h"
 #include "array.h"
 #include "store_internal.h"
+
+#define SPEND_LOCK "7466218855" /* the advisory lock of allocation: "spend" */
 #include "timestamp.h"
 #include "utf8.h"
 
@@ -442,6 +444,40 @@ static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *da
     return r;
 }
 
+int cs_spend_reallocate_open(cs_store *s, const cs_rules *rules, size_t *ret_periods,
+                             char *err, size_t errsize)
+{
+    PGresult *res = NULL;
+    *ret_periods = 0;
+    int r = cs_store_connect(s, err, errsize);
+    if (r == 0 && (r = cs__store_exec_params(s, "SELECT pg_try_advisory_lock(" SPEND_LOCK ")", 0,
+                                             NULL, NULL, NULL, "spend lock", &res, err,
+                                             errsize)) == 0 &&
+        PQgetvalue(res, 0, 0)[0] != 't')
+        r = -EBUSY; /* another worker, or a command, is allocating */
+    PQclear(res);
+    res = NULL;
+    if (r < 0)
+        return r;
+    r = cs__store_exec_params(s,
+                              "SELECT to_char(b.billing_period, 'YYYY-MM') FROM"
+                              " (SELECT DISTINCT billing_period FROM bill_versions) b"
+                              " WHERE NOT EXISTS (SELECT 1 FROM closed_periods c"
+                              " WHERE c.period = b.billing_period) ORDER BY 1",
+                              0, NULL, NULL, NULL, "bill_versions", &res, err, errsize);
+    for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+        cs_spend_allocate_result a;
+        r = cs_spend_allocate(s, rules, PQgetvalue(res, i, 0), &a, err, errsize);
+        cs_spend_allocate_result_free(&a);
+        *ret_periods += r == 0;
+    }
+    PQclear(res);
+    char unlock_err[256];
+    cs__store_exec_ok(s, "SELECT pg_advisory_unlock(" SPEND_LOCK ")", PGRES_TUPLES_OK, unlock_err,
+                      sizeof(unlock_err));
+    return r;
+}
+
 int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
                       cs_spend_allocate_result *ret, char *err, size_t errsize)
 {
@@ -465,10 +501,16 @@ int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
     const char *p[1] = {date};
     PGresult *res;
     int r;
+    /* one allocation at a time, whoever runs it (a command, a worker): a
+     * session lock taken before the snapshot, so that the second one sees
+     * what the first wrote */
     if ((r = cs_store_connect(s, err, errsize)) < 0 ||
-        (r = cs__store_exec_ok(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", PGRES_COMMAND_OK, err,
+        (r = cs__store_exec_ok(s, "SELECT pg_advisory_lock(" SPEND_LOCK ")", PGRES_TUPLES_OK, err,
                                errsize)) < 0)
         return r;
+    if ((r = cs__store_exec_ok(s, "BEGIN ISOLATION LEVEL REPEATABLE READ", PGRES_COMMAND_OK, err,
+                               errsize)) < 0)
+        goto out;
     if ((r = cs__store_exec_params(s, "SELECT 1 FROM closed_periods WHERE period = $1::date", 1, p,
                                    NULL, NULL, "closed_periods", &res, err, errsize)) < 0)
         goto out;
@@ -518,6 +560,9 @@ out:
         cs__store_rollback(s);
         cs_spend_allocate_result_free(ret); /* nothing to report */
     }
+    char unlock_err[256];
+    cs__store_exec_ok(s, "SELECT pg_advisory_unlock(" SPEND_LOCK ")", PGRES_TUPLES_OK, unlock_err,
+                      sizeof(unlock_err));
     PQclear(lines);
     PQclear(usage);
     free(u);

@@ -66,4 +66,13 @@ int cs_spend_allocate(cs_store *s, const cs_rules *rules, const char *period,
 
 void cs_spend_allocate_result_free(cs_spend_allocate_result *r);
 
+/* Recomputed, not streamed once: allocates again every open period that
+ * has a bill (usage arrived since, or a bill was restated), as workers do
+ * every spend.reallocate_interval_s.  -EBUSY, doing nothing, when another
+ * allocation is running (a session advisory lock; cs_spend_allocate waits
+ * for the same lock); else 0 with *ret_periods allocated, or the first
+ * failure. */
+int cs_spend_reallocate_open(cs_store *s, const cs_rules *rules, size_t *ret_periods,
+                             char *err, size_t errsize);
+
 #endif

@@ -38,6 +38,7 @@
 #include "sample.h"
 #include "rejects.h"
 #include "series.h"
+#include "spend.h"
 #include "store.h"
 #include "strmap.h"
 #include "timestamp.h"
@@ -77,6 +78,7 @@ typedef struct batch_event {
 typedef struct schedule {
     int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
     int64_t next_forget; /* stored customer attributes are written again */
+    int64_t next_spend;  /* the open months' infrastructure spend is allocated again */
 } schedule;
 
 typedef struct cs_worker {
@@ -1359,6 +1361,25 @@ static void settle(cs_worker *w)
 }
 
 /* Forgets fingerprints stored longer ago than the de-duplication window. */
+/* The open months' bills allocated again over the usage stored since
+ * (spend.h), on a connection of its own so that no flush waits for it;
+ * skipped while another worker or a command allocates. */
+static void reallocate_spend(cs_worker *w)
+{
+    char err[512], n[24];
+    size_t periods;
+    cs_store *s = cs_store_new(w->cfg->postgres);
+    int r = s ? cs_spend_reallocate_open(s, w->rules, &periods, err, sizeof(err)) : -ENOMEM;
+    if (r == 0 && periods) {
+        fmt_i64(n, sizeof(n), (int64_t)periods);
+        cs_log(CS_LOG_INFO, "infrastructure spend allocated again", "periods", n, NULL);
+    } else if (r < 0 && r != -EBUSY) {
+        cs_log(CS_LOG_WARN, "could not allocate the infrastructure spend again; will retry",
+               "error", r == -ENOMEM ? "out of memory" : err, NULL);
+    }
+    cs_store_free(s);
+}
+
 /* Retention: fingerprints past the de-duplication window, rejects past
  * rejects.retention_days (this group's). */
 static void prune(cs_worker *w)
@@ -1441,6 +1462,11 @@ static void tick(cs_worker *w, schedule *sch)
          * every customer's again at least this often */
         cs_strmap_clear(&w->stored_customers, free);
         sch->next_forget = now + 600 * CS_USEC_PER_SEC;
+    }
+    if (cfg->spend_reallocate_s && w->rules->npools && now >= sch->next_spend) {
+        busy(w, "allocating the infrastructure bill again");
+        reallocate_spend(w);
+        sch->next_spend = now + (int64_t)cfg->spend_reallocate_s * CS_USEC_PER_SEC;
     }
     if (now >= sch->next_prune) {
         busy(w, "pruning old fingerprints and rejects in PostgreSQL");

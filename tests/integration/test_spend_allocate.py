@@ -122,7 +122,8 @@ def main():
         rules_path = os.path.join(svc.dir, "rules.json")
         with open(rules_path, "w") as f:
             json.dump(RULES, f)
-        cfg = svc.write_config("c.conf", rules_path, {"group": GROUP, "metrics.month_to_date_refresh_ms": "500"})
+        cfg = svc.write_config("c.conf", rules_path, {"group": GROUP, "metrics.month_to_date_refresh_ms": "500",
+                                                      "spend.reallocate_interval_s": "1"})
         svc.costream("migrate", "-c", cfg)
         now = datetime.now(timezone.utc)
         month = (now.replace(day=1) - timedelta(days=1)).replace(day=5, hour=0, minute=0, second=0, microsecond=0)
@@ -180,8 +181,14 @@ def main():
                 f.write(",".join('"%s"' % v.replace('"', '""') for v in b) + "\n")
         svc.costream("spend", "import", os.path.join(svc.dir, "bill.csv"), "--source", "aws", "-c", cfg)
 
-        def compare(what):
-            svc.costream("spend", "allocate", "--period", period, "-c", cfg)
+        def stored():
+            return {(p, c, pr, k): Decimal(a) for p, c, pr, k, a in svc.psql(
+                "SELECT pool, customer, product, kind, amount FROM spend_allocations WHERE billing_period = '%s-01'"
+                " AND correction_of = '-infinity'" % period)}
+
+        def compare(what, run=True):
+            if run:
+                svc.costream("spend", "allocate", "--period", period, "-c", cfg)
             got = {(p, c, pr, k): Decimal(a) for p, c, pr, k, a in svc.psql(
                 "SELECT pool, customer, product, kind, amount FROM spend_allocations WHERE billing_period = '%s-01'" % period)}
             want = {k: v for k, v in allocate(lines, usage).items()}
@@ -198,11 +205,16 @@ def main():
               and any(k[3] == "idle" for k in got)
               and any(k[3] == "shared" and k[2] == "shared" for k in got), "the scenario has every kind")
 
-        # a late event: the open month is re-allocated
+        # a late event: the worker re-allocates the open month by itself (spend.reallocate_interval_s)
+        before = stored()
         event("gamma", "sandbox", "cpu", 12, 40)
         prod.flush()
         harness.wait_until(caught_up, 60, "the late event")
-        got = compare("after a late event")
+        want = allocate(lines, usage)
+        check(before != want, "the late event must change the allocation")
+        harness.wait_until(lambda: stored() == want, 30, "the worker to re-allocate the month")
+        check("infrastructure spend allocated again" in open(w.log_path).read(), "the worker says it re-allocated")
+        got = compare("after a late event", run=False)
 
         # a restated bill: the compute lines 10 % higher, the S3 line gone; re-allocated from version 2
         lines = [(p_, s_, e_, (c * Decimal("1.1")).quantize(U) if p_ == "compute" else c)
