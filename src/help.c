@@ -36,7 +36,7 @@ static const command_help commands[] = {
      "  --kind chargeback|spend   what to report (default chargeback; spend: the\n"
      "                            allocated infrastructure bill, --period only)\n"
      "  --customer C, --product P, --plan P   filters (chargeback; spend: --customer)\n"
-     "  --format table|csv|json|focus         default table (focus: chargeback only)\n"
+     "  --format table|csv|json|focus         default table\n"
      "  --output FILE                         default standard output\n"
      "  --excel                               CSV with a UTF-8 byte-order mark (Excel)\n"
      "  --focus-version 1.4|1.2               the FOCUS export's version (default 1.4)\n"

@@ -227,14 +227,15 @@ static const char *actor(const cmd_opts *o, char *buf, size_t size)
 
 
 /* report --kind spend: the period's allocated spend (docs/spend.md). */
-static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_format fmt, FILE *out)
+static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_format fmt,
+                        const cs_report_meta *meta, FILE *out)
 {
     char err[512];
     cs_buf b = {0};
     cs_store *s = cs_store_new(cfg->postgres);
     if (o->excel && fmt == CS_REPORT_CSV)
         cs_buf_puts(&b, CS_REPORT_BOM);
-    int r = s ? cs_reportdb_spend_report(s, o->period, o->customer, fmt, &b, err, sizeof(err))
+    int r = s ? cs_reportdb_spend_report(s, o->period, o->customer, fmt, meta, &b, err, sizeof(err))
               : -ENOMEM;
     if (r == 0 && (b.failed || fwrite(b.data, 1, b.len, out) != b.len)) {
         snprintf(err, sizeof(err), "write: %s", b.failed ? "out of memory" : strerror(errno));
@@ -274,20 +275,6 @@ static int cmd_report(int argc, char **argv)
                         "times with from < to\n");
         goto out;
     }
-    if (o.kind && strcmp(o.kind, "chargeback") != 0) {
-        if (strcmp(o.kind, "spend") != 0 || !o.period) {
-            fprintf(stderr, "costream report: --kind is chargeback (the default) or spend, which"
-                            " takes --period\n");
-            goto out;
-        }
-        FILE *so = o.output ? fopen(o.output, "w") : stdout;
-        r = so ? report_spend(&cfg, &o, fmt, so) : 1;
-        if (!so)
-            fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));
-        if (so && so != stdout && fclose(so) != 0)
-            r = 1;
-        goto out;
-    }
     char label[128];
     if (o.period)
         snprintf(label, sizeof(label), "%s", o.period);
@@ -312,6 +299,20 @@ static int cmd_report(int argc, char **argv)
                            .excel = o.excel,
                            .focus_version = o.focus_version && strcmp(o.focus_version, "1.2") == 0
                                                 ? CS_FOCUS_1_2 : CS_FOCUS_1_4};
+    if (o.kind && strcmp(o.kind, "chargeback") != 0) {
+        if (strcmp(o.kind, "spend") != 0 || !o.period) {
+            fprintf(stderr, "costream report: --kind is chargeback (the default) or spend, which"
+                            " takes --period\n");
+            goto out;
+        }
+        FILE *so = o.output ? fopen(o.output, "w") : stdout;
+        r = so ? report_spend(&cfg, &o, fmt, &meta, so) : 1;
+        if (!so)
+            fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));
+        if (so && so != stdout && fclose(so) != 0)
+            r = 1;
+        goto out;
+    }
     FILE *out = o.output ? fopen(o.output, "w") : stdout;
     if (!out) {
         fprintf(stderr, "costream report: %s: %s\n", o.output, strerror(errno));

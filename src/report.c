@@ -407,7 +407,9 @@ static void focus_periods(const cs_report_row *row, focus_cells *f)
     snprintf(f->bp_end, sizeof(f->bp_end), "%04d-%02d-01T00:00:00Z", m == 12 ? y + 1 : y,
              m == 12 ? 1 : m + 1); /* the next month's first instant */
     cs_timestamp_format(row->hour_usec, f->cp_start, sizeof(f->cp_start));
-    cs_timestamp_format(row->hour_usec + CS_USEC_PER_HOUR, f->cp_end, sizeof(f->cp_end));
+    cs_timestamp_format(row->charge_end_usec ? row->charge_end_usec
+                                             : row->hour_usec + CS_USEC_PER_HOUR,
+                        f->cp_end, sizeof(f->cp_end));
 }
 
 static int focus_fill(cs_report *r, const cs_report_row *row, focus_cells *f)
@@ -427,12 +429,19 @@ static int focus_fill(cs_report *r, const cs_report_row *row, focus_cells *f)
     snprintf(f->desc, sizeof(f->desc), "%s %s at %s per %s%s%s", row->product, row->meter,
              f->price, row->unit, row->correction_of ? ", correction for " : "",
              row->correction_of ? row->correction_of : "");
+    if (row->description)
+        snprintf(f->desc, sizeof(f->desc), "%s", row->description);
     snprintf(f->sku_price, sizeof(f->sku_price), "%s@%s/%s", row->rule_id ? row->rule_id : "",
              row->rules_version ? row->rules_version : "", row->plan ? row->plan : "");
     snprintf(f->invoice, sizeof(f->invoice), "%.7s-%s", f->bp_start, row->customer);
     /* Tags: a JSON object built by jansson, whole (values are valid UTF-8) */
     json_t *tj = json_object();
-    json_object_set_new(tj, "costream/plan", json_string(row->plan ? row->plan : ""));
+    if (row->pool) {
+        json_object_set_new(tj, "costream/pool", json_string(row->pool));
+        json_object_set_new(tj, "costream/allocation", json_string(row->allocation_kind ? row->allocation_kind : ""));
+    } else {
+        json_object_set_new(tj, "costream/plan", json_string(row->plan ? row->plan : ""));
+    }
     if (row->cost_center && *row->cost_center)
         json_object_set_new(tj, "costream/cost_center", json_string(row->cost_center));
     f->tags = json_dumps(tj, JSON_COMPACT | JSON_PRESERVE_ORDER);

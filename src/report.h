@@ -78,6 +78,11 @@ typedef struct cs_report_row {
     int64_t billing_period_usec;         /* FOCUS: first instant of the billing month */
     cs_dec quantity, unit_price, discount_rate, list_cost, discount, cost;
     int64_t events;
+    /* FOCUS, optional: a charge period other than the hour (0: one hour),
+     * a description of one's own, and allocated spend's pool and kind
+     * (tags costream/pool, costream/allocation instead of the plan's) */
+    int64_t charge_end_usec;
+    const char *description, *pool, *allocation_kind;
 } cs_report_row;
 
 /* Stored total for the period, per currency, to reconcile against. */

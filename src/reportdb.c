@@ -554,7 +554,9 @@ int cs_reportdb_spend(cs_store *s, const char *period, const char *customer,
         return -EIO;
     const char *params[2] = {period, customer};
     PGresult *r = PQexecParams(conn,
-                               "SELECT customer, product, pool, kind, currency, amount::text"
+                               "SELECT customer, product, pool, kind, currency, amount::text,"
+                               " lines, rules_version, CASE WHEN correction_of = '-infinity'"
+                               " THEN '' ELSE to_char(correction_of, 'YYYY-MM') END"
                                " FROM spend_allocations WHERE billing_period = to_date($1, 'YYYY-MM')"
                                " AND ($2::text IS NULL OR customer = $2)"
                                " ORDER BY customer COLLATE \"C\", product COLLATE \"C\","
@@ -567,8 +569,8 @@ int cs_reportdb_spend(cs_store *s, const char *period, const char *customer,
     }
     int ret = 0;
     for (int i = 0; i < PQntuples(r) && ret == 0; i++) {
-        const char *cols[6];
-        for (int c = 0; c < 6; c++)
+        const char *cols[9];
+        for (int c = 0; c < 9; c++)
             cols[c] = PQgetvalue(r, i, c);
         ret = row(opaque, cols);
     }
@@ -594,24 +596,33 @@ static int collect_spend(void *opaque, const char *const *c)
     }
     cs_spendreport_row *r = &l->rows[l->n++];
     *r = (cs_spendreport_row){strdup(c[0]), strdup(c[1]), strdup(c[2]), strdup(c[3]),
-                              strdup(c[4]), cs_dec_zero()};
+                              strdup(c[4]), cs_dec_zero(), strtoll(c[6], NULL, 10), strdup(c[7]),
+                              *c[8] ? strdup(c[8]) : NULL};
     cs_dec_parse(c[5], strlen(c[5]), &r->amount);
-    return r->customer && r->product && r->pool && r->kind && r->currency ? 0 : -ENOMEM;
+    return r->customer && r->product && r->pool && r->kind && r->currency && r->rules_version &&
+                   (!*c[8] || r->correction_of)
+               ? 0
+               : -ENOMEM;
 }
 
 int cs_reportdb_spend_report(cs_store *s, const char *period, const char *customer,
-                             cs_report_format fmt, cs_buf *out, char *err, size_t errsize)
+                             cs_report_format fmt, const cs_report_meta *meta, cs_buf *out,
+                             char *err, size_t errsize)
 {
     spend_rows l = {0};
     int r = cs_reportdb_spend(s, period, customer, collect_spend, &l, err, errsize);
     if (r == -ENOMEM)
         snprintf(err, errsize, "out of memory");
-    if (r == 0 && (r = cs_spendreport_write(out, fmt, period, l.rows, l.n)) < 0)
+    if (r == 0 && fmt == CS_REPORT_FOCUS)
+        r = cs_spendreport_focus(out, meta, period, l.rows, l.n);
+    else if (r == 0)
+        r = cs_spendreport_write(out, fmt, period, l.rows, l.n);
+    if (r < 0 && r != -EIO && r != -ENOMEM)
         snprintf(err, errsize, "%s",
-                 r == -EINVAL ? "the allocation holds several currencies, or the format is focus "
-                                "(not yet for spend)"
-                              : "a total overflows");
+                 r == -EINVAL ? "the allocation holds several currencies" : "a total overflows");
     for (size_t i = 0; i < l.n; i++) {
+        free((char *)l.rows[i].rules_version);
+        free((char *)l.rows[i].correction_of);
         free((char *)l.rows[i].customer);
         free((char *)l.rows[i].product);
         free((char *)l.rows[i].pool);

@@ -73,10 +73,12 @@ int cs_reportdb_finance_periods(cs_store *s, const char *customer, cs_finance_pa
                                 char *err, size_t errsize);
 
 /* The allocated-spend report of period for customer (NULL: all) in fmt
- * (spendreport.h) appended to out.  0, -EINVAL (several currencies, or
- * focus: err says so), -ENOMEM, -ERANGE or -EIO. */
+ * (spendreport.h; FOCUS with meta's version, provider, issuer and services)
+ * appended to out.  0, -EINVAL (several currencies: err says so), -ENOMEM,
+ * -ERANGE or -EIO. */
 int cs_reportdb_spend_report(cs_store *s, const char *period, const char *customer,
-                             cs_report_format fmt, cs_buf *out, char *err, size_t errsize);
+                             cs_report_format fmt, const cs_report_meta *meta, cs_buf *out,
+                             char *err, size_t errsize);
 
 /* Calls row(opaque, r) for every allocated-spend row of period (YYYY-MM)
  * and customer (NULL: all), sorted by customer, product, pool, kind.

@@ -219,7 +219,8 @@ static enum MHD_Result serve_index(struct MHD_Connection *c, cs_store *store, co
 /* /reports/spend?period=YYYY-MM&format=csv|json|table: the allocated
  * infrastructure spend (docs/spend.md), a customer token's own rows only.
  * Bounded by customers x products x pools, so built in memory. */
-static enum MHD_Result serve_spend(struct MHD_Connection *c, cs_store *store, const scope *sc)
+static enum MHD_Result serve_spend(server *srv, struct MHD_Connection *c, cs_store *store,
+                                   const scope *sc)
 {
     const char *url = "/reports/spend";
     const char *period = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "period");
@@ -228,8 +229,11 @@ static enum MHD_Result serve_spend(struct MHD_Connection *c, cs_store *store, co
     int64_t a, z;
     if (!period || strlen(period) != 7 || cs_timestamp_month(period, &a, &z) < 0)
         return fail(c, MHD_HTTP_BAD_REQUEST, url, "period: give a month such as 2026-11");
-    if (format && (cs_report_format_parse(format, &fmt) < 0 || fmt == CS_REPORT_FOCUS))
-        return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json or table");
+    if (format && cs_report_format_parse(format, &fmt) < 0)
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "format: expected csv, json, table or focus");
+    const char *version = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version");
+    if (version && (fmt != CS_REPORT_FOCUS || (strcmp(version, "1.4") && strcmp(version, "1.2"))))
+        return fail(c, MHD_HTTP_BAD_REQUEST, url, "version: with format=focus, 1.4 (default) or 1.2");
     const char *excel = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "excel");
     if (excel && strcmp(excel, "1") != 0 && strcmp(excel, "0") != 0)
         return fail(c, MHD_HTTP_BAD_REQUEST, url, "excel: 1 (a UTF-8 byte-order mark for Excel) or 0");
@@ -237,7 +241,14 @@ static enum MHD_Result serve_spend(struct MHD_Connection *c, cs_store *store, co
     if (excel && strcmp(excel, "1") == 0 && fmt == CS_REPORT_CSV)
         cs_buf_puts(&b, CS_REPORT_BOM);
     char err[256];
-    int r = cs_reportdb_spend_report(store, period, sc->finance ? NULL : sc->customer, fmt, &b, err,
+    cs_report_meta meta = {.period = period, .from_usec = a, .to_usec = z,
+                           .provider = srv->cfg->report_provider,
+                           .issuer = srv->cfg->report_issuer, .service = cs_chargeback_service,
+                           .opaque = &srv->services,
+                           .excel = excel && strcmp(excel, "1") == 0,
+                           .focus_version = version && strcmp(version, "1.2") == 0 ? CS_FOCUS_1_2
+                                                                                   : CS_FOCUS_1_4};
+    int r = cs_reportdb_spend_report(store, period, sc->finance ? NULL : sc->customer, fmt, &meta, &b, err,
                                      sizeof(err));
     enum MHD_Result ret;
     if (r < 0 || b.failed) {
@@ -467,7 +478,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         ret = fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, url,
                    "busy: this token has as many downloads running as it may (serve.max_requests_per_token); retry");
     else if (is_index || is_spend) {
-        ret = is_index ? serve_index(c, store, &sc) : serve_spend(c, store, &sc);
+        ret = is_index ? serve_index(c, store, &sc) : serve_spend(srv, c, store, &sc);
         slot_give(srv, sc.token_id);
     } else {
         ret = serve_report(srv, c, url, &store, &sc, is_focus);

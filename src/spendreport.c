@@ -8,6 +8,7 @@
 
 #include "alloc.h"
 #include "csv.h"
+#include "timestamp.h"
 
 static void json_text(cs_buf *b, const char *s)
 {
@@ -184,4 +185,43 @@ int cs_spendreport_write(cs_buf *out, cs_report_format f, const char *period,
     free(amounts);
     free(cents);
     return r;
+}
+
+int cs_spendreport_focus(cs_buf *out, const cs_report_meta *meta, const char *period,
+                         const cs_spendreport_row *rows, size_t n)
+{
+    int64_t bp, bp_end;
+    if (cs_timestamp_month(period, &bp, &bp_end) < 0)
+        return -EINVAL;
+    cs_report *r = cs_report_new(CS_REPORT_FOCUS, meta);
+    if (!r)
+        return -ENOMEM;
+    cs_report_begin(r, out);
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const cs_spendreport_row *x = &rows[i];
+        int64_t cs = bp, ce = bp_end;
+        if (x->correction_of && cs_timestamp_month(x->correction_of, &cs, &ce) < 0)
+            cs = bp, ce = bp_end;
+        char desc[512];
+        snprintf(desc, sizeof(desc), "allocated infrastructure cost: pool %s, %s%s%s",
+                 *x->pool ? x->pool : "(none)", x->kind,
+                 x->correction_of ? ", correction for " : "",
+                 x->correction_of ? x->correction_of : "");
+        cs_report_row row = {
+            .customer = x->customer, .customer_name = x->customer,
+            .product = *x->product ? x->product : "unallocated", /* ServiceName is never null */
+            .meter = "allocated_cost", .unit = "month", .currency = x->currency,
+            .rule_id = *x->pool ? x->pool : "unpooled", .rules_version = x->rules_version,
+            .plan = x->kind, .correction_of = x->correction_of, .hour_usec = cs,
+            .billing_period_usec = bp, .quantity = cs_dec_from_int(1), .unit_price = x->amount,
+            .discount_rate = cs_dec_zero(), .list_cost = x->amount, .discount = cs_dec_zero(),
+            .cost = x->amount, .events = x->lines, .charge_end_usec = ce, .description = desc,
+            .pool = x->pool, .allocation_kind = x->kind};
+        ret = cs_report_add(r, &row, out);
+    }
+    if (ret == 0)
+        ret = cs_report_end(r, NULL, 0, out);
+    cs_report_free(r);
+    return ret;
 }

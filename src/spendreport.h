@@ -24,12 +24,26 @@
 typedef struct cs_spendreport_row {
     const char *customer, *product, *pool, *kind, *currency;
     cs_dec amount;
+    int64_t lines;                          /* bill lines it came from */
+    const char *rules_version, *correction_of; /* correction_of: "YYYY-MM" or NULL */
 } cs_spendreport_row;
 
 /* Writes the report of period ("YYYY-MM") for rows (one currency).
  * fmt: table, csv or json.  0, -EINVAL (focus, or several currencies),
  * -ERANGE, -ENOMEM. */
 int cs_spendreport_write(cs_buf *out, cs_report_format fmt, const char *period,
+                         const cs_spendreport_row *rows, size_t n);
+
+/* The same rows as FOCUS (meta's version, provider, issuer, services):
+ * one row per customer, product, pool, kind and correction, the allocated
+ * actual cost of the month as BilledCost = EffectiveCost = ListCost =
+ * ContractedCost, PricingQuantity 1 Month at that unit price, the month as
+ * charge period (the corrected month for a correction), SkuId the pool,
+ * ServiceName the product ("unallocated" for a line no product used), tags
+ * costream/pool and costream/allocation: the showback an enterprise
+ * customer loads into its own FinOps tool.  Exact amounts, no rounding.
+ * 0, -ERANGE, -ENOMEM. */
+int cs_spendreport_focus(cs_buf *out, const cs_report_meta *meta, const char *period,
                          const cs_spendreport_row *rows, size_t n);
 
 #endif

@@ -245,6 +245,19 @@ def main():
         check(Decimal(grand["amount"]) == sum(subs.values()) == exact_total.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
               and Decimal(grand["exact_amount"]) == exact_total, "grand total: %s vs %s" % (grand, exact_total))
 
+        # the allocation as FOCUS rows: valid FOCUS 1.4, exact, one row per stored allocation row
+        import focus_check
+        fo = svc.costream("report", "--kind", "spend", "--period", period, "--format", "focus", "-c", cfg).stdout
+        frows = list(csvmod.DictReader(io.StringIO(fo)))
+        problems = focus_check.validate(fo.splitlines()[0].split(","), frows, "1.4")
+        check(not problems, "spend FOCUS: %s" % problems[:5])
+        check(sorted(Decimal(r["BilledCost"]) for r in frows) == sorted(got.values())
+              and sum(Decimal(r["BilledCost"]) for r in frows) == exact_total, "spend FOCUS amounts are the stored rows")
+        check({(r["BillingAccountId"], r["ServiceName"], json.loads(r["Tags"])["costream/pool"],
+                json.loads(r["Tags"])["costream/allocation"]) for r in frows}
+              == {(k[1], k[2] or "unallocated", k[0], k[3]) for k in got},
+              "spend FOCUS rows name customer, product, pool and kind")
+
         # the same report over HTTP, with the token scopes
         import re
         import subprocess
@@ -258,12 +271,16 @@ def main():
         try:
             port = harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log.name).read()) or [None])[0], 30, "serve")
 
-            def get(token):
-                req = urllib.request.Request("http://127.0.0.1:%s/reports/spend?period=%s&format=csv" % (port, period),
+            def get(token, fmt="&format=csv"):
+                req = urllib.request.Request("http://127.0.0.1:%s/reports/spend?period=%s%s" % (port, period, fmt),
                                              headers={"Authorization": "Bearer " + token})
                 with urllib.request.urlopen(req, timeout=10) as resp:
                     return resp.read().decode()
             check(get(fin).replace("\r\n", "\n") == out.replace("\r\n", "\n"), "HTTP spend CSV equals the command line's")
+            check(get(fin, "&format=focus").replace("\r\n", "\n") == fo.replace("\r\n", "\n"),
+                  "HTTP spend FOCUS equals the command line's")
+            own_focus = list(csvmod.DictReader(io.StringIO(get(mine, "&format=focus"))))
+            check(own_focus and {r["BillingAccountId"] for r in own_focus} == {"acme"}, "a customer's own spend FOCUS")
             own = list(csvmod.DictReader(io.StringIO(get(mine))))
             check({r["customer"] for r in own if r["type"] != "grand_total"} == {"acme"}
                   and sum(Decimal(r["exact_amount"]) for r in own if r["type"] == "line")
