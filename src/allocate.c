@@ -26,6 +26,7 @@ struct cs_allocate {
     size_t nrows, caprows;
     cs_strmap index; /* row key -> row number + 1 */
     shared_sum *shared; /* per pool */
+    cs_dec line_idle;   /* idle of the last line added */
 };
 
 const char *cs_allocate_kind_name(cs_allocate_kind k)
@@ -271,18 +272,27 @@ static int split_driver(cs_allocate *a, int pool, const cs_pool_driver *d, int64
         w[i] = p[i].quantity;
     if (r == 0)
         r = cs_alloc_split(part, w, n, CS_DEC_SCALE, out);
-    for (size_t i = 0; r == 0 && i < n; i++)
+    for (size_t i = 0; r == 0 && i < n; i++) {
         r = add(a, pool, p[i].customer, d->product,
                 i >= users ? CS_ALLOCATE_IDLE : CS_ALLOCATE_DIRECT,
                 out[i]);
+        if (r == 0 && i >= users && cs_dec_add(a->line_idle, out[i], &a->line_idle) < 0)
+            r = -ERANGE;
+    }
     free(w);
     free(out);
     free(p);
     return r;
 }
 
+cs_dec cs_allocate_line_idle(const cs_allocate *a)
+{
+    return a->line_idle;
+}
+
 int cs_allocate_line(cs_allocate *a, int pool, int64_t start, int64_t end, cs_dec cost)
 {
+    a->line_idle = cs_dec_zero();
     if (pool < 0 || (size_t)pool >= a->rules->npools)
         return add(a, CS_ALLOCATE_UNPOOLED, CS_ALLOCATE_UNALLOCATED, "", CS_ALLOCATE_NO_POOL, cost);
     const cs_pool *p = &a->rules->pools[pool];

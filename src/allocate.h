@@ -84,6 +84,10 @@ void cs_allocate_free(cs_allocate *a); /* NULL allowed */
  * CS_ALLOCATE_UNPOOLED).  0, -ERANGE or -ENOMEM. */
 int cs_allocate_line(cs_allocate *a, int pool, int64_t start_usec, int64_t end_usec, cs_dec cost);
 
+/* The part of the last line cs_allocate_line() added that went to idle
+ * capacity (zero if none): the efficiency view keeps it per resource. */
+cs_dec cs_allocate_line_idle(const cs_allocate *a);
+
 /* Splits the shared pools; then the rows are final.  0, -ERANGE, -ENOMEM. */
 int cs_allocate_finish(cs_allocate *a);
 

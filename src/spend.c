@@ -395,6 +395,64 @@ static const char correct_sql[] =
     " FROM cs_spend_fresh f FULL JOIN counted c USING (pool, customer, product, kind, currency)"
     " WHERE coalesce(f.amount, 0) <> coalesce(c.amount, 0)";
 
+/* The idle part of each bill line (row index into the lines, amount). */
+typedef struct line_idle {
+    int line;
+    cs_dec idle;
+} line_idle;
+
+typedef struct idle_ctx {
+    PGresult *lines;
+    const line_idle *items;
+    const char *currency, *const *pool_names;
+    const int *pool_of;
+} idle_ctx;
+
+static int idle_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
+{
+    const idle_ctx *c = ctx;
+    int l = c->items[i].line;
+    cs_dec_format(c->items[i].idle, 12, num[0], CS__STORE_CELL);
+    const char *v[5] = {c->pool_of[l] >= 0 ? c->pool_names[c->pool_of[l]] : "",
+                        PQgetvalue(c->lines, l, L_RESOURCE_ID),
+                        PQgetvalue(c->lines, l, L_RESOURCE_NAME), c->currency, num[0]};
+    memcpy(cols, v, sizeof(v));
+    return 1;
+}
+
+/* Replaces the period's idle per resource (an open period only: a closed
+ * one keeps what it showed). */
+static int store_idle(cs_store *s, const cs_rules *rules, const char *date, PGresult *lines,
+                      const int *pool_of, const line_idle *items, size_t n, const char *currency,
+                      char *err, size_t errsize)
+{
+    const char **names = calloc(rules->npools + 1, sizeof(*names));
+    if (!names)
+        return -ENOMEM;
+    for (size_t k = 0; k < rules->npools; k++)
+        names[k] = rules->pools[k].id;
+    idle_ctx ctx = {lines, items, currency, names, pool_of};
+    const char *p[1] = {date};
+    int r = cs__store_stage_rows(s,
+                                 "CREATE TEMP TABLE IF NOT EXISTS cs_spend_idle (pool text,"
+                                 " resource_id text, resource_name text, currency char(3),"
+                                 " idle numeric) ON COMMIT DELETE ROWS",
+                                 "COPY cs_spend_idle FROM STDIN", n, 5, idle_row, &ctx, err, errsize);
+    if (r == 0)
+        r = cs__store_exec_params(s, "DELETE FROM spend_idle_resources WHERE billing_period = $1::date",
+                                  1, p, NULL, NULL, "spend_idle_resources", NULL, err, errsize);
+    if (r == 0)
+        r = cs__store_exec_params(s,
+                                  "INSERT INTO spend_idle_resources (billing_period, pool,"
+                                  " resource_id, resource_name, currency, idle, lines)"
+                                  " SELECT $1::date, pool, resource_id, max(resource_name),"
+                                  " currency, sum(idle), count(*) FROM cs_spend_idle"
+                                  " GROUP BY pool, resource_id, currency",
+                                  1, p, NULL, NULL, "spend_idle_resources", NULL, err, errsize);
+    free(names);
+    return r;
+}
+
 /* Runs the allocation over lines and usage and stores its rows. */
 static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *date,
                               PGresult *lines, const int *pool_of, const cs_allocate_usage *u,
@@ -403,10 +461,16 @@ static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *da
     cs_allocate *a = cs_allocate_new(rules, u, nu);
     if (!a)
         return -ENOMEM;
-    int r = 0;
-    for (int i = 0; r == 0 && i < PQntuples(lines); i++)
+    line_idle *idle = calloc((size_t)PQntuples(lines) + 1, sizeof(*idle));
+    size_t nidle = 0;
+    int r = idle ? 0 : -ENOMEM;
+    for (int i = 0; r == 0 && i < PQntuples(lines); i++) {
         r = cs_allocate_line(a, pool_of[i], cs__store_i64(lines, i, L_START), cs__store_i64(lines, i, L_END),
                              cs__store_dec(lines, i, L_COST));
+        cs_dec x = cs_allocate_line_idle(a);
+        if (r == 0 && !cs_dec_is_zero(x))
+            idle[nidle++] = (line_idle){i, x};
+    }
     if (r == 0)
         r = cs_allocate_finish(a);
     for (size_t i = 0; r == 0 && i < cs_allocate_count(a); i++) {
@@ -440,6 +504,9 @@ static int allocate_and_store(cs_store *s, const cs_rules *rules, const char *da
                                   "spend_allocations", &res, err, errsize);
     ret->rows = r == 0 ? strtoul(PQcmdTuples(res), NULL, 10) : 0;
     PQclear(res);
+    if (r == 0 && !corr)
+        r = store_idle(s, rules, date, lines, pool_of, idle, nidle, ret->currency, err, errsize);
+    free(idle);
     cs_allocate_free(a);
     return r;
 }

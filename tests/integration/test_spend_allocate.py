@@ -60,16 +60,18 @@ def split(total, weights):
     return [(-1 if total < 0 else 1) * Decimal(x) * U for x in q]
 
 
-def allocate(lines, usage):
-    """lines: (pool or None, start, end, cost); usage: {(product, meter): [(hour, customer, qty)]}."""
+def allocate(lines, usage, idle_by_line=None):
+    """lines: (pool or None, start, end, cost); usage: {(product, meter): [(hour, customer, qty)]};
+    idle_by_line (a dict) receives each line's idle part by its index."""
     rows = {}
+    idle_by_line = {} if idle_by_line is None else idle_by_line
 
     def add(pool, customer, product, kind, amount):
         k = (pool or "", customer, product, kind)
         rows[k] = rows.get(k, Decimal(0)) + amount
     shared = {}
     pools = {p["id"]: p for p in RULES["allocation"]["pools"]}
-    for pool, start, end, cost in lines:
+    for li, (pool, start, end, cost) in enumerate(lines):
         if pool is None:
             add(None, "unallocated", "", "no_pool", cost)
             continue
@@ -96,6 +98,8 @@ def allocate(lines, usage):
                 continue
             for c, k, a in zip(custs, kinds, split(part, weights)):
                 add(pool, c, d["product"], k, a)
+                if k == "idle":
+                    idle_by_line[li] = idle_by_line.get(li, Decimal(0)) + a
     for pool in [p["id"] for p in RULES["allocation"]["pools"]]:
         if pool not in shared:
             continue
@@ -201,6 +205,17 @@ def main():
             check(sum(got.values()) == sum(c for _, _, _, c in lines), "%s: the bill is conserved" % what)
             return got
         got = compare("first allocation")
+        # efficiency: the idle part of every line, by resource (ResourceId r-<line>)
+        idle_lines = {}
+        allocate(lines, usage, idle_lines)
+        want_res = {(lines[i][0], "r-%d" % i): v
+                    for i, v in idle_lines.items() if v}
+        got_res = {(p_, r_): Decimal(v) for p_, r_, v in svc.psql(
+            "SELECT pool, resource_id, idle FROM spend_idle_resources WHERE billing_period = '%s-01'" % period)}
+        check(got_res == want_res and want_res, "idle by resource: %s vs %s" % (sorted(got_res.items())[:3],
+                                                                              sorted(want_res.items())[:3]))
+        check(sum(got_res.values()) == sum(v for k, v in got.items() if k[3] == "idle"),
+              "idle by resource adds up to the pools' idle")
         check(any(k[3] == "no_usage" for k in got) and any(k[3] == "no_pool" for k in got)
               and any(k[3] == "idle" for k in got)
               and any(k[3] == "shared" and k[2] == "shared" for k in got), "the scenario has every kind")

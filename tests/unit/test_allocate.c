@@ -117,9 +117,15 @@ START_TEST(idle_capacity)
     const cs_allocate_usage u[] = {{"gateway", "requests", "acme", 10 * H, D("100")},
                                    {"gateway", "requests", "acme", 12 * H, D("400")}};
     cs_allocate *a = cs_allocate_new(rs, u, 2);
+    char idle[CS_DEC_STRLEN];
     ck_assert_int_eq(cs_allocate_line(a, 0, 10 * H, 11 * H, D("1")), 0);  /* 100 of 150 used */
+    cs_dec_format(cs_allocate_line_idle(a), 12, idle, sizeof(idle));
+    ck_assert_str_eq(idle, "0.333333333333"); /* the line's idle part, for its resource */
     ck_assert_int_eq(cs_allocate_line(a, 0, 11 * H, 12 * H, D("0.3")), 0); /* nothing used: all idle */
+    cs_dec_format(cs_allocate_line_idle(a), 12, idle, sizeof(idle));
+    ck_assert_str_eq(idle, "0.300000000000");
     ck_assert_int_eq(cs_allocate_line(a, 0, 12 * H, 13 * H, D("2")), 0);  /* over capacity: no idle */
+    ck_assert(cs_dec_is_zero(cs_allocate_line_idle(a)));
     ck_assert_int_eq(cs_allocate_finish(a), 0);
     /* acme: 0.666666666667 + 2; idle: 0.333333333333 + 0.3 */
     ck_assert_str_eq(amount(a, "lb", "acme", "gateway", CS_ALLOCATE_DIRECT), "2.666666666667");
