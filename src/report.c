@@ -412,6 +412,8 @@ static void focus_periods(const cs_report_row *row, focus_cells *f)
                         f->cp_end, sizeof(f->cp_end));
 }
 
+static void focus_values(const cs_report *r, const cs_report_row *row, focus_cells *f);
+
 static int focus_fill(cs_report *r, const cs_report_row *row, focus_cells *f)
 {
     memset(f, 0, sizeof(*f));
@@ -448,6 +450,13 @@ static int focus_fill(cs_report *r, const cs_report_row *row, focus_cells *f)
     json_decref(tj);
     if (!f->tags)
         return -ENOMEM;
+    focus_values(r, row, f);
+    return 0;
+}
+
+/* Points every cell of f->v at its text. */
+static void focus_values(const cs_report *r, const cs_report_row *row, focus_cells *f)
+{
     cs_report_service svc = {"Other", "Other (Other)"};
     if (r->meta.service)
         r->meta.service(r->meta.opaque, row->product, &svc);
@@ -489,7 +498,6 @@ static int focus_fill(cs_report *r, const cs_report_row *row, focus_cells *f)
     v[F_RULES_VERSION] = row->rules_version;
     v[F_EVENTS] = f->events;
     v[F_CORRECTION_OF] = row->correction_of;
-    return 0;
 }
 
 static int add_focus(cs_report *r, const cs_report_row *row, cs_buf *out)
