@@ -147,7 +147,7 @@ int cs_period_reopen(cs_store *s, const char *period, const char *actor, bool fo
                      size_t errsize)
 {
     char date[16];
-    int64_t closed, exports;
+    int64_t closed = 0, exports = 0;
     int r = parse_period(period, date, sizeof(date), err, errsize);
     if (r < 0 || (r = begin_locked(s, err, errsize)) < 0)
         return r;

@@ -59,7 +59,9 @@ static void read_row(PGresult *res, int i, cs_reject_row *x, unsigned char **ret
     *ret_key = PQgetisnull(res, i, 9)
                    ? NULL
                    : PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 9), &x->key_len);
-    x->raw = *ret_raw;
+    x->raw = *ret_raw ? *ret_raw : (const unsigned char *)""; /* out of memory: shown empty */
+    if (!*ret_raw)
+        x->raw_len = 0;
     x->key = *ret_key;
     x->replayed_at = PQgetisnull(res, i, 10) ? NULL : PQgetvalue(res, i, 10);
     x->replayed_to = PQgetisnull(res, i, 11) ? NULL : PQgetvalue(res, i, 11);
