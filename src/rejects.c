@@ -154,6 +154,12 @@ static int produce_all(rd_kafka_t *rk, PGresult *res, const char *into, bool *ac
         cs_reject_row x;
         unsigned char *raw, *key;
         read_row(res, i, &x, &raw, &key);
+        if (!raw) { /* never an empty payload in place of the real one */
+            if (key)
+                PQfreemem(key);
+            snprintf(err, errsize, "out of memory");
+            return -ENOMEM;
+        }
         rd_kafka_resp_err_t e;
         do {
             e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(into),
