@@ -1360,7 +1360,6 @@ static void settle(cs_worker *w)
     }
 }
 
-/* Forgets fingerprints stored longer ago than the de-duplication window. */
 /* The open months' bills allocated again over the usage stored since
  * (spend.h), on a connection of its own so that no flush waits for it;
  * skipped while another worker or a command allocates. */
