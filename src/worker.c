@@ -26,6 +26,7 @@
 #include "agg.h"
 #include "attribution.h"
 #include "array.h"
+#include "batch.h"
 #include "consumer.h"
 #include "dedup.h"
 #include "cs_version.h"
@@ -63,15 +64,6 @@ typedef struct pending_sample {
     char *block; /* owns every string of s */
 } pending_sample;
 
-/* One aggregated event of the current batch, kept for de-duplication: if
- * another worker stores the same event before this batch, it is taken back
- * out of its row (its fingerprint is pending in w->dedup under its index). */
-typedef struct batch_event {
-    size_t row;   /* aggregation row it was added to */
-    cs_dec quantity, list_cost, discount, cost;
-    bool dup;     /* currently taken back out of its row */
-} batch_event;
-
 #define INBOX_MAX 256 /* messages taken from Kafka at a time */
 
 /* When the periodic tasks are next due (monotonic µs). */
@@ -87,13 +79,11 @@ typedef struct cs_worker {
     cs_labels *labels;
     cs_store *store;
     cs_consumer *consumer;
-    cs_agg *agg;
+    cs_batch *batch;  /* the usage events of the next flush, aggregated */
     cs_ledger ledger; /* offsets of every partition ever assigned */
     cs_store_reject *rejects;
     size_t nrejects, caprejects;
-    batch_event *events; /* aggregated events of the batch (when dedup is on) */
     cs_dedup *dedup;     /* fingerprints of counted events, by event hour */
-    size_t nevents, capevents;
     cs_strmap customers; /* id → cs_customer *, attributes seen in this batch */
     cs_strmap stored_customers; /* id → cs_customer *, attributes as last stored */
     pending_sample *samples;
@@ -217,26 +207,6 @@ static void drop_samples(cs_worker *w)
         w->ledger.parts[i].max_sample = -1;
 }
 
-static void drop_events(cs_worker *w)
-{
-    w->nevents = 0;
-}
-
-/* Counts the event (its fingerprint pending under index nevents).  0 or
- * -ENOMEM. */
-static int add_event(cs_worker *w, const cs_event *ev, int64_t hour,
-                     const unsigned char fp[CS_DEDUP_FP_LEN], size_t row, const cs_price *p)
-{
-    if (cs_array_reserve(&w->events, &w->capevents, w->nevents + 1, sizeof(*w->events)) < 0)
-        return -ENOMEM;
-    int r = cs_dedup_check(w->dedup, hour, fp, w->nevents);
-    if (r < 0)
-        return r;
-    w->events[w->nevents++] = (batch_event){row, ev->quantity, p->list_cost, p->discount, p->cost,
-                                            false};
-    return 0;
-}
-
 typedef struct load_ctx {
     cs_worker *w;
     int64_t hour;
@@ -319,17 +289,12 @@ static void dedup_prefetch(cs_worker *w, int64_t *hours, size_t n)
 static int dedup_seen(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq)
 {
     cs_worker *w = opaque;
-    size_t *dups = calloc(w->nevents + 1, sizeof(*dups));
+    size_t *dups = calloc(cs_batch_events(w->batch) + 1, sizeof(*dups));
     if (!dups)
         return -ENOMEM;
     load_ctx c = {w, hour, dups, 0};
     int r = merge_rows(&c, fps, n, seq);
-    for (size_t i = 0; i < c.ndups; i++) {
-        batch_event *e = &w->events[dups[i]];
-        if (!e->dup && cs_agg_adjust(w->agg, e->row, -1, e->quantity, e->list_cost, e->discount,
-                                     e->cost) == 0)
-            e->dup = true;
-    }
+    cs_batch_take_back(w->batch, dups, c.ndups);
     free(dups);
     return r;
 }
@@ -419,9 +384,8 @@ static void inbox_clear(cs_worker *w)
 static void discard_memory(cs_worker *w)
 {
     inbox_clear(w);
-    cs_agg_clear(w->agg);
+    cs_batch_clear(w->batch);
     drop_rejects(w);
-    drop_events(w);
     if (w->dedup)
         cs_dedup_discard(w->dedup);
     cs_strmap_clear(&w->customers, free);
@@ -539,7 +503,7 @@ static void dedup_plan_free(dedup_plan *p)
 
 static int dedup_plan_make(cs_worker *w, dedup_plan *p)
 {
-    size_t cap = w->nevents + 1;
+    size_t cap = cs_batch_events(w->batch) + 1;
     *p = (dedup_plan){calloc(cap, sizeof(int64_t)), calloc(cap, sizeof(int64_t)),
                       calloc(cap, sizeof(int64_t)), {0}};
     if (!p->hours || !p->seen || !p->ret) {
@@ -610,7 +574,7 @@ static int flush(cs_worker *w, const char *why)
     bool wm_due = w->cfg->nmetric_topics > 0 && !w->wm_all_registered;
     for (size_t i = 0; i < w->ledger.n; i++)
         wm_due = wm_due || (w->ledger.parts[i].active && w->ledger.parts[i].metric && !w->ledger.parts[i].wm_registered);
-    if (noffs == 0 && cs_agg_count(w->agg) == 0 && w->nrejects == 0 && !wm_due) {
+    if (noffs == 0 && cs_agg_count(cs_batch_agg(w->batch)) == 0 && w->nrejects == 0 && !wm_due) {
         free(offs);
         free(moves);
         w->last_flush = mono_usec();
@@ -675,7 +639,7 @@ static int flush(cs_worker *w, const char *why)
     cs_store_batch b = {.group = w->cfg->group, .samples = samples, .nsamples = w->nsamples,
                         .watermarks = wms, .nwatermarks = nwms,
                         .customers = cl.items, .ncustomers = cl.n,
-                        .agg = w->agg, .dedup = plan.d.nhours ? &plan.d : NULL,
+                        .agg = cs_batch_agg(w->batch), .dedup = plan.d.nhours ? &plan.d : NULL,
                         .rejects = w->rejects, .nrejects = w->nrejects, .offsets = offs,
                         .noffsets = noffs};
     int64_t t0 = mono_usec();
@@ -690,11 +654,11 @@ static int flush(cs_worker *w, const char *why)
     if (r == 0)
         w->flush_every = FLUSH_COST_RATIO * dt;
     cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
-                       dt, r == 0 ? w->agg : NULL);
+                       dt, r == 0 ? cs_batch_agg(w->batch) : NULL);
     store_state(w, r == 0 || r == -ESTALE || r == -EBADMSG ? 0 : r, err);
     if (r == 0) {
-        for (size_t i = 0; i < cs_agg_count(w->agg); i++)
-            w->n.rows_written += cs_agg_row_at(w->agg, i)->events > 0;
+        for (size_t i = 0; i < cs_agg_count(cs_batch_agg(w->batch)); i++)
+            w->n.rows_written += cs_agg_row_at(cs_batch_agg(w->batch), i)->events > 0;
         w->n.rejects_written += w->nrejects;
         cs_ledger_stored(&w->ledger, moves, noffs);
         cs_tp *tps = calloc(noffs + 1, sizeof(*tps));
@@ -708,21 +672,17 @@ static int flush(cs_worker *w, const char *why)
         free(tps);
         free(next);
         char rows[24], rej[24], ms[24], msgs[24];
-        fmt_i64(rows, sizeof(rows), (int64_t)cs_agg_count(w->agg));
+        fmt_i64(rows, sizeof(rows), (int64_t)cs_agg_count(cs_batch_agg(w->batch)));
         fmt_i64(rej, sizeof(rej), (int64_t)w->nrejects);
         fmt_i64(ms, sizeof(ms), dt / 1000);
         fmt_i64(msgs, sizeof(msgs), (int64_t)w->pending);
         cs_log(CS_LOG_DEBUG, "flushed", "why", why, "rows", rows, "rejects", rej, "messages",
                msgs, "duration_ms", ms, NULL);
         w->n.flushes++;
-        for (size_t i = 0; i < w->nevents; i++)
-            if (w->events[i].dup) {
-                w->n.duplicates++;
-                w->n.accepted--;
-            }
-        cs_agg_clear(w->agg);
+        w->n.duplicates += cs_batch_duplicates(w->batch);
+        w->n.accepted -= cs_batch_duplicates(w->batch);
+        cs_batch_clear(w->batch);
         drop_rejects(w);
-        drop_events(w);
         drop_samples(w);
         for (size_t i = 0; i < w->ledger.n; i++)
             if (w->ledger.parts[i].active && w->ledger.parts[i].metric)
@@ -1114,7 +1074,7 @@ static int handle(cs_worker *w, const cs_message *m)
                 cs_attribution_format(w->cfg->label_order, w->cfg->nlabel_order, ev->labels,
                                       ev->nlabels, attribution, sizeof(attribution)) > 0)
                 key.attribution = attribution; /* kept for costream reattribute */
-            size_t row;
+            size_t idx;
             unsigned char fp[CS_DEDUP_FP_LEN];
             int64_t hour = key.hour_usec;
             if (w->dedup) {
@@ -1128,10 +1088,10 @@ static int handle(cs_worker *w, const cs_message *m)
                     goto done;
                 }
             }
-            r = cs_agg_add(w->agg, &key, ev->quantity, price.list_cost, price.discount,
-                           price.cost, &row);
-            if (r == 0 && w->dedup)
-                r = add_event(w, ev, hour, fp, row, &price);
+            r = cs_batch_add(w->batch, &key, ev->quantity, price.list_cost, price.discount,
+                             price.cost, w->dedup != NULL, &idx);
+            if (r == 0 && w->dedup) /* its fingerprint pending under the same index */
+                r = cs_dedup_check(w->dedup, hour, fp, idx) < 0 ? -ENOMEM : 0;
             if (r == -ENOMEM)
                 return r;
             if (r == -ERANGE) {
@@ -1508,14 +1468,12 @@ static void worker_free(cs_worker *w)
     cs_telemetry_free(w->tm);
     drop_rejects(w);
     free(w->rejects);
-    drop_events(w);
     drop_samples(w);
     cs_strmap_clear(&w->customers, free);
     cs_strmap_clear(&w->stored_customers, free);
-    free(w->events);
     cs_dedup_free(w->dedup);
     cs_ledger_free(&w->ledger);
-    cs_agg_free(w->agg);
+    cs_batch_free(w->batch);
     cs_agg_free(w->settled);
     free(w->samples);
     cs_store_free(w->store);
@@ -1600,11 +1558,11 @@ static cs_worker *worker_open(const cs_config *cfg, volatile sig_atomic_t *stop,
     r = -ENOMEM;
     w->labels = cs_labels_new(cfg);
     w->store = cs_store_new(cfg->postgres);
-    w->agg = cs_agg_new();
+    w->batch = cs_batch_new();
     w->settled = cs_agg_new();
     w->inbox = calloc(INBOX_MAX, sizeof(*w->inbox));
     w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
-    if (!w->labels || !w->store || !w->agg || !w->settled || !w->tm || !w->inbox ||
+    if (!w->labels || !w->store || !w->batch || !w->settled || !w->tm || !w->inbox ||
         (cfg->dedup && !(w->dedup = cs_dedup_new((size_t)cfg->dedup_max_events))))
         goto fail;
     if ((r = check_store(w)) < 0)
