@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static bool reserve(cs_buf *b, size_t extra)
 {
     if (b->failed)
@@ -98,6 +100,30 @@ void cs_buf_put_visible(cs_buf *b, const char *s, const char *allow)
             p++;
         }
     }
+}
+
+void cs_buf_put_json(cs_buf *b, const char *s)
+{
+    if (!s) {
+        cs_buf_puts(b, "null");
+        return;
+    }
+    cs_buf_append(b, "\"", 1);
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = c < 0x80 ? 1 : cs_utf8_seq_len(s + i, len - i);
+        if (c == '"' || c == '\\')
+            cs_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            cs_buf_printf(b, "\\u%04x", c);
+        else if (n == 0)
+            cs_buf_puts(b, "\\ufffd"); /* not UTF-8: one replacement per byte */
+        else
+            cs_buf_append(b, s + i, n);
+        i += n ? n : 1;
+    }
+    cs_buf_append(b, "\"", 1);
 }
 
 void cs_buf_put_html(cs_buf *b, const char *s)

@@ -25,6 +25,10 @@ void cs_buf_printf(cs_buf *b, const char *fmt, ...) __attribute__((format(printf
  * break a table.  The C0 characters in allow (e.g. "\t\r\n" inside a quoted
  * CSV field) are kept. */
 void cs_buf_put_visible(cs_buf *b, const char *s, const char *allow);
+/* Appends s as a JSON string ("null" for NULL): quotes and backslashes
+ * escaped, control characters as \u00XX, bytes that are not UTF-8 as
+ * \ufffd, so the output is always valid JSON. */
+void cs_buf_put_json(cs_buf *b, const char *s);
 /* Appends s escaped for HTML text and attribute values (& < > " '). */
 void cs_buf_put_html(cs_buf *b, const char *s);
 /* Removes the first n bytes (after they were sent). */

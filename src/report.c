@@ -206,26 +206,6 @@ static void fmt_money(cs_dec d, const char *currency, char *buf)
     cs_dec_format(d, cs_report_minor_units(currency), buf, CS_DEC_STRLEN);
 }
 
-static void json_str(cs_buf *b, const char *s)
-{
-    if (!s) {
-        cs_buf_puts(b, "null");
-        return;
-    }
-    cs_buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            cs_buf_append(b, "\\", 1);
-            cs_buf_append(b, (const char *)p, 1);
-        } else if (*p < 0x20) {
-            cs_buf_printf(b, "\\u%04x", *p);
-        } else {
-            cs_buf_append(b, (const char *)p, 1);
-        }
-    }
-    cs_buf_append(b, "\"", 1);
-}
-
 /* The table fits 160 columns (1280 px of an 8 px monospaced font): text
  * columns are cut at these widths, between characters, with a "~"
  * (numbers never are); the CSV and JSON downloads carry every value whole. */
@@ -281,7 +261,7 @@ void cs_report_begin(cs_report *r, cs_buf *out)
         break;
     case CS_REPORT_JSON:
         cs_buf_puts(out, "{\"report\":\"chargeback\",\"period\":");
-        json_str(out, r->meta.period);
+        cs_buf_put_json(out, r->meta.period);
         cs_buf_printf(out, ",\"from\":\"%s\",\"to\":\"%s\",", from, to);
         cs_buf_puts(out, "\"rounding\":\"" ROUNDING "\",\"lines\":[");
         break;
@@ -773,25 +753,25 @@ static int write_line(cs_report *r, const cs_report_row *row, cs_dec billed, cs_
     case CS_REPORT_JSON:
         cs_buf_puts(out, r->nwritten > 1 ? ",{" : "{");
         cs_buf_puts(out, "\"customer\":");
-        json_str(out, row->customer);
+        cs_buf_put_json(out, row->customer);
         cs_buf_puts(out, ",\"customer_name\":");
-        json_str(out, row->customer_name);
+        cs_buf_put_json(out, row->customer_name);
         cs_buf_puts(out, ",\"product\":");
-        json_str(out, row->product);
+        cs_buf_put_json(out, row->product);
         cs_buf_puts(out, ",\"meter\":");
-        json_str(out, row->meter);
+        cs_buf_put_json(out, row->meter);
         cs_buf_puts(out, ",\"unit\":");
-        json_str(out, row->unit);
+        cs_buf_put_json(out, row->unit);
         cs_buf_printf(out, ",\"quantity\":%s,\"unit_price\":%s,\"plan\":", qty, price);
-        json_str(out, row->plan);
+        cs_buf_put_json(out, row->plan);
         cs_buf_printf(out, ",\"discount_rate\":%s,\"list_cost\":%s,\"discount\":%s,"
                            "\"billed_cost\":%s,\"currency\":",
                       rate, l, d, b);
-        json_str(out, row->currency);
+        cs_buf_put_json(out, row->currency);
         cs_buf_puts(out, ",\"charge_class\":");
-        json_str(out, cls);
+        cs_buf_put_json(out, cls);
         cs_buf_puts(out, ",\"correction_of\":");
-        json_str(out, row->correction_of);
+        cs_buf_put_json(out, row->correction_of);
         cs_buf_printf(out, ",\"events\":%s,\"unrounded_billed_cost\":%s}", ev, u);
         break;
     case CS_REPORT_TABLE: {
@@ -856,18 +836,18 @@ static void json_total(cs_buf *out, const total *t, int first)
     cs_buf_puts(out, first ? "{" : ",{");
     if (t->customer) {
         cs_buf_puts(out, "\"customer\":");
-        json_str(out, t->customer);
+        cs_buf_put_json(out, t->customer);
         cs_buf_puts(out, ",\"customer_name\":");
-        json_str(out, t->customer_name);
+        cs_buf_put_json(out, t->customer_name);
         cs_buf_puts(out, ",");
     }
     if (t->product) {
         cs_buf_puts(out, "\"product\":");
-        json_str(out, t->product);
+        cs_buf_put_json(out, t->product);
         cs_buf_puts(out, ",");
     }
     cs_buf_printf(out, "\"list_cost\":%s,\"discount\":%s,\"billed_cost\":%s,\"currency\":", l, d, b);
-    json_str(out, t->currency);
+    cs_buf_put_json(out, t->currency);
     cs_buf_printf(out, ",\"events\":%lld,\"unrounded_billed_cost\":%s}", (long long)t->events, u);
 }
 

@@ -2,22 +2,13 @@
 #include "spendreport.h"
 
 #include <errno.h>
-#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "csv.h"
 #include "timestamp.h"
-
-static void json_text(cs_buf *b, const char *s)
-{
-    json_t *j = json_string(s ? s : ""); /* NULL for invalid UTF-8: stored text is valid */
-    char *q = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
-    cs_buf_puts(b, q ? q : "\"\"");
-    free(q);
-    json_decref(j);
-}
 
 typedef struct sums {
     const cs_spendreport_row *rows;
@@ -91,22 +82,22 @@ static void write_json(cs_buf *out, const sums *s, const char *period, cs_dec to
 {
     char a[CS_DEC_STRLEN], e[CS_DEC_STRLEN];
     cs_buf_puts(out, "{\"period\":");
-    json_text(out, period);
+    cs_buf_put_json(out, period);
     cs_buf_puts(out, ",\"currency\":");
-    json_text(out, s->currency);
+    cs_buf_put_json(out, s->currency);
     cs_buf_puts(out, ",\"lines\":[");
     for (size_t i = 0; i < s->n; i++) {
         const cs_spendreport_row *r = &s->rows[i];
         fmt(s->cents[i], s->places, a);
         fmt(r->amount, 12, e);
         cs_buf_puts(out, i ? ",{\"customer\":" : "{\"customer\":");
-        json_text(out, r->customer);
+        cs_buf_put_json(out, r->customer);
         cs_buf_puts(out, ",\"product\":");
-        json_text(out, r->product);
+        cs_buf_put_json(out, r->product);
         cs_buf_puts(out, ",\"pool\":");
-        json_text(out, r->pool);
+        cs_buf_put_json(out, r->pool);
         cs_buf_puts(out, ",\"kind\":");
-        json_text(out, r->kind);
+        cs_buf_put_json(out, r->kind);
         cs_buf_printf(out, ",\"amount\":%s,\"exact_amount\":%s,\"sub_cent\":%s}", a, e,
                       sub_cent(r, s->cents[i]) ? "true" : "false");
     }
@@ -117,7 +108,7 @@ static void write_json(cs_buf *out, const sums *s, const char *period, cs_dec to
         fmt(sc, s->places, a);
         fmt(se, 12, e);
         cs_buf_puts(out, i ? ",{\"customer\":" : "{\"customer\":");
-        json_text(out, s->rows[i].customer);
+        cs_buf_put_json(out, s->rows[i].customer);
         cs_buf_printf(out, ",\"amount\":%s,\"exact_amount\":%s}", a, e);
         i = end;
     }
