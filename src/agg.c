@@ -122,21 +122,12 @@ static int append_row(cs_agg *agg, const cs_agg_key *key, uint64_t h, size_t *re
         cs_array_reserve(&agg->hashes, &cap_hashes, agg->n + 1, sizeof(*agg->hashes)) < 0 ||
         cs_array_reserve(&agg->rows, &agg->cap, agg->n + 1, sizeof(*agg->rows)) < 0)
         return -ENOMEM;
-    const char *s[NSTR + 1];
-    size_t len[NSTR + 1], total = 0;
+    const char *s[NSTR + 1], *copy[NSTR + 1];
     key_strings(key, s);
     s[NSTR] = key->unit;
-    for (int i = 0; i <= NSTR; i++)
-        total += (len[i] = strlen(s[i]) + 1);
-    char *block = malloc(total), *p = block;
+    char *block = cs_strings_pack(s, NSTR + 1, copy);
     if (!block)
         return -ENOMEM;
-    const char *copy[NSTR + 1];
-    for (int i = 0; i <= NSTR; i++) {
-        memcpy(p, s[i], len[i]);
-        copy[i] = p;
-        p += len[i];
-    }
     cs_agg_row *row = &agg->rows[agg->n];
     memset(row, 0, sizeof(*row));
     row->key = *key;

@@ -567,18 +567,10 @@ static int line_copy(const cs_report_row *row, line *ret)
 {
     const char *const src[] = {row->customer, row->customer_name, row->cost_center, row->product,
                                row->meter, row->unit, row->currency, row->plan, row->correction_of};
-    enum { NSTR = sizeof(src) / sizeof(src[0]) };
-    size_t len[NSTR], total = 0;
-    for (size_t i = 0; i < NSTR; i++)
-        total += (len[i] = src[i] ? strlen(src[i]) + 1 : 0);
-    char *block = malloc(total + 1), *p = block;
+    const char *copy[sizeof(src) / sizeof(src[0])];
+    char *block = cs_strings_pack(src, sizeof(src) / sizeof(src[0]), copy);
     if (!block)
         return -ENOMEM;
-    const char *copy[NSTR];
-    for (size_t i = 0; i < NSTR; i++) {
-        copy[i] = src[i] ? memcpy(p, src[i], len[i]) : NULL;
-        p += len[i];
-    }
     ret->row = *row;
     ret->row.customer = copy[0];
     ret->row.customer_name = copy[1];
