@@ -219,12 +219,14 @@ static int load_config(int argc, char **argv, cs_config *cfg)
 static const char *actor(const cmd_opts *o, char *buf, size_t size)
 {
     const char *sudo = getenv("SUDO_USER"), *user = getenv("USER");
+    char raw[256];
     if (o->by && *o->by)
-        return o->by;
-    snprintf(buf, size, "cli:%s", sudo && *sudo ? sudo : user && *user ? user : "unknown");
+        snprintf(raw, sizeof(raw), "%s", o->by);
+    else
+        snprintf(raw, sizeof(raw), "cli:%s", sudo && *sudo ? sudo : user && *user ? user : "unknown");
+    cs_utf8_escape(buf, size, raw, strlen(raw), NULL); /* stored as text: valid UTF-8 */
     return buf;
 }
-
 
 /* report --kind spend: the period's allocated spend (docs/spend.md). */
 static int report_spend(const cs_config *cfg, const cmd_opts *o, cs_report_format fmt,

@@ -367,6 +367,16 @@ def main():
                ("2026-10", "focus_export", "carol"), ("2026-10", "reopen", "bob"), ("2026-10", "close", "alice")],
               "period history: %s" % hist)
         check(["2026-11", "focus_export"] in [h[:2] for h in hist], "the HTTP FOCUS download is recorded: %s" % hist)
+        # who exported, as given: a name cut at every byte of "経理" with a stray byte is stored as valid UTF-8
+        name = "経理".encode()
+        for cut in range(len(name) + 1):
+            by = name[:cut] + b"\xff"
+            p = subprocess.run([harness.COSTREAM.encode(), b"report", b"-c", cfg.encode(), b"--period", b"2026-10",
+                                b"--format", b"focus", b"--by", by], capture_output=True)
+            check(p.returncode == 0, "--by cut at %d: %s" % (cut, p.stderr))
+        actors = [r[0] for r in svc.psql("SELECT actor FROM period_log WHERE action = 'focus_export'"
+                                        " AND actor LIKE '%\\xff%' ORDER BY id")]
+        check(len(actors) == len(name) + 1 and actors[-1] == "経理\\xff", "escaped actors: %s" % actors)
         svc.redis("HSET", "costream:customer:acme", "plan", "pro")
         w = svc.start_worker(cfg, "worker")
         prod = harness.producer(svc.bootstrap)
