@@ -46,8 +46,9 @@ int main(int argc, char **argv)
         if (cs_dedup_check(d, base + (i % 168) * hour, fp, (size_t)i) < 0)
             return 1;
         if (i % 100000 == 99999)
-            cs_dedup_commit(d); /* a flush every 100,000 events */
+            cs_dedup_seal(d), cs_dedup_commit(d), cs_dedup_trim(d); /* a flush every 100,000 events */
     }
+    cs_dedup_seal(d);
     cs_dedup_commit(d);
     printf("dedup window: %ld fingerprints held (%zu): peak RSS %ld MB\n", nfp,
            cs_dedup_size(d), peak_mb());

@@ -8,13 +8,16 @@
 #include "dedup.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct slot {
     unsigned char fp[CS_DEDUP_FP_LEN];
-    int32_t idx; /* -1 stored, >= 0 pending (batch index) */
+    int32_t idx; /* -1 stored, >= 0 pending (batch index), <= -2 sealed (-2 - index) */
     uint32_t used; /* 0 empty, 1 in use, 2 removed (probing goes on past it) */
 } slot;
 
@@ -23,7 +26,7 @@ typedef struct hourset {
     bool loaded;
     int64_t seq;
     slot *slots;
-    size_t cap, n, npending, removed;
+    size_t cap, n, npending, nsealed, removed;
     uint64_t last_use;
 } hourset;
 
@@ -32,9 +35,25 @@ struct cs_dedup {
     size_t nhours, caphours;
     size_t total, max;
     uint64_t tick;
-    unsigned char *pack;
-    size_t packcap;
 };
+
+/* SHA-256 through an implementation fetched once: OpenSSL 3's SHA256()
+ * looks the algorithm up by name at every call, a quarter of its cost for
+ * inputs this short (bench_pipeline). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void sha256(const void *data, size_t len, unsigned char md[SHA256_DIGEST_LENGTH])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md || !EVP_Digest(data, len, md, NULL, sha256_md, NULL))
+        SHA256(data, len, md); /* the same digest, looked up by name */
+}
 
 void cs_dedup_fingerprint(const char *source, const char *id, unsigned char ret[CS_DEDUP_FP_LEN])
 {
@@ -48,7 +67,7 @@ void cs_dedup_fingerprint(const char *source, const char *id, unsigned char ret[
     }
     memcpy(text, source, ls);
     memcpy(text + ls, id, li);
-    SHA256((const unsigned char *)text, ls + li, md);
+    sha256(text, ls + li, md);
     if (text != buf)
         free(text);
     memcpy(ret, md, CS_DEDUP_FP_LEN);
@@ -69,7 +88,6 @@ void cs_dedup_free(cs_dedup *d)
     for (size_t i = 0; i < d->nhours; i++)
         free(d->hours[i].slots);
     free(d->hours);
-    free(d->pack);
     free(d);
 }
 
@@ -210,6 +228,9 @@ int cs_dedup_merge(cs_dedup *d, int64_t hour, const unsigned char *fps, size_t n
                     ret_dups[(*ret_ndups)++] = (size_t)s->idx;
                     s->idx = -1;
                     h->npending--;
+                } else if (s->idx <= -2) { /* its flush takes it back itself */
+                    s->idx = -1;
+                    h->nsealed--;
                 }
                 continue;
             }
@@ -234,7 +255,7 @@ static void evict(cs_dedup *d)
         size_t victim = d->nhours;
         for (size_t i = 0; i < d->nhours; i++) {
             hourset *h = &d->hours[i];
-            if (h->npending || h->hour == CS_DEDUP_ANY_HOUR || !h->n)
+            if (h->npending || h->nsealed || h->hour == CS_DEDUP_ANY_HOUR || !h->n)
                 continue;
             if (victim == d->nhours || h->last_use < d->hours[victim].last_use)
                 victim = i;
@@ -271,47 +292,59 @@ int cs_dedup_check(cs_dedup *d, int64_t hour, const unsigned char fp[CS_DEDUP_FP
     return 1;
 }
 
-size_t cs_dedup_pending_hours(cs_dedup *d, int64_t *ret_hours, size_t cap)
+size_t cs_dedup_seal(cs_dedup *d)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < d->nhours; i++) {
+        hourset *h = &d->hours[i];
+        for (size_t s = 0; h->npending && s < h->cap; s++)
+            if (h->slots[s].used == 1 && h->slots[s].idx >= 0) {
+                h->slots[s].idx = -2 - h->slots[s].idx;
+                h->npending--;
+                h->nsealed++;
+            }
+        total += h->nsealed;
+    }
+    return total;
+}
+
+size_t cs_dedup_sealed_hours(cs_dedup *d, int64_t *ret_hours, size_t cap)
 {
     size_t k = 0;
     for (size_t i = 0; i < d->nhours && k < cap; i++)
-        if (d->hours[i].npending)
+        if (d->hours[i].nsealed)
             ret_hours[k++] = d->hours[i].hour;
     return k;
 }
 
-int cs_dedup_pending(cs_dedup *d, int64_t hour, const unsigned char **ret, size_t *ret_n)
+void cs_dedup_sealed(cs_dedup *d, int64_t hour, unsigned char *ret_fps, size_t *ret_idx,
+                     size_t *ret_n)
 {
     hourset *h = find_hour(d, hour);
-    size_t n = h ? h->npending : 0;
-    *ret = NULL;
-    *ret_n = 0;
-    if (n * CS_DEDUP_FP_LEN > d->packcap) {
-        unsigned char *np = realloc(d->pack, n * CS_DEDUP_FP_LEN);
-        if (!np)
-            return -ENOMEM;
-        d->pack = np;
-        d->packcap = n * CS_DEDUP_FP_LEN;
-    }
     size_t k = 0;
-    for (size_t i = 0; h && i < h->cap && k < n; i++)
-        if (h->slots[i].used == 1 && h->slots[i].idx >= 0)
-            memcpy(d->pack + CS_DEDUP_FP_LEN * k++, h->slots[i].fp, CS_DEDUP_FP_LEN);
-    *ret = d->pack;
+    for (size_t i = 0; h && i < h->cap && k < h->nsealed; i++)
+        if (h->slots[i].used == 1 && h->slots[i].idx <= -2) {
+            memcpy(ret_fps + CS_DEDUP_FP_LEN * k, h->slots[i].fp, CS_DEDUP_FP_LEN);
+            ret_idx[k++] = (size_t)(-2 - (int64_t)h->slots[i].idx);
+        }
     *ret_n = k;
-    return 0;
 }
 
 void cs_dedup_commit(cs_dedup *d)
 {
     for (size_t i = 0; i < d->nhours; i++) {
         hourset *h = &d->hours[i];
-        for (size_t s = 0; h->npending && s < h->cap; s++)
-            if (h->slots[s].used == 1 && h->slots[s].idx >= 0) {
+        for (size_t s = 0; h->nsealed && s < h->cap; s++)
+            if (h->slots[s].used == 1 && h->slots[s].idx <= -2) {
                 h->slots[s].idx = -1;
-                h->npending--;
+                h->nsealed--;
             }
     }
+    /* no eviction here: see dedup.h */
+}
+
+void cs_dedup_trim(cs_dedup *d)
+{
     if (d->total > d->max)
         evict(d);
 }
@@ -320,10 +353,13 @@ void cs_dedup_discard(cs_dedup *d)
 {
     for (size_t i = 0; i < d->nhours; i++) {
         hourset *h = &d->hours[i];
-        for (size_t s = 0; h->npending && s < h->cap; s++)
-            if (h->slots[s].used == 1 && h->slots[s].idx >= 0) {
+        for (size_t s = 0; (h->npending || h->nsealed) && s < h->cap; s++)
+            if (h->slots[s].used == 1 && h->slots[s].idx != -1) {
+                if (h->slots[s].idx >= 0)
+                    h->npending--;
+                else
+                    h->nsealed--;
                 h->slots[s].used = 2; /* no allocation: the next growth drops it */
-                h->npending--;
                 h->n--;
                 h->removed++;
                 d->total--;

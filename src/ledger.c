@@ -80,8 +80,11 @@ size_t cs_ledger_moved(const cs_ledger *l, cs_ledger_move *ret)
     size_t k = 0;
     for (size_t i = 0; i < l->n; i++) {
         const cs_ledger_part *p = &l->parts[i];
-        if (p->active && p->next >= 0 && p->next != p->expected)
-            ret[k++] = (cs_ledger_move){p->topic, p->partition, p->expected, p->next};
+        if (p->active && p->next >= 0 && p->next != p->expected) {
+            if (ret)
+                ret[k] = (cs_ledger_move){p->topic, p->partition, p->expected, p->next};
+            k++;
+        }
     }
     return k;
 }
@@ -99,6 +102,16 @@ void cs_ledger_rewind(cs_ledger *l)
 {
     for (size_t i = 0; i < l->n; i++)
         l->parts[i].next = l->parts[i].expected;
+}
+
+void cs_ledger_rewind_to(cs_ledger *l, const cs_ledger_move *moves, size_t n)
+{
+    cs_ledger_rewind(l);
+    for (size_t i = 0; i < n; i++) {
+        cs_ledger_part *p = cs_ledger_find(l, moves[i].topic, moves[i].partition);
+        if (p && p->expected == moves[i].expected)
+            p->next = moves[i].next;
+    }
 }
 
 cs_ledger_part *cs_ledger_isolate(cs_ledger *l)

@@ -16,6 +16,11 @@
  * refused range is replayed in smaller batches (isolation), each partition
  * remembers where that range ends.
  *
+ * With a flush in flight (worker_flush.c) `next` runs ahead of the moves
+ * handed to it; those moves, not the ledger, say what that flush stores,
+ * and only one flush is in flight, so `expected` is always the offset the
+ * next flush's compare-and-set starts from.
+ *
  * The struct is public and zero-initialised; partitions are never removed
  * (a revoked one is inactive), so pointers stay valid until the next
  * cs_ledger_add.  Not thread-safe: the worker's thread only.
@@ -83,8 +88,8 @@ bool cs_ledger_wants(const cs_ledger_part *p, int64_t offset);
  * before it (messages Kafka no longer has), or -1 when none was. */
 int64_t cs_ledger_advance(cs_ledger_part *p, int64_t offset);
 
-/* Fills ret (room for l->n entries) with the active partitions whose next
- * moved; returns how many. */
+/* Fills ret (room for l->n entries; NULL: only counts) with the active
+ * partitions whose next moved; returns how many. */
 size_t cs_ledger_moved(const cs_ledger *l, cs_ledger_move *ret);
 
 /* The flush stored moves[0..n): expected becomes next for each. */
@@ -92,6 +97,13 @@ void cs_ledger_stored(cs_ledger *l, const cs_ledger_move *moves, size_t n);
 
 /* Everything in memory was dropped: next goes back to expected. */
 void cs_ledger_rewind(cs_ledger *l);
+
+/* What was folded in after the flush of moves[0..n) was handed over is
+ * dropped: next goes back to expected, or for the flush's partitions (still
+ * at the expected offset it started from) to where the flush ended.  Used
+ * before cs_ledger_isolate when the flush in flight was refused while the
+ * next batch filled. */
+void cs_ledger_rewind_to(cs_ledger *l, const cs_ledger_move *moves, size_t n);
 
 /* The store refused the batch's data: every moved partition is replayed in
  * small batches up to where it had got.  Returns the last moved partition

@@ -182,10 +182,12 @@ static series *get_series(cs_metric_family *f, const char *const *values)
         v[i] = values[i] ? values[i] : "";
         if (f->cap_max && i == f->cap_label && !admit_locked(f, v[i]))
             v[i] = CS_METRICS_OTHER;
-        int n = snprintf(key + k, sizeof(key) - k, "%s\x1f", v[i]);
-        if (n < 0 || (size_t)n >= sizeof(key) - k)
+        size_t n = strlen(v[i]);
+        if (n + 2 > sizeof(key) - k)
             return NULL;
-        k += (size_t)n;
+        memcpy(key + k, v[i], n); /* a flush updates four series per row: no snprintf */
+        key[k + n] = '\x1f';
+        k += n + 1;
     }
     key[k] = '\0';
     void **found = cs_strmap_find(&f->index, key);

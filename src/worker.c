@@ -13,172 +13,17 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <stdatomic.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "agg.h"
-#include "attribution.h"
 #include "array.h"
-#include "batch.h"
-#include "consumer.h"
-#include "dedup.h"
+#include "attribution.h"
 #include "cs_version.h"
-#include "http.h"
-#include "labels.h"
-#include "ledger.h"
 #include "log.h"
 #include "pricing.h"
-#include "rules.h"
-#include "sample.h"
 #include "rejects.h"
-#include "series.h"
 #include "spend.h"
-#include "store.h"
-#include "strmap.h"
-#include "timestamp.h"
-#include "utf8.h"
-
-
-/* A message whose data PostgreSQL refused on its own (found by isolation):
- * it is stored as a store_refused reject when it comes again; if even that
- * is refused, only its offset is stored (dropped, counted, logged). */
-typedef struct poison {
-    char *topic;
-    int32_t partition;
-    int64_t offset;
-    bool drop;
-    char detail[CS_EVENT_DETAIL];
-} poison;
-
-/* A metric sample of the batch, with copies of its strings. */
-typedef struct pending_sample {
-    cs_store_sample s;
-    unsigned char series_id[CS_SERIES_ID_LEN];
-    char *block; /* owns every string of s */
-} pending_sample;
-
-#define INBOX_MAX 256 /* messages taken from Kafka at a time */
-
-/* When the periodic tasks are next due (monotonic µs). */
-typedef struct schedule {
-    int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
-    int64_t next_forget; /* stored customer attributes are written again */
-    int64_t next_spend;  /* the open months' infrastructure spend is allocated again */
-} schedule;
-
-typedef struct cs_worker {
-    const cs_config *cfg;
-    cs_rules *rules;
-    cs_labels *labels;
-    cs_store *store;
-    cs_consumer *consumer;
-    cs_batch *batch;  /* the usage events of the next flush, aggregated */
-    cs_ledger ledger; /* offsets of every partition ever assigned */
-    cs_store_reject *rejects;
-    size_t nrejects, caprejects;
-    cs_dedup *dedup;     /* fingerprints of counted events, by event hour */
-    cs_strmap customers; /* id → cs_customer *, attributes seen in this batch */
-    cs_strmap stored_customers; /* id → cs_customer *, attributes as last stored */
-    pending_sample *samples;
-    size_t nsamples, capsamples;
-    cs_agg *settled; /* cost rows of the last settlement, for metrics */
-    int metric_partitions[CS_CONFIG_MAX_LIST]; /* per metric topic; 0 = unknown yet */
-    bool wm_all_registered; /* every metric partition has a watermark row */
-    cs_sample sample;
-    /* the loop's state (worker_step) */
-    /* messages taken from Kafka and not folded in yet, in order; the one at
-     * inbox_head may be waiting for Redis or PostgreSQL (waiting) */
-    cs_message *inbox;
-    size_t inbox_head, inbox_n;
-    bool waiting;
-    bool caught_up;      /* the last poll found no message: nothing more to fold in */
-    uint64_t announced;  /* messages consumed when "caught up" was last logged */
-    int64_t announced_at; /* when (monotonic µs); at most once a minute */
-    bool prefetch;       /* look the next messages' customers up in one go */
-    uint64_t misses_seen; /* label cache misses when the inbox was last filled */
-    uint64_t hour_loads, hour_loads_seen; /* fingerprint hours read one by one */
-    bool store_failing;  /* the last flush found PostgreSQL unavailable */
-    int64_t retry_at, backoff;
-    schedule sch;        /* when the periodic tasks are next due */
-    poison *poison;
-    size_t npoison, cappoison;
-    size_t isolate; /* while isolating: messages per batch at most; 0 = off */
-    size_t pending; /* messages folded in since the last flush */
-    bool revoking;  /* inside on_revoke: the partitions are going anyway */
-    int64_t last_flush;
-    int64_t flush_every;     /* current flush interval (µs): grows with the flush's cost */
-    int64_t oldest_ms;       /* Kafka timestamp of the batch's oldest message, 0 if none */
-    int64_t ooo_warned_usec; /* last out-of-order warning (monotonic µs), 0 never */
-    unsigned settle_round;   /* rotates the first shard this worker tries */
-    cs_worker_counters n;
-    cs_telemetry *tm;
-    cs_http *http;
-    /* read by the HTTP thread for /readyz: 0 or the error class of the
-     * last attempt (store.h), with the message under st_lock */
-    atomic_int st_assigned, st_store, st_redis;
-    pthread_mutex_t st_lock;
-    char st_store_err[256], st_redis_err[256];
-    char st_lost[256];   /* the last loss of input, for /readyz */
-    int64_t st_lost_at;  /* when (monotonic µs), 0 for never */
-    /* the loop's heartbeat (monotonic µs) and what it is doing, for the
-     * watchdog thread and /readyz when a call does not return */
-    _Atomic int64_t beat;
-    _Atomic(const char *) doing;
-    atomic_int wd_stop;
-    pthread_t watchdog;
-    bool watchdog_started;
-    cs_event ev;
-} cs_worker;
-
-static int64_t now_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * CS_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * CS_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
-static void fmt_i64(char *buf, size_t size, int64_t v)
-{
-    snprintf(buf, size, "#%" PRId64, v);
-}
-
-/* Records a backend's state for /readyz: 0 (fine) or an error class of
- * store.h with its message. */
-static void set_state(cs_worker *w, atomic_int *st, char *buf, int code, const char *msg)
-{
-    if (code && msg) {
-        pthread_mutex_lock(&w->st_lock);
-        cs_utf8_escape(buf, 256, msg, strlen(msg), NULL);
-        pthread_mutex_unlock(&w->st_lock);
-    }
-    atomic_store(st, code);
-}
-
-#define store_state(w, code, msg) set_state(w, &(w)->st_store, (w)->st_store_err, code, msg)
-#define redis_state(w, code, msg) set_state(w, &(w)->st_redis, (w)->st_redis_err, code, msg)
-
-#define BLOCKED_USEC (10 * CS_USEC_PER_SEC) /* one call this long: not ready */
-
-/* Marks the loop alive and says what it does next (a static string). */
-static void busy(cs_worker *w, const char *what)
-{
-    atomic_store(&w->beat, mono_usec());
-    atomic_store(&w->doing, what);
-}
+#include "worker_internal.h"
 
 static bool is_metric_topic(const cs_worker *w, const char *topic)
 {
@@ -186,25 +31,6 @@ static bool is_metric_topic(const cs_worker *w, const char *topic)
         if (strcmp(w->cfg->metric_topics[i], topic) == 0)
             return true;
     return false;
-}
-
-static void drop_rejects(cs_worker *w)
-{
-    for (size_t i = 0; i < w->nrejects; i++) {
-        free((void *)w->rejects[i].detail);
-        free((void *)w->rejects[i].raw);
-        free((void *)w->rejects[i].key);
-    }
-    w->nrejects = 0;
-}
-
-static void drop_samples(cs_worker *w)
-{
-    for (size_t i = 0; i < w->nsamples; i++)
-        free(w->samples[i].block);
-    w->nsamples = 0;
-    for (size_t i = 0; i < w->ledger.n; i++)
-        w->ledger.parts[i].max_sample = -1;
 }
 
 typedef struct load_ctx {
@@ -284,27 +110,6 @@ static void dedup_prefetch(cs_worker *w, int64_t *hours, size_t n)
     free(ret);
 }
 
-/* Flush hook: rows other workers stored for hour since we last looked.
- * Events of this batch among them are taken back out of their rows. */
-static int dedup_seen(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq)
-{
-    cs_worker *w = opaque;
-    size_t *dups = calloc(cs_batch_events(w->batch) + 1, sizeof(*dups));
-    if (!dups)
-        return -ENOMEM;
-    load_ctx c = {w, hour, dups, 0};
-    int r = merge_rows(&c, fps, n, seq);
-    cs_batch_take_back(w->batch, dups, c.ndups);
-    free(dups);
-    return r;
-}
-
-static int dedup_fresh(void *opaque, int64_t hour, const unsigned char **ret_fps, size_t *ret_n)
-{
-    cs_worker *w = opaque;
-    return cs_dedup_pending(w->dedup, hour, ret_fps, ret_n);
-}
-
 static bool same_customer(const cs_customer *a, const cs_customer *b)
 {
     return strcmp(a->plan, b->plan) == 0 && strcmp(a->name, b->name) == 0 &&
@@ -333,390 +138,14 @@ static int remember_customer(cs_worker *w, const cs_customer *c)
     return 0;
 }
 
-typedef struct customer_list {
-    cs_store_customer *items;
-    size_t n;
-} customer_list;
-
-static void collect_customer(void *opaque, const char *key, void *value)
-{
-    customer_list *l = opaque;
-    const cs_customer *c = value;
-    (void)key;
-    l->items[l->n++] = (cs_store_customer){c->id, c->name, c->plan, c->cost_center};
-}
-
-#define STORED_CUSTOMERS_MAX 200000 /* remembered attributes; then start again */
-
-static void move_customer(void *opaque, const char *key, void *value)
-{
-    cs_worker *w = opaque;
-    void **slot = cs_strmap_find(&w->stored_customers, key);
-    if (slot) {
-        free(*slot);
-        *slot = value;
-    } else if (cs_strmap_put(&w->stored_customers, key, value) < 0) {
-        free(value); /* only an optimisation: it is written again next time */
-    }
-}
-
-/* The batch's customers are stored: remember their attributes (taking
- * ownership) so that unchanged ones are not written again. */
-static void remember_stored_customers(cs_worker *w)
-{
-    if (w->stored_customers.n + w->customers.n > STORED_CUSTOMERS_MAX)
-        cs_strmap_clear(&w->stored_customers, free);
-    cs_strmap_each(&w->customers, move_customer, w);
-    cs_strmap_clear(&w->customers, NULL);
-}
-
 /* Forgets the messages taken from Kafka but not folded in: after a
  * rewind or a rebalance they are read again from the right offsets. */
-static void inbox_clear(cs_worker *w)
+void cs__worker_inbox_clear(cs_worker *w)
 {
     for (size_t i = w->inbox_head; i < w->inbox_n; i++)
         cs_consumer_release(&w->inbox[i]);
     w->inbox_head = w->inbox_n = 0;
     w->waiting = false;
-}
-
-/* Forgets everything not yet stored. */
-static void discard_memory(cs_worker *w)
-{
-    inbox_clear(w);
-    cs_batch_clear(w->batch);
-    drop_rejects(w);
-    if (w->dedup)
-        cs_dedup_discard(w->dedup);
-    cs_strmap_clear(&w->customers, free);
-    w->pending = 0;
-    cs_ledger_rewind(&w->ledger);
-    w->oldest_ms = 0;
-}
-
-static const char *store_cause(int code)
-{
-    switch (code) {
-    case 0: return "ok";
-    case -EACCES: return "PostgreSQL refused the credentials: fix `postgres` in the configuration";
-    case -ENXIO: return "the database does not exist: create it, or fix `postgres` in the configuration";
-    case -ENOENT: return "the database lacks costream's schema: run `costream migrate`";
-    case -EINVAL: return "the `postgres` connection string is invalid";
-    case -EBADMSG: return "PostgreSQL refused the data";
-    default: return "PostgreSQL is unreachable";
-    }
-}
-
-static poison *find_poison(cs_worker *w, const char *topic, int32_t partition, int64_t offset)
-{
-    for (size_t i = 0; i < w->npoison; i++)
-        if (w->poison[i].offset == offset && w->poison[i].partition == partition &&
-            strcmp(w->poison[i].topic, topic) == 0)
-            return &w->poison[i];
-    return NULL;
-}
-
-/* The batch that failed held one message: p's last.  It becomes a
- * store_refused reject; if it already was one, it is dropped. */
-static void mark_poison(cs_worker *w, cs_ledger_part *p, const char *err)
-{
-    int64_t off = p->next - 1;
-    char o[24];
-    fmt_i64(o, sizeof(o), off);
-    poison *x = find_poison(w, p->topic, p->partition, off);
-    if (x) {
-        x->drop = true;
-        cs_log(CS_LOG_ERROR, "PostgreSQL refused even the reject of a message; only its offset"
-               " will be stored", "topic", p->topic, "offset", o, "error", err, NULL);
-        return;
-    }
-    if (cs_array_reserve(&w->poison, &w->cappoison, w->npoison + 1, sizeof(*w->poison)) < 0 ||
-        !(w->poison[w->npoison].topic = strdup(p->topic)))
-        return; /* out of memory: the isolation simply runs again */
-    x = &w->poison[w->npoison++];
-    x->partition = p->partition;
-    x->offset = off;
-    x->drop = false;
-    cs_utf8_escape(x->detail, sizeof(x->detail), err, strlen(err), NULL);
-    for (char *c = x->detail; *c; c++)
-        *c = *c == '\n' ? ' ' : *c; /* one line: PostgreSQL's DETAIL follows its message */
-    cs_log(CS_LOG_WARN, "PostgreSQL refused one message's data; it will be stored as a reject",
-           "topic", p->topic, "offset", o, "error", err, NULL);
-}
-
-/* PostgreSQL refused the batch on its data, which retrying cannot fix.
- * The batch is replayed from the stored offsets in halves (bisection)
- * until the refused message is alone in a batch; that one becomes a
- * store_refused reject and everything else is stored as usual.  Offsets
- * and fencing work as for any replay, so exactly-once holds. */
-static void isolate(cs_worker *w, const char *err)
-{
-    char n[24];
-    w->n.isolations++;
-    fmt_i64(n, sizeof(n), (int64_t)w->pending);
-    cs_ledger_part *last = cs_ledger_isolate(&w->ledger);
-    if (w->pending <= 1 && last) {
-        mark_poison(w, last, err);
-    } else {
-        w->isolate = w->pending > 1 ? w->pending / 2 : 1;
-        char lim[24];
-        fmt_i64(lim, sizeof(lim), (int64_t)w->isolate);
-        cs_log(CS_LOG_WARN, "PostgreSQL refused a batch's data; replaying it in smaller batches",
-               "messages", n, "batch_limit", lim, "error", err, NULL);
-    }
-    discard_memory(w);
-    if (!w->revoking)
-        cs_consumer_reassign(w->consumer);
-}
-
-/* After a stored flush: leaves isolation once every partition is past
- * the range that was refused, and forgets poison already stored. */
-static void isolation_progress(cs_worker *w)
-{
-    if (cs_ledger_isolation_done(&w->ledger) && w->isolate) {
-        w->isolate = 0;
-        cs_log(CS_LOG_INFO, "isolation finished; back to full batches", NULL);
-    }
-    for (size_t i = 0; i < w->npoison;) {
-        cs_ledger_part *p = cs_ledger_find(&w->ledger, w->poison[i].topic, w->poison[i].partition);
-        if (p && p->expected > w->poison[i].offset) {
-            free(w->poison[i].topic);
-            w->poison[i] = w->poison[--w->npoison];
-        } else {
-            i++;
-        }
-    }
-}
-
-/* The event hours a flush stores fingerprints for (store.h). */
-typedef struct dedup_plan {
-    int64_t *hours, *seen, *ret;
-    cs_store_dedup d;
-} dedup_plan;
-
-static void dedup_plan_free(dedup_plan *p)
-{
-    free(p->hours);
-    free(p->seen);
-    free(p->ret);
-}
-
-static int dedup_plan_make(cs_worker *w, dedup_plan *p)
-{
-    size_t cap = cs_batch_events(w->batch) + 1;
-    *p = (dedup_plan){calloc(cap, sizeof(int64_t)), calloc(cap, sizeof(int64_t)),
-                      calloc(cap, sizeof(int64_t)), {0}};
-    if (!p->hours || !p->seen || !p->ret) {
-        dedup_plan_free(p);
-        return -ENOMEM;
-    }
-    size_t n = w->dedup ? cs_dedup_pending_hours(w->dedup, p->hours, cap) : 0;
-    for (size_t i = 0; i < n; i++)
-        if (!cs_dedup_loaded(w->dedup, p->hours[i], &p->seen[i]))
-            p->seen[i] = -1; /* cannot happen: an hour is loaded before its events count */
-    p->d = (cs_store_dedup){n, p->hours, p->seen, p->ret, dedup_seen, dedup_fresh, w};
-    return 0;
-}
-
-/* The flush was stored: the batch's fingerprints are stored ones now, and
- * each hour is known up to the row this flush wrote. */
-static void dedup_plan_done(cs_worker *w, const dedup_plan *p)
-{
-    if (!w->dedup)
-        return;
-    cs_dedup_commit(w->dedup);
-    for (size_t i = 0; i < p->d.nhours; i++)
-        cs_dedup_mark_loaded(w->dedup, p->hours[i], p->ret[i]);
-}
-
-/* How long to fold messages in before the next flush.  Flushes are
- * synchronous, so a worker spends flush time / (interval + flush time) of
- * its life not reading Kafka: the interval is kept at FLUSH_COST_RATIO
- * times the last flush's duration, between flush.interval_ms (light load:
- * fresh data) and flush.max_interval_ms (heavy load: more events folded
- * into each row, fewer transactions).  A worker that has caught up with
- * its partitions flushes at flush.interval_ms: waiting longer would only
- * delay what it holds. */
-#define FLUSH_COST_RATIO 4
-static int64_t flush_interval(const cs_worker *w)
-{
-    int64_t lo = (int64_t)w->cfg->flush_interval_ms * 1000;
-    if (w->caught_up)
-        return lo; /* waiting longer would fold nothing more in */
-    int64_t hi = (int64_t)w->cfg->flush_max_interval_ms * 1000;
-    int64_t want = w->flush_every;
-    if (want > hi)
-        want = hi;
-    return want > lo ? want : lo;
-}
-
-/* Writes what is in memory.  0, -ESTALE (fenced; memory discarded and the
- * partitions restarted from the store), -EBADMSG (the data was refused:
- * memory discarded, isolation started), or another error class of store.h
- * (memory kept; retry). */
-static int flush(cs_worker *w, const char *why)
-{
-    busy(w, "writing a batch to PostgreSQL");
-    cs_ledger_move *moves = calloc(w->ledger.n + 1, sizeof(*moves));
-    cs_store_offset *offs = calloc(w->ledger.n + 1, sizeof(*offs));
-    char err[768];
-    int r;
-
-    if (!offs || !moves) {
-        free(offs);
-        free(moves);
-        return -ENOMEM;
-    }
-    size_t noffs = cs_ledger_moved(&w->ledger, moves);
-    for (size_t i = 0; i < noffs; i++)
-        offs[i] = (cs_store_offset){moves[i].topic, moves[i].partition, moves[i].expected,
-                                    moves[i].next};
-    bool wm_due = w->cfg->nmetric_topics > 0 && !w->wm_all_registered;
-    for (size_t i = 0; i < w->ledger.n; i++)
-        wm_due = wm_due || (w->ledger.parts[i].active && w->ledger.parts[i].metric && !w->ledger.parts[i].wm_registered);
-    if (noffs == 0 && cs_agg_count(cs_batch_agg(w->batch)) == 0 && w->nrejects == 0 && !wm_due) {
-        free(offs);
-        free(moves);
-        w->last_flush = mono_usec();
-        return 0;
-    }
-    customer_list cl = {calloc(w->customers.n + 1, sizeof(cs_store_customer)), 0};
-    if (!cl.items) {
-        free(offs);
-        free(moves);
-        return -ENOMEM;
-    }
-    cs_strmap_each(&w->customers, collect_customer, &cl);
-    cs_store_watermark *wms = calloc(w->ledger.n + 1, sizeof(*wms));
-    cs_store_sample *samples = calloc(w->nsamples + 1, sizeof(*samples));
-    size_t nwms = 0;
-    if (!wms || !samples) {
-        free(wms);
-        free(samples);
-        free(cl.items);
-        free(offs);
-        free(moves);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < w->ledger.n; i++) {
-        cs_ledger_part *p = &w->ledger.parts[i];
-        if (p->active && p->metric && (!p->wm_registered || p->max_sample >= 0))
-            wms[nwms++] = (cs_store_watermark){p->topic, p->partition, p->max_sample};
-    }
-    /* Every partition of the metric topics needs a watermark row, even one
-     * another worker owns and has not flushed yet: the settlement waits for
-     * all of them (NULL rows), so nothing is settled before it arrived. */
-    size_t nall = 0;
-    cs_store_watermark *all = NULL;
-    if (!w->wm_all_registered) {
-        for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
-            nall += (size_t)(w->metric_partitions[t] > 0 ? w->metric_partitions[t] : 0);
-        all = calloc(nall + nwms + 1, sizeof(*all));
-        if (all) {
-            size_t k = 0;
-            for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
-                for (int p = 0; p < w->metric_partitions[t]; p++)
-                    all[k++] = (cs_store_watermark){w->cfg->metric_topics[t], p, -1};
-            memcpy(all + k, wms, nwms * sizeof(*wms));
-            free(wms);
-            wms = all;
-            nwms += k;
-        }
-    }
-    for (size_t i = 0; i < w->nsamples; i++) {
-        samples[i] = w->samples[i].s;
-        samples[i].series_id = w->samples[i].series_id; /* the array may have moved */
-    }
-    dedup_plan plan;
-    if (dedup_plan_make(w, &plan) < 0) {
-        free(cl.items);
-        free(wms);
-        free(samples);
-        free(offs);
-        free(moves);
-        return -ENOMEM;
-    }
-    cs_store_batch b = {.group = w->cfg->group, .samples = samples, .nsamples = w->nsamples,
-                        .watermarks = wms, .nwatermarks = nwms,
-                        .customers = cl.items, .ncustomers = cl.n,
-                        .agg = cs_batch_agg(w->batch), .dedup = plan.d.nhours ? &plan.d : NULL,
-                        .rejects = w->rejects, .nrejects = w->nrejects, .offsets = offs,
-                        .noffsets = noffs};
-    int64_t t0 = mono_usec();
-    r = cs_store_flush(w->store, &b, err, sizeof(err));
-    if (r == 0)
-        dedup_plan_done(w, &plan);
-    dedup_plan_free(&plan);
-    free(cl.items);
-    free(wms);
-    free(samples);
-    int64_t dt = mono_usec() - t0;
-    if (r == 0)
-        w->flush_every = FLUSH_COST_RATIO * dt;
-    cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
-                       dt, r == 0 ? cs_batch_agg(w->batch) : NULL);
-    store_state(w, r == 0 || r == -ESTALE || r == -EBADMSG ? 0 : r, err);
-    if (r == 0) {
-        for (size_t i = 0; i < cs_agg_count(cs_batch_agg(w->batch)); i++)
-            w->n.rows_written += cs_agg_row_at(cs_batch_agg(w->batch), i)->events > 0;
-        w->n.rejects_written += w->nrejects;
-        cs_ledger_stored(&w->ledger, moves, noffs);
-        cs_tp *tps = calloc(noffs + 1, sizeof(*tps));
-        int64_t *next = calloc(noffs + 1, sizeof(*next));
-        for (size_t i = 0; i < noffs && tps && next; i++) {
-            tps[i] = (cs_tp){moves[i].topic, moves[i].partition};
-            next[i] = moves[i].next;
-        }
-        if (tps && next)
-            cs_consumer_commit_async(w->consumer, tps, next, noffs);
-        free(tps);
-        free(next);
-        char rows[24], rej[24], ms[24], msgs[24];
-        fmt_i64(rows, sizeof(rows), (int64_t)cs_agg_count(cs_batch_agg(w->batch)));
-        fmt_i64(rej, sizeof(rej), (int64_t)w->nrejects);
-        fmt_i64(ms, sizeof(ms), dt / 1000);
-        fmt_i64(msgs, sizeof(msgs), (int64_t)w->pending);
-        cs_log(CS_LOG_DEBUG, "flushed", "why", why, "rows", rows, "rejects", rej, "messages",
-               msgs, "duration_ms", ms, NULL);
-        w->n.flushes++;
-        w->n.duplicates += cs_batch_duplicates(w->batch);
-        w->n.accepted -= cs_batch_duplicates(w->batch);
-        cs_batch_clear(w->batch);
-        drop_rejects(w);
-        drop_samples(w);
-        for (size_t i = 0; i < w->ledger.n; i++)
-            if (w->ledger.parts[i].active && w->ledger.parts[i].metric)
-                w->ledger.parts[i].wm_registered = true;
-        if (all) {
-            bool known = true;
-            for (size_t t = 0; t < w->cfg->nmetric_topics; t++)
-                known = known && w->metric_partitions[t] > 0;
-            w->wm_all_registered = known;
-        }
-        remember_stored_customers(w);
-        w->pending = 0;
-        if (w->oldest_ms > 0)
-            w->n.freshness_usec = now_usec() - w->oldest_ms * 1000;
-        w->oldest_ms = 0;
-        isolation_progress(w);
-    } else if (r == -ESTALE) {
-        w->n.fenced++;
-        cs_log(CS_LOG_WARN, "flush fenced: discarding unflushed work and resuming from the store",
-               "error", err, NULL);
-        discard_memory(w);
-        if (!w->revoking) /* restart from the store, unless they are leaving us */
-            cs_consumer_reassign(w->consumer);
-    } else if (r == -EBADMSG) {
-        isolate(w, err);
-    } else {
-        w->n.store_errors++;
-        cs_log(CS_LOG_ERROR, "flush failed; will retry", "error", err, "cause",
-               store_cause(r), NULL);
-    }
-    w->last_flush = mono_usec();
-    free(offs);
-    free(moves);
-    return r;
 }
 
 static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_start)
@@ -728,7 +157,8 @@ static int on_assign(void *opaque, const cs_tp *parts, size_t n, int64_t *ret_st
 
     if (!pids)
         return -ENOMEM;
-    inbox_clear(w); /* read again from the offsets stored for the new assignment */
+    cs__worker_flush_wait(w); /* its offsets first: the assignment reads the stored ones */
+    cs__worker_inbox_clear(w); /* read again from the offsets stored for the new assignment */
     cs_ledger_deactivate(&w->ledger);
     /* one query per distinct topic */
     for (size_t i = 0; i < n && r == 0; i++) {
@@ -791,16 +221,16 @@ static void on_revoke(void *opaque, const cs_tp *parts, size_t n)
     for (int attempt = 0; attempt < 3 && r == -EIO; attempt++) {
         if (attempt)
             sleep(1);
-        r = flush(w, "revoke");
+        r = cs__worker_flush(w, "revoke");
     }
     w->revoking = false;
-    inbox_clear(w);
+    cs__worker_inbox_clear(w);
     if (r != 0) {
         /* Not stored: the next owner reads the same stored offsets and
          * redoes this work, so dropping it loses and doubles nothing. */
         cs_log(CS_LOG_WARN, "could not flush before revocation; the next owner will redo it",
                NULL);
-        discard_memory(w);
+        cs__worker_discard(w);
     }
     for (size_t i = 0; i < n; i++) {
         cs_ledger_part *p = cs_ledger_find(&w->ledger, parts[i].topic, parts[i].partition);
@@ -1013,7 +443,7 @@ static int handle(cs_worker *w, const cs_message *m)
         return 0; /* not ours any more, or already folded in */
     if (m->timestamp_ms > 0 && (w->oldest_ms == 0 || m->timestamp_ms < w->oldest_ms))
         w->oldest_ms = m->timestamp_ms;
-    poison *x = w->npoison ? find_poison(w, m->topic, m->partition, m->offset) : NULL;
+    poison *x = w->npoison ? cs__worker_find_poison(w, m->topic, m->partition, m->offset) : NULL;
     if (x) {
         err.code = x->drop ? CS_REJECT_NONE : CS_REJECT_STORE_REFUSED;
         memcpy(err.detail, x->detail, sizeof(err.detail));
@@ -1151,7 +581,7 @@ static const char *not_ready(cs_worker *w, char *reason, size_t size)
     int st = atomic_load(&w->st_store), rs = atomic_load(&w->st_redis);
     pthread_mutex_lock(&w->st_lock);
     if (st)
-        snprintf(reason, size, "%s; consumption is paused (%s)", store_cause(st), w->st_store_err);
+        snprintf(reason, size, "%s; consumption is paused (%s)", cs__worker_store_cause(st), w->st_store_err);
     else if (rs)
         snprintf(reason, size, "Redis is unreachable; consumption is paused (%s)", w->st_redis_err);
     pthread_mutex_unlock(&w->st_lock);
@@ -1447,7 +877,7 @@ static int check_store(cs_worker *w)
                    "error", err, NULL);
         return 0;
     }
-    cs_log(CS_LOG_ERROR, store_cause(r), "error", err, NULL);
+    cs_log(CS_LOG_ERROR, cs__worker_store_cause(r), "error", err, NULL);
     return r;
 }
 
@@ -1461,14 +891,16 @@ static void worker_free(cs_worker *w)
     atomic_store(&w->wd_stop, 1);
     if (w->watchdog_started)
         pthread_join(w->watchdog, NULL);
-    inbox_clear(w);
+    cs__worker_inbox_clear(w);
     free(w->inbox);
     cs_consumer_free(w->consumer);
     cs_http_stop(w->http);
     cs_telemetry_free(w->tm);
-    drop_rejects(w);
+    cs__worker_flush_free(w); /* before the memory a batch in flight points into */
+    cs__worker_drop_rejects(w->rejects, w->nrejects);
     free(w->rejects);
-    drop_samples(w);
+    for (size_t i = 0; i < w->nsamples; i++)
+        free(w->samples[i].block);
     cs_strmap_clear(&w->customers, free);
     cs_strmap_clear(&w->stored_customers, free);
     cs_dedup_free(w->dedup);
@@ -1559,10 +991,11 @@ static cs_worker *worker_open(const cs_config *cfg, volatile sig_atomic_t *stop,
     w->labels = cs_labels_new(cfg);
     w->store = cs_store_new(cfg->postgres);
     w->batch = cs_batch_new();
+    w->flusher = cs_flusher_new(cfg->postgres, NULL, &r);
     w->settled = cs_agg_new();
     w->inbox = calloc(INBOX_MAX, sizeof(*w->inbox));
     w->tm = cs_telemetry_new((size_t)cfg->metrics_max_customers, CS_VERSION);
-    if (!w->labels || !w->store || !w->batch || !w->settled || !w->tm || !w->inbox ||
+    if (!w->labels || !w->store || !w->batch || !w->flusher || !w->settled || !w->tm || !w->inbox ||
         (cfg->dedup && !(w->dedup = cs_dedup_new((size_t)cfg->dedup_max_events))))
         goto fail;
     if ((r = check_store(w)) < 0)
@@ -1706,6 +1139,35 @@ static int inbox_fill(cs_worker *w)
     return 0;
 }
 
+/* The flushes of one turn of the loop: the outcome of the batch in flight
+ * once it is over, then the next batch handed over when it is due (see
+ * worker_flush.c).  While a batch is in flight the next one fills up to
+ * flush.max_events, then waits.  Isolation flushes one batch at a time. */
+static int flush_step(cs_worker *w)
+{
+    int r = cs__worker_flush_poll(w);
+    size_t limit = w->isolate ? w->isolate : (size_t)w->cfg->flush_max_events;
+    bool full = w->pending >= limit;
+    const char *why = full ? "size" : "interval";
+    if (r == 1 && (full || mono_usec() - w->last_flush >= cs__worker_flush_interval(w))) {
+        if (w->isolate)
+            r = cs__worker_flush(w, why);
+        else if (!w->job)
+            r = cs__worker_flush_start(w, why);
+        else if (full)
+            r = cs__worker_flush_wait(w);
+    }
+    if (r == -ENOMEM) {
+        cs_log(CS_LOG_ERROR, "out of memory", NULL);
+        return r;
+    }
+    if (r != 1 && is_unavailable(r)) {
+        w->store_failing = true; /* the batch is kept and retried before anything else */
+        back_off(w, false);
+    }
+    return 0;
+}
+
 static int worker_step(cs_worker *w)
 {
     /* periodic work runs whatever the pipeline waits on, so that /metrics
@@ -1718,7 +1180,7 @@ static int worker_step(cs_worker *w)
             usleep(100000);
             return 0;
         }
-        int r = w->store_failing ? flush(w, "retry") : handle(w, &w->inbox[w->inbox_head]);
+        int r = w->store_failing ? cs__worker_flush(w, "retry") : handle(w, &w->inbox[w->inbox_head]);
         if (w->store_failing ? is_unavailable(r) : r == -EAGAIN) {
             back_off(w, true);
             return 0;
@@ -1748,22 +1210,15 @@ static int worker_step(cs_worker *w)
             }
         }
     }
-    size_t limit = w->isolate ? w->isolate : (size_t)w->cfg->flush_max_events;
-    if (w->pending >= limit || mono_usec() - w->last_flush >= flush_interval(w)) {
-        if (is_unavailable(flush(w, w->pending >= limit ? "size" : "interval"))) {
-            w->store_failing = true;
-            back_off(w, false);
-        }
-    }
-    return 0;
+    return flush_step(w);
 }
 
 /* Stores what is in memory (a few attempts), leaves the group, frees. */
 static void worker_close(cs_worker *w)
 {
-    inbox_clear(w);
+    cs__worker_inbox_clear(w);
     for (int attempt = 0; attempt < 5; attempt++) {
-        if (!is_unavailable(flush(w, "shutdown")))
+        if (!is_unavailable(cs__worker_flush(w, "shutdown")))
             break;
         sleep(1);
     }

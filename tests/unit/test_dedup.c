@@ -55,21 +55,25 @@ START_TEST(batches_drop_and_merge)
     ck_assert_int_eq(cs_dedup_check(d, H1, a, 0), 1);
     ck_assert_int_eq(cs_dedup_check(d, H1, b, 1), 1);
     ck_assert_int_eq(cs_dedup_check(d, H2, c, 2), 1); /* another hour */
-    int64_t hours[4];
-    ck_assert_int_eq((int)cs_dedup_pending_hours(d, hours, 4), 2);
-    ck_assert(hours[0] == H1 && hours[1] == H2);
     /* another worker stored b meanwhile: b becomes a duplicate of batch index 1 */
     size_t dups[4], ndups = 0;
     ck_assert_int_eq(cs_dedup_merge(d, H1, b, 1, 9, dups, &ndups), 0);
     ck_assert_int_eq((int)ndups, 1);
     ck_assert_int_eq((int)dups[0], 1);
-    const unsigned char *pend;
-    size_t n;
-    ck_assert_int_eq(cs_dedup_pending(d, H1, &pend, &n), 0);
+    /* the flush seals what is left: a in H1, c in H2, with their indexes */
+    ck_assert_int_eq((int)cs_dedup_seal(d), 2);
+    int64_t hours[4];
+    ck_assert_int_eq((int)cs_dedup_sealed_hours(d, hours, 4), 2);
+    ck_assert(hours[0] == H1 && hours[1] == H2);
+    unsigned char pend[4 * 16];
+    size_t idx[4], n;
+    cs_dedup_sealed(d, H1, pend, idx, &n);
     ck_assert_int_eq((int)n, 1);
-    ck_assert(memcmp(pend, a, 16) == 0);
+    ck_assert(memcmp(pend, a, 16) == 0 && idx[0] == 0);
+    /* while it is in flight the next batch sees sealed ones as counted */
+    ck_assert_int_eq(cs_dedup_check(d, H1, a, 0), 0);
     cs_dedup_commit(d);
-    ck_assert_int_eq((int)cs_dedup_pending_hours(d, hours, 4), 0);
+    ck_assert_int_eq((int)cs_dedup_sealed_hours(d, hours, 4), 0);
     ck_assert_int_eq(cs_dedup_check(d, H1, a, 0), 0); /* stored now */
     ck_assert_int_eq(cs_dedup_check(d, H2, c, 0), 0);
     ck_assert(cs_dedup_loaded(d, H1, &seq) && seq == 9);
@@ -113,7 +117,9 @@ START_TEST(eviction_and_random)
         if (!seen[k])
             seen[k] = 1;
         if (i % 1000 == 999) {
+            cs_dedup_seal(d);
             cs_dedup_commit(d);
+            cs_dedup_trim(d);
             for (unsigned j = 0; j < N; j++)
                 seen[j] = seen[j] ? 2 : 0;
         }

@@ -1,6 +1,7 @@
 /* Unit tests for src/ledger.c: the exactly-once offset bookkeeping, as the
  * worker drives it through a normal flush, a retried flush, a rewind after
- * fencing, a gap in Kafka, a revocation and an isolation. */
+ * fencing, a gap in Kafka, a revocation, an isolation, and a flush in
+ * flight while the next batch fills (stored, then refused). */
 #include <string.h>
 
 #include "ledger.h"
@@ -129,6 +130,47 @@ START_TEST(sample_order)
 }
 END_TEST
 
+START_TEST(flush_in_flight)
+{
+    cs_ledger l = {0};
+    cs_ledger_part *a = cs_ledger_add(&l, "t", 0, false);
+    cs_ledger_part *b = cs_ledger_add(&l, "t", 1, false);
+    a = cs_ledger_find(&l, "t", 0);
+    cs_ledger_assign(a, 10);
+    cs_ledger_assign(b, 5);
+    fold(a, 10, 20);
+    cs_ledger_move job[4];
+    ck_assert_int_eq((int)cs_ledger_moved(&l, NULL), 1); /* counting only */
+    ck_assert_int_eq((int)cs_ledger_moved(&l, job), 1);  /* handed to the flusher: a 10 -> 20 */
+    /* the next batch fills meanwhile, on both partitions */
+    fold(a, 20, 25);
+    fold(b, 5, 8);
+    /* the flush in flight is stored: expected is its end, not the ledger's next */
+    cs_ledger_stored(&l, job, 1);
+    ck_assert(a->expected == 20 && a->next == 25);
+    ck_assert(b->expected == 5 && b->next == 8);
+    cs_ledger_move next[4];
+    ck_assert_int_eq((int)cs_ledger_moved(&l, next), 2);
+    ck_assert(next[0].expected == 20 && next[0].next == 25);
+    ck_assert(next[1].expected == 5 && next[1].next == 8);
+    /* that one is refused while a third batch fills: the ledger goes back to
+     * where the refused flush ended, and isolation bisects exactly its range */
+    fold(a, 25, 30);
+    cs_ledger_rewind_to(&l, next, 2);
+    ck_assert(a->next == 25 && b->next == 8);
+    cs_ledger_part *last = cs_ledger_isolate(&l);
+    ck_assert_ptr_eq(last, b);
+    ck_assert(a->isolate_until == 25 && b->isolate_until == 8);
+    cs_ledger_rewind(&l);
+    ck_assert(a->next == 20 && b->next == 5);
+    /* a move whose partition was stored by someone else since is not revived */
+    cs_ledger_move stale = {"t", 0, 19, 40};
+    cs_ledger_rewind_to(&l, &stale, 1);
+    ck_assert(a->next == 20);
+    cs_ledger_free(&l);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ledger");
@@ -137,6 +179,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, gaps_and_revocation);
     tcase_add_test(tc, isolation);
     tcase_add_test(tc, sample_order);
+    tcase_add_test(tc, flush_in_flight);
     suite_add_tcase(s, tc);
     return s;
 }
