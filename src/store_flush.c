@@ -3,8 +3,8 @@
  * Aggregates go through COPY into a session-local staging table and one
  * INSERT ... ON CONFLICT DO UPDATE that adds them to usage_cost, in key
  * order, which costs two round trips per flush whatever the number of rows.
- * Rejected events are inserted with binary parameters (their raw bytes may
- * be anything).  Offsets are advanced first, by compare-and-set; any
+ * Rejected events go the same way, by binary COPY (their raw bytes may be
+ * anything).  Offsets are advanced first, by compare-and-set; any
  * mismatch rolls the whole transaction back.
  */
 #include "store.h"
@@ -562,28 +562,54 @@ static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_
     return 0;
 }
 
+/* The rejects in COPY's binary format, straight into rejected_events: their
+ * raw bytes and keys go as they are, whatever they hold. */
+static void rejects_binary(cs_buf *b, const cs_store_batch *batch)
+{
+    cs_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
+    put_be(b, 0, 4); /* flags */
+    put_be(b, 0, 4); /* header extension */
+    for (size_t i = 0; i < batch->nrejects; i++) {
+        const cs_store_reject *rj = &batch->rejects[i];
+        char detail[1024];
+        cs_utf8_escape(detail, sizeof(detail), rj->detail, strlen(rj->detail), NULL);
+        put_be(b, 8, 2);
+        put_text(b, batch->group);
+        put_text(b, rj->topic);
+        put_be(b, 4, 4);
+        put_be(b, (uint32_t)rj->partition, 4);
+        put_be(b, 8, 4);
+        put_be(b, (uint64_t)rj->offset, 8);
+        put_text(b, rj->reason);
+        put_text(b, detail);
+        put_be(b, rj->raw_len, 4);
+        cs_buf_append(b, rj->raw ? rj->raw : "", rj->raw_len);
+        if (rj->key) {
+            put_be(b, rj->key_len, 4);
+            cs_buf_append(b, rj->key, rj->key_len);
+        } else {
+            put_be(b, 0xffffffff, 4); /* NULL: the message had no key */
+        }
+    }
+    put_be(b, 0xffff, 2); /* trailer */
+}
+
 static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
-    for (size_t i = 0; i < b->nrejects; i++) {
-        const cs_store_reject *rj = &b->rejects[i];
-        char part[16], off[24], detail[1024];
-        cs_utf8_escape(detail, sizeof(detail), rj->detail, strlen(rj->detail), NULL);
-        snprintf(part, sizeof(part), "%" PRId32, rj->partition);
-        snprintf(off, sizeof(off), "%" PRId64, rj->offset);
-        const char *values[8] = {b->group,   rj->topic, part,    off,
-                                 rj->reason, detail,    rj->raw, rj->key};
-        int lengths[8] = {0, 0, 0, 0, 0, 0, (int)rj->raw_len, (int)rj->key_len};
-        int formats[8] = {0, 0, 0, 0, 0, 0, 1, 1};
-        int r = cs__store_exec_params(s,
-                                      "INSERT INTO rejected_events (group_id, topic, partition,"
-                                      " \"offset\", reason, detail, raw, msg_key)"
-                                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                      8, values, lengths, formats, "rejected_events", NULL, err,
-                                      errsize);
-        if (r < 0)
-            return r;
+    cs_buf buf = {0};
+    int r;
+    rejects_binary(&buf, b);
+    if (buf.failed) {
+        cs_buf_free(&buf);
+        return -ENOMEM;
     }
-    return 0;
+    if ((r = cs__store_exec_ok(s,
+                               "COPY rejected_events (group_id, topic, partition, \"offset\","
+                               " reason, detail, raw, msg_key) FROM STDIN (FORMAT binary)",
+                               PGRES_COPY_IN, err, errsize)) == 0)
+        r = cs__store_copy_data(s, buf.data, buf.len, err, errsize);
+    cs_buf_free(&buf);
+    return r;
 }
 
 static int advance_offsets(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
@@ -638,7 +664,7 @@ int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsi
          (r = cs__store_stage_aggregates(s, b->agg, err, errsize)) < 0) ||
         (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
         ((b->nsamples > 0 || b->nwatermarks > 0) && (r = insert_samples(s, b, err, errsize)) < 0) ||
-        (r = insert_rejects(s, b, err, errsize)) < 0) {
+        (b->nrejects > 0 && (r = insert_rejects(s, b, err, errsize)) < 0)) {
         cs__store_rollback(s);
         if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)
             cs__store_disconnect(s);
