@@ -38,6 +38,7 @@ void cs_store_free(cs_store *s)
         PQfinish(s->conn);
     free(s->conninfo);
     free(s->on_connect);
+    cs_buf_free(&s->copy);
     free(s);
 }
 

@@ -6,6 +6,8 @@
 
 #include <libpq-fe.h>
 
+#include "buf.h"
+
 #include "store.h"
 
 struct cs_store {
@@ -14,6 +16,7 @@ struct cs_store {
     PGconn *conn;
     unsigned long connects;
     char sqlstate[6]; /* of the last failure, "" when none was given */
+    cs_buf copy;      /* binary COPY data, kept between flushes (see store_flush.c) */
 };
 
 /* Connects if needed and returns the connection, or NULL with err filled. */

@@ -1,5 +1,7 @@
 /* strmap.c - see strmap.h.  FNV-1a hashes, power-of-two bucket counts, the
- * table doubles when it holds as many entries as buckets. */
+ * table doubles when it holds as many entries as buckets.  Each entry keeps
+ * its hash, so a lookup compares keys only when the hashes agree (metric
+ * series keys share long prefixes: strcmp was a tenth of a worker's time). */
 #include "strmap.h"
 
 #include <errno.h>
@@ -19,8 +21,9 @@ void **cs_strmap_find(cs_strmap *m, const char *key)
 {
     if (!m->nbuckets)
         return NULL;
-    for (cs_strmap_entry *e = m->buckets[hash_str(key) & (m->nbuckets - 1)]; e; e = e->next)
-        if (strcmp(e->key, key) == 0)
+    uint64_t h = hash_str(key);
+    for (cs_strmap_entry *e = m->buckets[h & (m->nbuckets - 1)]; e; e = e->next)
+        if (e->hash == h && strcmp(e->key, key) == 0)
             return &e->value;
     return NULL;
 }
@@ -35,7 +38,7 @@ int cs_strmap_put(cs_strmap *m, const char *key, void *value)
         for (size_t i = 0; i < m->nbuckets; i++)
             for (cs_strmap_entry *e = m->buckets[i], *next; e; e = next) {
                 next = e->next;
-                size_t slot = hash_str(e->key) & (nb - 1);
+                size_t slot = e->hash & (nb - 1);
                 e->next = b[slot];
                 b[slot] = e;
             }
@@ -49,7 +52,8 @@ int cs_strmap_put(cs_strmap *m, const char *key, void *value)
         return -ENOMEM;
     memcpy(e->key, key, len);
     e->value = value;
-    size_t slot = hash_str(key) & (m->nbuckets - 1);
+    e->hash = hash_str(key);
+    size_t slot = e->hash & (m->nbuckets - 1);
     e->next = m->buckets[slot];
     m->buckets[slot] = e;
     m->n++;

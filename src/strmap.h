@@ -8,10 +8,12 @@
 #define CS_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cs_strmap_entry {
     struct cs_strmap_entry *next;
     void *value;
+    uint64_t hash; /* of key: compared before the key itself */
     char key[];
 } cs_strmap_entry;
 

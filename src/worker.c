@@ -110,28 +110,49 @@ static void dedup_prefetch(cs_worker *w, int64_t *hours, size_t n)
     free(ret);
 }
 
-static bool same_customer(const cs_customer *a, const cs_customer *b)
+static bool same_customer(const customer_rec *a, const cs_customer *b)
 {
     return strcmp(a->plan, b->plan) == 0 && strcmp(a->name, b->name) == 0 &&
            strcmp(a->cost_center, b->cost_center) == 0;
 }
 
-/* Keeps c's attributes for the flush, unless they are what is stored. */
+/* A compact copy of c's attributes (one allocation; free() frees it). */
+static customer_rec *customer_rec_new(const cs_customer *c)
+{
+    const char *src[4] = {c->id, c->name, c->plan, c->cost_center};
+    size_t len[4], total = 0;
+    for (int i = 0; i < 4; i++)
+        total += (len[i] = strlen(src[i]) + 1);
+    customer_rec *r = malloc(sizeof(*r) + total);
+    if (!r)
+        return NULL;
+    char *p = r->text;
+    const char **dst[4] = {&r->id, &r->name, &r->plan, &r->cost_center};
+    for (int i = 0; i < 4; i++) {
+        memcpy(p, src[i], len[i]);
+        *dst[i] = p;
+        p += len[i];
+    }
+    return r;
+}
+
+/* Keeps c's attributes for the flush, unless they are what is stored or
+ * already kept: a customer costs a lookup per event, a copy per change. */
 static int remember_customer(cs_worker *w, const cs_customer *c)
 {
-    void **known = cs_strmap_find(&w->stored_customers, c->id);
-    if (known && same_customer(*known, c) && !cs_strmap_find(&w->customers, c->id))
-        return 0; /* unchanged: customer attributes are written only when they change */
     void **slot = cs_strmap_find(&w->customers, c->id);
-    if (slot) {
-        **(cs_customer **)slot = *c; /* the latest attributes win */
+    if (slot && same_customer(*slot, c))
         return 0;
-    }
-    cs_customer *copy = malloc(sizeof(*copy));
+    void **known = slot ? NULL : cs_strmap_find(&w->stored_customers, c->id);
+    if (known && same_customer(*known, c))
+        return 0; /* unchanged: customer attributes are written only when they change */
+    customer_rec *copy = customer_rec_new(c);
     if (!copy)
         return -ENOMEM;
-    *copy = *c;
-    if (cs_strmap_put(&w->customers, c->id, copy) < 0) {
+    if (slot) { /* the latest attributes win */
+        free(*slot);
+        *slot = copy;
+    } else if (cs_strmap_put(&w->customers, c->id, copy) < 0) {
         free(copy);
         return -ENOMEM;
     }

@@ -42,7 +42,7 @@ typedef struct flight_job {
     size_t nrejects, caprejects;
     pending_sample *samples;
     size_t nsamples, capsamples;
-    cs_strmap customers;        /* id → cs_customer * */
+    cs_strmap customers;        /* id → customer_rec * */
     cs_ledger_move *moves;      /* the offsets it stores */
     size_t nmoves;
     bool wm_all;                /* its watermarks name every metric partition */
@@ -122,7 +122,7 @@ typedef struct customer_list {
 static void collect_customer(void *opaque, const char *key, void *value)
 {
     customer_list *l = opaque;
-    const cs_customer *c = value;
+    const customer_rec *c = value;
     (void)key;
     l->items[l->n++] = (cs_store_customer){c->id, c->name, c->plan, c->cost_center};
 }
