@@ -34,6 +34,7 @@ static int64_t mono_usec(void)
 static void *flusher_main(void *opaque)
 {
     cs_flusher *f = opaque;
+    pthread_setname_np(pthread_self(), "cs-flusher"); /* as top -H and perf show it */
     pthread_mutex_lock(&f->lock);
     for (;;) {
         while (!f->job && !f->stop)
