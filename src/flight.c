@@ -162,6 +162,7 @@ int cs_flight_seen(cs_flight *f, cs_batch *batch, int64_t hour, const unsigned c
                    size_t n, int64_t seq)
 {
     size_t h = hour_index(f, hour);
+    int taken = 0;
     if (h < f->nhours) {
         entry *e = f->entries + f->first[h];
         size_t ne = f->first[h + 1] - f->first[h];
@@ -172,10 +173,11 @@ int cs_flight_seen(cs_flight *f, cs_batch *batch, int64_t hour, const unsigned c
             if (hit && !hit->taken) {
                 hit->taken = true;
                 cs_batch_take_back(batch, &hit->idx, 1);
+                taken++;
             }
         }
     }
-    return keep_row(f, hour, fps, n, seq);
+    return keep_row(f, hour, fps, n, seq) < 0 ? -ENOMEM : taken;
 }
 
 void cs_flight_fresh(cs_flight *f, int64_t hour, const unsigned char **ret_fps, size_t *ret_n)

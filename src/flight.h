@@ -51,7 +51,7 @@ int64_t *cs_flight_stored(cs_flight *f);
 /* Another worker's row of hour (n fingerprints at fps, row number seq):
  * the handed batch's events among them are taken back out of batch, once
  * each, and the row is kept for cs_flight_done().  Idempotent for a row.
- * 0 or -ENOMEM. */
+ * Returns how many were taken back now (0 when seen before), or -ENOMEM. */
 int cs_flight_seen(cs_flight *f, cs_batch *batch, int64_t hour, const unsigned char *fps,
                    size_t n, int64_t seq);
 

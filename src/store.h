@@ -39,15 +39,19 @@ typedef struct cs_store_reject {
     size_t key_len;
 } cs_store_reject;
 
-/* De-duplication in the flush (dedup.h, sql/0005): for each event hour
- * with new fingerprints, in ascending order, the flush takes the group's
- * advisory lock for that hour, hands seen() every row other workers stored
- * after seen_seq[i] (the callee takes the batch's duplicates out of the
- * aggregates), then stores the fingerprints fresh() returns as one row,
- * whose sequence number goes to ret_seq[i] (valid once the flush
- * succeeds).  Both callbacks run inside the transaction and may run again
- * for the same batch if an attempt failed; they must be idempotent.  They
- * return 0 or -ENOMEM. */
+/* De-duplication in the flush (dedup.h, sql/0005), for the event hours
+ * with new fingerprints (ascending).  Before the aggregates are written,
+ * the flush hands seen() every row other workers stored after seen_seq[i]
+ * (the callee takes the batch's duplicates out of the aggregates).  At the
+ * end it takes the group's advisory lock of each hour, hands seen() the
+ * rows stored since; if seen() found one of the batch's events among those,
+ * the transaction is redone (the aggregates it wrote counted that event);
+ * otherwise it stores the fingerprints fresh() returns as one row per
+ * hour, whose sequence number goes to ret_seq[i] (valid once the flush
+ * succeeds).  Both callbacks run inside the transaction and run again for
+ * the same batch when an attempt fails; they must be idempotent.  seen()
+ * returns how many of the batch's events it found and took out now (0 for
+ * rows only merged), or -ENOMEM; fresh() 0 or -ENOMEM. */
 typedef struct cs_store_dedup {
     size_t nhours;
     const int64_t *hours;    /* ascending, µs since the epoch */

@@ -289,14 +289,14 @@ static char *hours_literal(const cs_store_dedup *d, int lock_keys)
     return out;
 }
 
-static char *seqs_literal(const cs_store_dedup *d)
+static char *seqs_literal(const cs_store_dedup *d, const int64_t *after)
 {
     char *out = malloc(d->nhours * 22 + 3), *p = out;
     if (!out)
         return NULL;
     *p++ = '{';
     for (size_t i = 0; i < d->nhours; i++)
-        p += sprintf(p, "%s%" PRId64, i ? "," : "", d->seen_seq[i]);
+        p += sprintf(p, "%s%" PRId64, i ? "," : "", after[i]);
     strcpy(p, "}");
     return out;
 }
@@ -319,11 +319,13 @@ static int dedup_lock(cs_store *s, const char *group, const cs_store_dedup *d, c
 }
 
 /* Hands seen() every row other workers stored for each hour after
- * seen_seq[i], in one statement; ret_seq[i] becomes the last seq read. */
-static int dedup_read(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
-                      size_t errsize)
+ * after[i], in one statement; ret_seq[i] becomes the last seq read, and
+ * *ret_found (may be NULL) how many of the batch's events seen() found. */
+static int dedup_read(cs_store *s, const char *group, const cs_store_dedup *d,
+                      const int64_t *after, size_t *ret_found, char *err, size_t errsize)
 {
-    char *hours = hours_literal(d, 0), *seqs = seqs_literal(d);
+    char *hours = hours_literal(d, 0), *seqs = seqs_literal(d, after);
+    size_t found = 0;
     int r = hours && seqs ? 0 : -ENOMEM;
     PGresult *res = NULL;
     if (r == 0) {
@@ -338,19 +340,23 @@ static int dedup_read(cs_store *s, const char *group, const cs_store_dedup *d, c
             r = cs__store_fail(s, res, "event_fingerprints", err, errsize);
     }
     for (size_t i = 0; i < d->nhours; i++)
-        d->ret_seq[i] = d->seen_seq[i];
+        d->ret_seq[i] = after[i];
     for (int row = 0; r == 0 && row < PQntuples(res); row++) {
         int64_t i = be64(PQgetvalue(res, row, 0)) - 1, seq = be64(PQgetvalue(res, row, 1));
         size_t len = (size_t)PQgetlength(res, row, 2);
         if (i < 0 || (size_t)i >= d->nhours)
             continue;
-        r = d->seen(d->opaque, d->hours[i], (const unsigned char *)PQgetvalue(res, row, 2),
-                    len / CS_DEDUP_FP_LEN, seq);
+        int n = d->seen(d->opaque, d->hours[i], (const unsigned char *)PQgetvalue(res, row, 2),
+                        len / CS_DEDUP_FP_LEN, seq);
+        r = n < 0 ? n : 0;
+        found += n > 0 ? (size_t)n : 0;
         d->ret_seq[i] = seq;
     }
     PQclear(res);
     free(hours);
     free(seqs);
+    if (ret_found)
+        *ret_found = found;
     return r;
 }
 
@@ -436,19 +442,40 @@ int cs_store_dedup_load_many(cs_store *s, const char *group, const cs_store_dedu
         return 0;
     if ((r = cs_store_connect(s, err, errsize)) < 0)
         return r;
-    return dedup_read(s, group, d, err, errsize);
+    return dedup_read(s, group, d, d->seen_seq, NULL, err, errsize);
 }
 
-/* Under the group's lock for each event hour of the batch: takes in what
- * other workers stored since, then stores this batch's new fingerprints,
- * one row per hour.  Three statements and a COPY, whatever the number of
- * hours. */
-static int dedup_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+/* De-duplication is optimistic, so that the hours' locks are held only at
+ * the end of the transaction: two workers' flushes of the same event hours
+ * (every flush of live traffic) would otherwise run one after the other.
+ *
+ * Before the aggregates, without a lock: takes in what other workers
+ * stored since the hours were loaded (their events are taken back out of
+ * the batch before its aggregates are written). */
+static int dedup_begin(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
+    return dedup_read(s, b->group, b->dedup, b->dedup->seen_seq, NULL, err, errsize);
+}
+
+/* Last, under the group's lock of every hour: reads what was stored since
+ * dedup_begin.  If that holds an event of this batch (another worker
+ * counted it meanwhile), the aggregates already written are wrong:
+ * -EAGAIN, and the transaction is rolled back and redone (the event is
+ * now taken back).  Otherwise stores this batch's new fingerprints, one
+ * row per hour.  Three statements and a COPY, whatever the hours. */
+static int dedup_end(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    size_t found;
     int r;
     if ((r = dedup_lock(s, b->group, b->dedup, err, errsize)) < 0 ||
-        (r = dedup_read(s, b->group, b->dedup, err, errsize)) < 0)
+        (r = dedup_read(s, b->group, b->dedup, b->dedup->ret_seq, &found, err, errsize)) < 0)
         return r;
+    if (found > 0) {
+        cs__store_set_err(err, errsize,
+                          "another worker stored %zu of the batch's events during the flush;"
+                          " flushing again without them", found);
+        return -EAGAIN;
+    }
     return dedup_write(s, b->group, b->dedup, err, errsize);
 }
 
@@ -667,28 +694,40 @@ static int advance_offsets(cs_store *s, const cs_store_batch *b, char *err, size
     return 0;
 }
 
-int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+/* One attempt at the flush transaction. */
+static int flush_once(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
     int r;
-    if ((r = cs_store_connect(s, err, errsize)) < 0)
-        return r;
+    bool dedup = b->dedup && b->dedup->nhours > 0;
     if ((r = cs__store_exec_ok(s, "BEGIN", PGRES_COMMAND_OK, err, errsize)) < 0)
         return r;
     /* Offsets first: a fenced worker learns it before doing the work, and
      * the row locks serialise two workers racing for one partition. */
     if ((r = advance_offsets(s, b, err, errsize)) < 0 ||
-        (b->dedup && b->dedup->nhours > 0 && (r = dedup_flush(s, b, err, errsize)) < 0) ||
+        (dedup && (r = dedup_begin(s, b, err, errsize)) < 0) ||
         (cs_agg_count(b->agg) > 0 &&
          (r = cs__store_stage_aggregates(s, b->agg, err, errsize)) < 0) ||
         (b->ncustomers > 0 && (r = upsert_customers(s, b, err, errsize)) < 0) ||
         ((b->nsamples > 0 || b->nwatermarks > 0) && (r = insert_samples(s, b, err, errsize)) < 0) ||
-        (b->nrejects > 0 && (r = insert_rejects(s, b, err, errsize)) < 0)) {
+        (b->nrejects > 0 && (r = insert_rejects(s, b, err, errsize)) < 0) ||
+        (dedup && (r = dedup_end(s, b, err, errsize)) < 0)) {
         cs__store_rollback(s);
         if (r != -ESTALE && s->conn && PQstatus(s->conn) != CONNECTION_OK)
             cs__store_disconnect(s);
         return r;
     }
-    if ((r = cs__store_exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
+    return cs__store_exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize);
+}
+
+#define FLUSH_CONFLICT_TRIES 5 /* then -EAGAIN: the caller retries later */
+
+int cs_store_flush(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
+{
+    int r;
+    if ((r = cs_store_connect(s, err, errsize)) < 0)
         return r;
-    return 0;
+    for (int attempt = 0; attempt < FLUSH_CONFLICT_TRIES; attempt++)
+        if ((r = flush_once(s, b, err, errsize)) != -EAGAIN)
+            break;
+    return r;
 }

@@ -1,16 +1,23 @@
 /* Integration tests for src/store.c against a real PostgreSQL (started by
  * with_services.py): migrations are idempotent, flushes are additive and
  * atomic, compare-and-set fencing refuses a stale writer and writes nothing,
- * COPY escaping and binary raw bytes survive, and a dead server is -EIO. */
+ * COPY escaping and binary raw bytes survive, de-duplication between two
+ * workers (also when the other worker stores the same event while this
+ * one's flush is under way: the flush is redone without it), and a dead
+ * server is -EIO. */
 #include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agg.h"
+#include "batch.h"
 #include "dedup.h"
+#include "flight.h"
 #include "store.h"
 #include "timestamp.h"
 #include "unit.h"
@@ -240,6 +247,127 @@ START_TEST(dedup_fingerprints)
 }
 END_TEST
 
+/* A worker's batch as the real worker hands it over (dedup, batch, flight). */
+typedef struct race_worker {
+    cs_dedup *d;
+    cs_batch *b;
+    cs_flight *f;
+    cs_store_dedup sd;
+    cs_store_offset off;
+    cs_store_batch sb;
+    cs_store *s;
+    int r;
+    char err[512];
+} race_worker;
+
+static int race_seen(void *opaque, int64_t hour, const unsigned char *fps, size_t n, int64_t seq)
+{
+    race_worker *w = opaque;
+    return cs_flight_seen(w->f, w->b, hour, fps, n, seq);
+}
+
+static int race_fresh(void *opaque, int64_t hour, const unsigned char **ret, size_t *ret_n)
+{
+    cs_flight_fresh(((race_worker *)opaque)->f, hour, ret, ret_n);
+    return 0;
+}
+
+/* One event of customer c costing cost, fingerprint of id, in one_row's
+ * hour and key. */
+static void race_count(race_worker *w, const char *c, const char *cost, const char *id)
+{
+    cs_agg_key k = {.hour_usec = INT64_C(1793700000) * 1000000, .customer = c, .product = "p",
+                    .meter = "m", .rule_id = "r", .rules_version = "v1", .plan = "pro",
+                    .currency = "USD", .unit = "u", .unit_price = D("0.5"),
+                    .discount_rate = D("0")};
+    unsigned char fp[CS_DEDUP_FP_LEN];
+    size_t idx;
+    cs_dedup_fingerprint("//race", id, fp);
+    ck_assert_int_eq(cs_batch_add(w->b, &k, D("2"), D(cost), D("0"), D(cost), true, &idx), 0);
+    ck_assert_int_eq(cs_dedup_check(w->d, k.hour_usec, fp, idx), 1);
+}
+
+static void race_hand_over(race_worker *w, int32_t partition)
+{
+    ck_assert_int_eq(cs_flight_new(w->d, &w->f), 0);
+    w->sd = (cs_store_dedup){cs_flight_nhours(w->f), cs_flight_hours(w->f), cs_flight_known(w->f),
+                             cs_flight_stored(w->f), race_seen, race_fresh, w};
+    w->off = (cs_store_offset){"race", partition, -1, 1};
+    w->sb = (cs_store_batch){.group = "race", .agg = cs_batch_agg(w->b), .dedup = &w->sd,
+                             .offsets = &w->off, .noffsets = 1};
+    w->s = cs_store_new(conninfo());
+}
+
+static void *race_flush(void *opaque)
+{
+    race_worker *w = opaque;
+    w->r = cs_store_flush(w->s, &w->sb, w->err, sizeof(w->err));
+    return NULL;
+}
+
+static void race_free(race_worker *w)
+{
+    cs_flight_free(w->f);
+    cs_batch_free(w->b);
+    cs_dedup_free(w->d);
+    cs_store_free(w->s);
+}
+
+/* Workers A and B both count the event "shared".  A's flush looks for
+ * other workers' rows first (none yet), then waits on a row lock while B
+ * stores "shared"; at its end, under the hour's lock, A finds B's row: it
+ * redoes its transaction without "shared", which is counted once. */
+START_TEST(dedup_race_redone)
+{
+    char err[512];
+    unsigned n;
+    const int64_t hour = INT64_C(1793700000) * 1000000;
+    cs_store *s = cs_store_new(conninfo());
+    ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
+    cs_agg *seed = one_row("RA", "0.5"); /* A's row exists already */
+    cs_store_offset seed_off = {"race-seed", 0, -1, 1};
+    cs_store_batch seed_b = {.group = "race", .agg = seed, .offsets = &seed_off, .noffsets = 1};
+    ck_assert_int_eq(cs_store_flush(s, &seed_b, err, sizeof(err)), 0);
+    race_worker a = {.d = cs_dedup_new(100), .b = cs_batch_new()};
+    race_worker b = {.d = cs_dedup_new(100), .b = cs_batch_new()};
+    ck_assert_int_eq(cs_dedup_mark_loaded(a.d, hour, -1), 0);
+    ck_assert_int_eq(cs_dedup_mark_loaded(b.d, hour, -1), 0);
+    race_count(&a, "RA", "1", "x");
+    race_count(&a, "RA", "10", "shared");
+    race_count(&b, "RB", "10", "shared");
+    race_hand_over(&a, 0);
+    race_hand_over(&b, 1);
+    PGconn *blocker = PQconnectdb(conninfo());
+    PQclear(PQexec(blocker, "BEGIN"));
+    PGresult *res = PQexec(blocker, "SELECT 1 FROM usage_cost WHERE customer = 'RA' FOR UPDATE");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, race_flush, &a), 0);
+    int waiting = 0;
+    for (int i = 0; i < 200 && !waiting; i++, usleep(50000))
+        waiting = atoi(query1("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"));
+    ck_assert_msg(waiting, "A's flush never waited on the row lock");
+    race_flush(&b); /* B stores "shared" while A is under way */
+    ck_assert_msg(b.r == 0, "%s", b.err);
+    PQclear(PQexec(blocker, "COMMIT"));
+    PQfinish(blocker);
+    pthread_join(t, NULL);
+    ck_assert_msg(a.r == 0, "%s", a.err);
+    ck_assert_int_eq((int)cs_batch_duplicates(a.b), 1);
+    ck_assert_str_eq(query1("SELECT cost::text || '/' || events FROM usage_cost WHERE customer = 'RA'"),
+                     "1.500000000000/2"); /* the seed's 0.5 and x's 1 */
+    ck_assert_str_eq(query1("SELECT cost::text || '/' || events FROM usage_cost WHERE customer = 'RB'"),
+                     "10.000000000000/1");
+    ck_assert_str_eq(query1("SELECT sum(octet_length(fps)) / 16 FROM event_fingerprints"
+                            " WHERE group_id = 'race'"), "2"); /* shared once, x */
+    cs_agg_free(seed);
+    race_free(&a);
+    race_free(&b);
+    cs_store_free(s);
+}
+END_TEST
+
 /* The store's last line of defence: text that is not UTF-8 (here a
  * Japanese name cut at every byte) is stored escaped, never refused, by the
  * binary COPY of aggregates and by the rejected-events insert. */
@@ -295,6 +423,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, migrate_twice);
     tcase_add_test(tc, additive_fenced_atomic);
     tcase_add_test(tc, dedup_fingerprints);
+    tcase_add_test(tc, dedup_race_redone);
     tcase_add_test(tc, invalid_utf8_at_every_cut);
     tcase_add_test(tc, dead_server_is_eio);
     tcase_set_timeout(tc, 60);
