@@ -101,6 +101,16 @@ START_TEST(arithmetic)
     ck_assert(r.raw == 3);
     ck_assert_int_eq(cs_dec_mul(D("-0.000000000003"), D("0.5"), &r), 0);
     ck_assert(r.raw == -2);
+    /* both sides of the fast path (operands below 2^64 units): expected
+     * values from Python's Decimal, rounded half to even */
+    ck_assert_int_eq(cs_dec_mul(D("18446744.073709551615"), D("18446744.073709551615"), &r), 0);
+    ck_assert_str_eq(F(r, 12), "340282366920938.463426481119");
+    ck_assert_int_eq(cs_dec_mul(D("18446744.073709551616"), D("0.000000000001"), &r), 0);
+    ck_assert_str_eq(F(r, 12), "0.000018446744");
+    ck_assert_int_eq(cs_dec_mul(D("-0.0000025"), D("0.000001"), &r), 0);
+    ck_assert_str_eq(F(r, 12), "-0.000000000002");
+    ck_assert_int_eq(cs_dec_mul(D("1234.5"), D("0.000015"), &r), 0);
+    ck_assert_str_eq(F(r, 12), "0.018517500000");
     /* large but in range: 10^13 * 10^12 = 10^25 */
     ck_assert_int_eq(cs_dec_mul(D("10000000000000"), D("1000000000000"), &r), 0);
     ck_assert_str_eq(F(r, 0), "10000000000000000000000000");
