@@ -7,6 +7,7 @@
  */
 #include "agg.h"
 #include "array.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,14 +40,11 @@ static const char *const *key_strings(const cs_agg_key *k, const char *out[NSTR]
 static uint64_t key_hash(const cs_agg_key *k)
 {
     const char *s[NSTR];
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)k->hour_usec;
+    uint64_t h = CS_HASH_SEED ^ (uint64_t)k->hour_usec;
     key_strings(k, s);
-    for (int i = 0; i < NSTR; i++) {
-        for (const unsigned char *p = (const unsigned char *)s[i]; *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
+    for (int i = 0; i < NSTR; i++)
+        h = cs_hash_bytes(h, s[i], strlen(s[i])); /* each ends with its length */
+    return cs_hash_final(h);
 }
 
 static bool key_equal(const cs_agg_key *a, const cs_agg_key *b)

@@ -142,16 +142,17 @@ static int add_label(cs_event *ev, cs_event_error *err, const char *name, size_t
                      const rawval *value)
 {
     char field[80];
-    snprintf(field, sizeof(field), "data.labels.%.*s", cs_utf8_prefix(name, nlen, 40), name);
     if (ev->nlabels >= CS_EVENT_MAX_LABELS)
         return fail(err, CS_REJECT_TOO_LARGE_FIELD, "data.labels: more than %d labels",
                     CS_EVENT_MAX_LABELS);
     if (nlen == 0 || nlen > MAX_FIELD || !cs_utf8_valid(name, nlen) || memchr(name, '\0', nlen))
         return fail(err, CS_REJECT_INVALID_VALUE, "data.labels: invalid label name");
     const char *val;
-    int r = take_string(ev, err, value, field, true, &val);
-    if (r < 0)
-        return r;
+    int r = take_string(ev, err, value, "data.labels", true, &val);
+    if (r < 0) { /* again, for the message: the field is named only when it is wrong */
+        snprintf(field, sizeof(field), "data.labels.%.*s", cs_utf8_prefix(name, nlen, 40), name);
+        return take_string(ev, err, value, field, true, &val);
+    }
     const char *nm = arena_put(ev, name, nlen);
     if (!nm)
         return fail(err, CS_REJECT_TOO_LARGE_FIELD, "data.labels: exceed %d bytes",
@@ -560,6 +561,24 @@ const msgpack_object *cs_decode_mp_get(const msgpack_object *map, const char *ke
     return found;
 }
 
+/* An integer as decimal text (numbers of MessagePack events are integers
+ * more often than not: no printf per event).  size is at least 22. */
+static size_t u64_text(uint64_t v, bool neg, char *buf, size_t size)
+{
+    char t[24];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) && n < sizeof(t));
+    size_t k = 0;
+    if (neg && k + 1 < size)
+        buf[k++] = '-';
+    while (n && k + 1 < size)
+        buf[k++] = t[--n];
+    buf[k] = '\0';
+    return k;
+}
+
 static void mp_raw(const msgpack_object *map, const char *key, rawval *ret, char *numbuf,
                    size_t numsize)
 {
@@ -574,11 +593,12 @@ static void mp_raw(const msgpack_object *map, const char *key, rawval *ret, char
     } else if (numbuf && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
         ret->kind = RAW_NUMBER;
         ret->p = numbuf;
-        ret->n = (size_t)snprintf(numbuf, numsize, "%" PRIu64, v->via.u64);
+        ret->n = u64_text(v->via.u64, false, numbuf, numsize);
     } else if (numbuf && v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
         ret->kind = RAW_NUMBER;
         ret->p = numbuf;
-        ret->n = (size_t)snprintf(numbuf, numsize, "%" PRId64, v->via.i64);
+        ret->n = u64_text(v->via.i64 < 0 ? (uint64_t)0 - (uint64_t)v->via.i64 : (uint64_t)v->via.i64,
+                          v->via.i64 < 0, numbuf, numsize);
     } else {
         ret->kind = RAW_OTHER;
         ret->type_name = mp_type_name(v);

@@ -1,8 +1,9 @@
-/* strmap.c - see strmap.h.  FNV-1a hashes, power-of-two bucket counts, the
+/* strmap.c - see strmap.h.  hash.h's hashes, power-of-two bucket counts, the
  * table doubles when it holds as many entries as buckets.  Each entry keeps
  * its hash, so a lookup compares keys only when the hashes agree (metric
  * series keys share long prefixes: strcmp was a tenth of a worker's time). */
 #include "strmap.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -11,10 +12,7 @@
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return cs_hash_str(s);
 }
 
 void **cs_strmap_find(cs_strmap *m, const char *key)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <msgpack.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "decode.h"
@@ -109,7 +110,8 @@ static void pack_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, strlen(s));
 }
 
-/* Packs an event; qkind 0 = uint, 1 = string, 2 = float64. */
+/* Packs an event; qkind 0 = uint, 1 = string, 2 = float64, 3 = uint 0,
+ * 4 = int64 minimum, 5 = uint 1234567890. */
 static void pack_event(msgpack_sbuffer *sb, int qkind)
 {
     msgpack_packer pk;
@@ -131,6 +133,12 @@ static void pack_event(msgpack_sbuffer *sb, int qkind)
         msgpack_pack_uint64(&pk, 18446744073709551615ULL);
     else if (qkind == 1)
         pack_str(&pk, "0.001");
+    else if (qkind == 3)
+        msgpack_pack_uint64(&pk, 0);
+    else if (qkind == 4)
+        msgpack_pack_int64(&pk, INT64_MIN);
+    else if (qkind == 5)
+        msgpack_pack_uint64(&pk, 1234567890);
     else
         msgpack_pack_double(&pk, 0.5);
     pack_str(&pk, "labels");
@@ -150,6 +158,15 @@ START_TEST(valid_and_invalid_msgpack)
     pack_event(&sb, 1);
     ck_assert_int_eq(cs_event_decode(sb.data, sb.size, 0, CS_EVENT_FORMAT_MSGPACK, &ev, &err), 0);
     ck_assert_str_eq(qstr(), "0.001000000000");
+    /* integers become decimal text without printf: every digit, the sign */
+    pack_event(&sb, 3);
+    ck_assert_int_eq(cs_event_decode(sb.data, sb.size, 0, CS_EVENT_FORMAT_MSGPACK, &ev, &err), 0);
+    ck_assert_str_eq(qstr(), "0.000000000000");
+    pack_event(&sb, 5);
+    ck_assert_int_eq(cs_event_decode(sb.data, sb.size, 0, CS_EVENT_FORMAT_MSGPACK, &ev, &err), 0);
+    ck_assert_str_eq(qstr(), "1234567890.000000000000");
+    pack_event(&sb, 4);
+    expect_reject(sb.data, sb.size, CS_REJECT_INVALID_QUANTITY, "\"-9223372036854775808\" is negative");
     pack_event(&sb, 2);
     expect_reject(sb.data, sb.size, CS_REJECT_WRONG_TYPE, "binary float");
     pack_event(&sb, 1);
