@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "agg.h"
+#include "batch.h"
 
 typedef struct cs_store cs_store;
 
@@ -27,17 +28,7 @@ typedef struct cs_store_offset {
     int64_t next;     /* value to store */
 } cs_store_offset;
 
-typedef struct cs_store_reject {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    const char *reason; /* cs_reject_code_name() */
-    const char *detail;
-    const void *raw;
-    size_t raw_len;
-    const void *key; /* may be NULL */
-    size_t key_len;
-} cs_store_reject;
+typedef cs_batch_reject cs_store_reject; /* batch.h */
 
 /* De-duplication in the flush (dedup.h, sql/0005), for the event hours
  * with new fingerprints (ascending).  Before the aggregates are written,
@@ -62,25 +53,9 @@ typedef struct cs_store_dedup {
     void *opaque;
 } cs_store_dedup;
 
-typedef struct cs_store_customer {
-    const char *id, *name, *plan, *cost_center; /* "" for unknown */
-} cs_store_customer;
+typedef cs_batch_customer cs_store_customer; /* batch.h */
 
-/* A metric sample waiting for settlement, already priced and attributed. */
-typedef struct cs_store_sample {
-    const unsigned char *series_id; /* 32 bytes */
-    const char *series;
-    int64_t time_usec;
-    const char *value;   /* exact decimal text, or NULL with special set */
-    const char *special; /* "NaN", "+Inf", "-Inf" or NULL */
-    const char *kind;    /* "counter" or "gauge" */
-    int64_t unit_divisor, max_gap_usec;
-    const char *customer, *plan, *product, *meter, *rule_id, *rules_version, *currency, *unit;
-    cs_dec unit_price, discount_rate;
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-} cs_store_sample;
+typedef cs_batch_sample cs_store_sample; /* batch.h */
 
 /* Newest sample time of a metric partition (-1: assigned, none seen yet). */
 typedef struct cs_store_watermark {

@@ -110,53 +110,26 @@ static void dedup_prefetch(cs_worker *w, int64_t *hours, size_t n)
     free(ret);
 }
 
-static bool same_customer(const customer_rec *a, const cs_customer *b)
+static bool same_customer(const char *plan, const char *name, const char *cost_center,
+                          const cs_customer *b)
 {
-    return strcmp(a->plan, b->plan) == 0 && strcmp(a->name, b->name) == 0 &&
-           strcmp(a->cost_center, b->cost_center) == 0;
-}
-
-/* A compact copy of c's attributes (one allocation; free() frees it). */
-static customer_rec *customer_rec_new(const cs_customer *c)
-{
-    const char *src[4] = {c->id, c->name, c->plan, c->cost_center};
-    size_t len[4], total = 0;
-    for (int i = 0; i < 4; i++)
-        total += (len[i] = strlen(src[i]) + 1);
-    customer_rec *r = malloc(sizeof(*r) + total);
-    if (!r)
-        return NULL;
-    char *p = r->text;
-    const char **dst[4] = {&r->id, &r->name, &r->plan, &r->cost_center};
-    for (int i = 0; i < 4; i++) {
-        memcpy(p, src[i], len[i]);
-        *dst[i] = p;
-        p += len[i];
-    }
-    return r;
+    return strcmp(plan, b->plan) == 0 && strcmp(name, b->name) == 0 &&
+           strcmp(cost_center, b->cost_center) == 0;
 }
 
 /* Keeps c's attributes for the flush, unless they are what is stored or
  * already kept: a customer costs a lookup per event, a copy per change. */
 static int remember_customer(cs_worker *w, const cs_customer *c)
 {
-    void **slot = cs_strmap_find(&w->customers, c->id);
-    if (slot && same_customer(*slot, c))
+    const cs_batch_customer *kept = cs_batch_find_customer(w->batch, c->id);
+    if (kept && same_customer(kept->plan, kept->name, kept->cost_center, c))
         return 0;
-    void **known = slot ? NULL : cs_strmap_find(&w->stored_customers, c->id);
-    if (known && same_customer(*known, c))
+    void **known = kept ? NULL : cs_strmap_find(&w->stored_customers, c->id);
+    const customer_rec *k = known ? *known : NULL;
+    if (k && same_customer(k->plan, k->name, k->cost_center, c))
         return 0; /* unchanged: customer attributes are written only when they change */
-    customer_rec *copy = customer_rec_new(c);
-    if (!copy)
-        return -ENOMEM;
-    if (slot) { /* the latest attributes win */
-        free(*slot);
-        *slot = copy;
-    } else if (cs_strmap_put(&w->customers, c->id, copy) < 0) {
-        free(copy);
-        return -ENOMEM;
-    }
-    return 0;
+    cs_batch_customer bc = {c->id, c->name, c->plan, c->cost_center};
+    return cs_batch_set_customer(w->batch, &bc);
 }
 
 /* Forgets the messages taken from Kafka but not folded in: after a
@@ -272,37 +245,17 @@ static void on_error(void *opaque, const char *what, const char *reason)
 
 static int add_reject(cs_worker *w, const cs_message *m, cs_reject_code code, const char *detail)
 {
-    if (cs_array_reserve(&w->rejects, &w->caprejects, w->nrejects + 1, sizeof(*w->rejects)) < 0)
-        return -ENOMEM;
     cs_ledger_part *p = cs_ledger_find(&w->ledger, m->topic, m->partition);
-    cs_store_reject *rj = &w->rejects[w->nrejects];
-    rj->topic = p->topic;
-    rj->partition = m->partition;
-    rj->offset = m->offset;
-    rj->reason = cs_reject_code_name(code);
-    rj->detail = strdup(detail);
-    rj->raw = malloc(m->len ? m->len : 1);
-    if (rj->raw && m->len)
-        memcpy((void *)rj->raw, m->payload, m->len);
-    rj->raw_len = m->len;
-    rj->key = NULL;
-    rj->key_len = 0;
-    if (m->key && m->key_len) {
-        rj->key = malloc(m->key_len);
-        if (rj->key)
-            memcpy((void *)rj->key, m->key, m->key_len);
-        rj->key_len = rj->key ? m->key_len : 0;
-    }
-    if (!rj->detail || !rj->raw) {
-        free((void *)rj->detail);
-        free((void *)rj->raw);
-        free((void *)rj->key);
+    cs_batch_reject rj = {p->topic, m->partition, m->offset, cs_reject_code_name(code), detail,
+                          m->payload, m->len, m->key && m->key_len ? m->key : NULL,
+                          m->key && m->key_len ? m->key_len : 0};
+    if (cs_batch_add_reject(w->batch, &rj) < 0)
         return -ENOMEM;
-    }
-    w->nrejects++;
     w->n.rejected[code]++;
     return 0;
 }
+
+_Static_assert(CS_SERIES_ID_LEN == CS_BATCH_SERIES_ID_LEN, "a series id is copied whole");
 
 /* Keeps a priced metric sample for the flush.  0 or -ENOMEM. */
 static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, const cs_rule *rule,
@@ -313,40 +266,17 @@ static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, con
         return -ENOMEM;
     if (x->special == CS_SAMPLE_FINITE)
         cs_dec_format(x->value, 12, value, sizeof(value));
-    const char *kind = rule->metric_kind == CS_METRIC_KIND_GAUGE ? "gauge" : "counter";
-    const char *special = cs_sample_special_name(x->special);
-    const char *strs[] = {series, x->special == CS_SAMPLE_FINITE ? value : "", special ? special : "",
-                          kind, cust->id, cust->plan, rule->product, rule->meter, rule->id,
-                          w->rules->version, w->rules->currency, rule->unit, m->topic};
-    enum { N = sizeof(strs) / sizeof(strs[0]) };
-    size_t len[N], total = 0;
-    for (size_t i = 0; i < N; i++)
-        total += (len[i] = strlen(strs[i]) + 1);
-    if (cs_array_reserve(&w->samples, &w->capsamples, w->nsamples + 1, sizeof(*w->samples)) < 0)
-        return -ENOMEM;
-    pending_sample *ps = &w->samples[w->nsamples];
-    ps->block = malloc(total);
-    if (!ps->block)
-        return -ENOMEM;
-    const char *copy[N];
-    char *p = ps->block;
-    for (size_t i = 0; i < N; i++) {
-        memcpy(p, strs[i], len[i]);
-        copy[i] = p;
-        p += len[i];
-    }
-    memcpy(ps->series_id, x->series_id, CS_SERIES_ID_LEN);
-    ps->s = (cs_store_sample){
-        .series_id = NULL /* set at flush: the array may move */, .series = copy[0], .time_usec = x->time_usec,
-        .value = x->special == CS_SAMPLE_FINITE ? copy[1] : NULL,
-        .special = special ? copy[2] : NULL, .kind = copy[3],
+    cs_batch_sample s = {
+        .series_id = x->series_id, .series = series, .time_usec = x->time_usec,
+        .value = x->special == CS_SAMPLE_FINITE ? value : NULL,
+        .special = cs_sample_special_name(x->special),
+        .kind = rule->metric_kind == CS_METRIC_KIND_GAUGE ? "gauge" : "counter",
         .unit_divisor = rule->unit_divisor, .max_gap_usec = rule->max_gap_usec,
-        .customer = copy[4], .plan = copy[5], .product = copy[6], .meter = copy[7],
-        .rule_id = copy[8], .rules_version = copy[9], .currency = copy[10], .unit = copy[11],
-        .unit_price = rule->unit_price, .discount_rate = price->discount_rate,
-        .topic = copy[12], .partition = m->partition, .offset = m->offset};
-    w->nsamples++;
-    return 0;
+        .customer = cust->id, .plan = cust->plan, .product = rule->product, .meter = rule->meter,
+        .rule_id = rule->id, .rules_version = w->rules->version, .currency = w->rules->currency,
+        .unit = rule->unit, .unit_price = rule->unit_price, .discount_rate = price->discount_rate,
+        .topic = m->topic, .partition = m->partition, .offset = m->offset};
+    return cs_batch_add_sample(w->batch, &s);
 }
 
 /* Counts a sample older than its partition's newest by more than the
@@ -918,17 +848,12 @@ static void worker_free(cs_worker *w)
     cs_http_stop(w->http);
     cs_telemetry_free(w->tm);
     cs__worker_flush_free(w); /* before the memory a batch in flight points into */
-    cs__worker_drop_rejects(w->rejects, w->nrejects);
-    free(w->rejects);
-    for (size_t i = 0; i < w->nsamples; i++)
-        free(w->samples[i].block);
-    cs_strmap_clear(&w->customers, free);
+
     cs_strmap_clear(&w->stored_customers, free);
     cs_dedup_free(w->dedup);
     cs_ledger_free(&w->ledger);
     cs_batch_free(w->batch);
     cs_agg_free(w->settled);
-    free(w->samples);
     cs_store_free(w->store);
     cs_labels_free(w->labels);
     cs_rules_free(w->rules);

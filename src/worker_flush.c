@@ -36,13 +36,8 @@
 
 /* Everything one flush writes, owned. */
 typedef struct flight_job {
-    cs_batch *batch;            /* the usage events, aggregated */
-    cs_flight *flight;          /* their fingerprints; NULL with de-duplication off */
-    cs_store_reject *rejects;
-    size_t nrejects, caprejects;
-    pending_sample *samples;
-    size_t nsamples, capsamples;
-    cs_strmap customers;        /* id → customer_rec * */
+    cs_batch *batch;            /* events, rejects, samples, customers */
+    cs_flight *flight;          /* the events' fingerprints; NULL with de-duplication off */
     cs_ledger_move *moves;      /* the offsets it stores */
     size_t nmoves;
     bool wm_all;                /* its watermarks name every metric partition */
@@ -51,8 +46,6 @@ typedef struct flight_job {
     const char *why;            /* a static string, for the log */
     /* what the store reads (pointing into the above) */
     cs_store_offset *offs;
-    cs_store_customer *custs;
-    cs_store_sample *ssamples;
     cs_store_watermark *wms;
     cs_store_dedup dedup;
     cs_store_batch b;
@@ -60,21 +53,6 @@ typedef struct flight_job {
 
 #define FLUSH_COST_RATIO 1
 #define STORED_CUSTOMERS_MAX 200000 /* remembered attributes; then start again */
-
-void cs__worker_drop_rejects(cs_store_reject *rejects, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free((void *)rejects[i].detail);
-        free((void *)rejects[i].raw);
-        free((void *)rejects[i].key);
-    }
-}
-
-static void drop_samples(pending_sample *samples, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(samples[i].block);
-}
 
 static void job_free(cs_worker *w, flight_job *j)
 {
@@ -88,15 +66,8 @@ static void job_free(cs_worker *w, flight_job *j)
             cs_batch_free(j->batch);
     }
     cs_flight_free(j->flight);
-    cs__worker_drop_rejects(j->rejects, j->nrejects);
-    free(j->rejects);
-    drop_samples(j->samples, j->nsamples);
-    free(j->samples);
-    cs_strmap_clear(&j->customers, free);
     free(j->moves);
     free(j->offs);
-    free(j->custs);
-    free(j->ssamples);
     free(j->wms);
     free(j);
 }
@@ -114,39 +85,37 @@ static int job_fresh(void *opaque, int64_t hour, const unsigned char **ret_fps, 
     return 0;
 }
 
-typedef struct customer_list {
-    cs_store_customer *items;
+/* A job's customers are stored: remember their attributes so that
+ * unchanged ones are not written again. */
+static void remember_stored_customers(cs_worker *w, const cs_batch *b)
+{
     size_t n;
-} customer_list;
-
-static void collect_customer(void *opaque, const char *key, void *value)
-{
-    customer_list *l = opaque;
-    const customer_rec *c = value;
-    (void)key;
-    l->items[l->n++] = (cs_store_customer){c->id, c->name, c->plan, c->cost_center};
-}
-
-static void move_customer(void *opaque, const char *key, void *value)
-{
-    cs_worker *w = opaque;
-    void **slot = cs_strmap_find(&w->stored_customers, key);
-    if (slot) {
-        free(*slot);
-        *slot = value;
-    } else if (cs_strmap_put(&w->stored_customers, key, value) < 0) {
-        free(value); /* only an optimisation: it is written again next time */
-    }
-}
-
-/* A job's customers are stored: remember their attributes (taking
- * ownership) so that unchanged ones are not written again. */
-static void remember_stored_customers(cs_worker *w, cs_strmap *customers)
-{
-    if (w->stored_customers.n + customers->n > STORED_CUSTOMERS_MAX)
+    const cs_batch_customer *c = cs_batch_customers(b, &n);
+    if (w->stored_customers.n + n > STORED_CUSTOMERS_MAX)
         cs_strmap_clear(&w->stored_customers, free);
-    cs_strmap_each(customers, move_customer, w);
-    cs_strmap_clear(customers, NULL);
+    for (size_t i = 0; i < n; i++) {
+        const char *src[4] = {c[i].id, c[i].name, c[i].plan, c[i].cost_center};
+        size_t len[4], total = 0;
+        for (int k = 0; k < 4; k++)
+            total += (len[k] = strlen(src[k]) + 1);
+        customer_rec *r = malloc(sizeof(*r) + total);
+        if (!r)
+            return; /* only an optimisation: they are written again next time */
+        char *p = r->text;
+        const char **dst[4] = {&r->id, &r->name, &r->plan, &r->cost_center};
+        for (int k = 0; k < 4; k++) {
+            memcpy(p, src[k], len[k]);
+            *dst[k] = p;
+            p += len[k];
+        }
+        void **slot = cs_strmap_find(&w->stored_customers, r->id);
+        if (slot) {
+            free(*slot);
+            *slot = r;
+        } else if (cs_strmap_put(&w->stored_customers, r->id, r) < 0) {
+            free(r);
+        }
+    }
 }
 
 /* Whether a flush has anything to write: offsets that moved, rows,
@@ -158,7 +127,9 @@ static bool flush_wanted(const cs_worker *w, size_t nmoves)
         const cs_ledger_part *p = &w->ledger.parts[i];
         wm_due = p->active && p->metric && !p->wm_registered;
     }
-    return nmoves || cs_agg_count(cs_batch_agg(w->batch)) || w->nrejects || wm_due;
+    size_t nrejects;
+    cs_batch_rejects(w->batch, &nrejects);
+    return nmoves || cs_agg_count(cs_batch_agg(w->batch)) || nrejects || wm_due;
 }
 
 /* The job's watermarks: every active metric partition's newest sample of
@@ -200,11 +171,9 @@ static flight_job *job_alloc(cs_worker *w)
         return NULL;
     j->moves = calloc(w->ledger.n + 1, sizeof(*j->moves));
     j->offs = calloc(w->ledger.n + 1, sizeof(*j->offs));
-    j->custs = calloc(w->customers.n + 1, sizeof(*j->custs));
-    j->ssamples = calloc(w->nsamples + 1, sizeof(*j->ssamples));
     if (!w->spare)
         w->spare = cs_batch_new();
-    if (!j->moves || !j->offs || !j->custs || !j->ssamples || !w->spare ||
+    if (!j->moves || !j->offs || !w->spare ||
         (w->dedup && cs_flight_new(w->dedup, &j->flight) < 0)) {
         job_free(w, j);
         return NULL;
@@ -212,24 +181,12 @@ static flight_job *job_alloc(cs_worker *w)
     return j;
 }
 
-/* Moves the batch's memory into j; the worker starts a fresh batch. */
+/* Moves the batch into j; the worker starts a fresh one. */
 static void job_take(cs_worker *w, flight_job *j)
 {
     j->batch = w->batch;
     w->batch = w->spare;
     w->spare = NULL;
-    j->rejects = w->rejects;
-    j->nrejects = w->nrejects;
-    j->caprejects = w->caprejects;
-    w->rejects = NULL;
-    w->nrejects = w->caprejects = 0;
-    j->samples = w->samples;
-    j->nsamples = w->nsamples;
-    j->capsamples = w->capsamples;
-    w->samples = NULL;
-    w->nsamples = w->capsamples = 0;
-    j->customers = w->customers;
-    w->customers = (cs_strmap){0};
     j->pending = w->pending;
     j->oldest_ms = w->oldest_ms;
     w->pending = 0;
@@ -255,22 +212,20 @@ static int job_make(cs_worker *w, const char *why, flight_job **ret)
         j->offs[i] = (cs_store_offset){j->moves[i].topic, j->moves[i].partition,
                                        j->moves[i].expected, j->moves[i].next};
     job_take(w, j);
-    customer_list cl = {j->custs, 0};
-    cs_strmap_each(&j->customers, collect_customer, &cl);
-    for (size_t i = 0; i < j->nsamples; i++) {
-        j->ssamples[i] = j->samples[i].s;
-        j->ssamples[i].series_id = j->samples[i].series_id;
-    }
+    size_t nsamples, ncustomers, nrejects;
+    const cs_batch_sample *samples = cs_batch_samples(j->batch, &nsamples);
+    const cs_batch_customer *customers = cs_batch_customers(j->batch, &ncustomers);
+    const cs_batch_reject *rejects = cs_batch_rejects(j->batch, &nrejects);
     if (j->flight)
         j->dedup = (cs_store_dedup){cs_flight_nhours(j->flight), cs_flight_hours(j->flight),
                                     cs_flight_known(j->flight), cs_flight_stored(j->flight),
                                     job_seen, job_fresh, j};
-    j->b = (cs_store_batch){.group = w->cfg->group, .samples = j->ssamples,
-                            .nsamples = j->nsamples, .watermarks = j->wms, .nwatermarks = nwms,
-                            .customers = j->custs, .ncustomers = cl.n,
+    j->b = (cs_store_batch){.group = w->cfg->group, .samples = samples, .nsamples = nsamples,
+                            .watermarks = j->wms, .nwatermarks = nwms,
+                            .customers = customers, .ncustomers = ncustomers,
                             .agg = cs_batch_agg(j->batch),
                             .dedup = j->dedup.nhours ? &j->dedup : NULL,
-                            .rejects = j->rejects, .nrejects = j->nrejects, .offsets = j->offs,
+                            .rejects = rejects, .nrejects = nrejects, .offsets = j->offs,
                             .noffsets = j->nmoves};
     *ret = j;
     return 0;
@@ -288,7 +243,7 @@ static void log_stored(const flight_job *j, int64_t usec)
 {
     char rows[24], rej[24], ms[24], msgs[24];
     fmt_i64(rows, sizeof(rows), (int64_t)cs_agg_count(cs_batch_agg(j->batch)));
-    fmt_i64(rej, sizeof(rej), (int64_t)j->nrejects);
+    fmt_i64(rej, sizeof(rej), (int64_t)j->b.nrejects);
     fmt_i64(ms, sizeof(ms), usec / 1000);
     fmt_i64(msgs, sizeof(msgs), (int64_t)j->pending);
     cs_log(CS_LOG_DEBUG, "flushed", "why", j->why, "rows", rows, "rejects", rej, "messages", msgs,
@@ -321,7 +276,7 @@ static int job_stored(cs_worker *w, flight_job *j, int64_t usec)
     const cs_agg *agg = cs_batch_agg(j->batch);
     for (size_t i = 0; i < cs_agg_count(agg); i++)
         w->n.rows_written += cs_agg_row_at(agg, i)->events > 0;
-    w->n.rejects_written += j->nrejects;
+    w->n.rejects_written += j->b.nrejects;
     cs_ledger_stored(&w->ledger, j->moves, j->nmoves);
     commit_to_kafka(w, j);
     log_stored(j, usec);
@@ -332,7 +287,7 @@ static int job_stored(cs_worker *w, flight_job *j, int64_t usec)
         if (w->ledger.parts[i].active && w->ledger.parts[i].metric)
             w->ledger.parts[i].wm_registered = true;
     w->wm_all_registered = w->wm_all_registered || j->wm_all;
-    remember_stored_customers(w, &j->customers);
+    remember_stored_customers(w, j->batch);
     if (j->oldest_ms > 0)
         w->n.freshness_usec = now_usec() - j->oldest_ms * 1000;
     w->flush_every = FLUSH_COST_RATIO * usec;
@@ -541,16 +496,11 @@ void cs__worker_discard(cs_worker *w)
         w->job = NULL;
     }
     cs__worker_inbox_clear(w);
-    cs_batch_clear(w->batch);
-    cs__worker_drop_rejects(w->rejects, w->nrejects);
-    w->nrejects = 0;
-    drop_samples(w->samples, w->nsamples);
-    w->nsamples = 0;
+    cs_batch_clear(w->batch); /* events, rejects, samples, customers */
     for (size_t i = 0; i < w->ledger.n; i++)
         w->ledger.parts[i].max_sample = -1;
     if (w->dedup)
         cs_dedup_discard(w->dedup); /* pending and sealed alike */
-    cs_strmap_clear(&w->customers, free);
     w->pending = 0;
     cs_ledger_rewind(&w->ledger);
     w->oldest_ms = 0;

@@ -50,15 +50,9 @@ typedef struct poison {
     char detail[CS_EVENT_DETAIL];
 } poison;
 
-/* A metric sample of the batch, with copies of its strings. */
-typedef struct pending_sample {
-    cs_store_sample s;
-    unsigned char series_id[CS_SERIES_ID_LEN];
-    char *block; /* owns every string of s */
-} pending_sample;
 
-/* A customer's attributes as a batch writes them (compact: a cs_customer
- * is 2.4 KB of fixed arrays), in one allocation. */
+/* A customer's attributes as last stored (compact: a cs_customer is 2.4 KB
+ * of fixed arrays), in one allocation. */
 typedef struct customer_rec {
     const char *id, *name, *plan, *cost_center;
     char text[]; /* the four strings */
@@ -84,13 +78,8 @@ typedef struct cs_worker {
     cs_flusher *flusher; /* writes a batch while the next one fills (worker_flush.c) */
     struct flight_job *job; /* the batch in flight, or kept to retry; NULL: none */
     cs_ledger ledger; /* offsets of every partition ever assigned */
-    cs_store_reject *rejects;
-    size_t nrejects, caprejects;
     cs_dedup *dedup;     /* fingerprints of counted events, by event hour */
-    cs_strmap customers; /* id → customer_rec *, attributes seen in this batch */
     cs_strmap stored_customers; /* id → customer_rec *, attributes as last stored */
-    pending_sample *samples;
-    size_t nsamples, capsamples;
     cs_agg *settled; /* cost rows of the last settlement, for metrics */
     int metric_partitions[CS_CONFIG_MAX_LIST]; /* per metric topic; 0 = unknown yet */
     bool wm_all_registered; /* every metric partition has a watermark row */
@@ -224,9 +213,6 @@ poison *cs__worker_find_poison(cs_worker *w, const char *topic, int32_t partitio
 
 /* What a store error class means, for logs and /readyz. */
 const char *cs__worker_store_cause(int code);
-
-/* Frees the rejects of an array (not the array). */
-void cs__worker_drop_rejects(cs_store_reject *rejects, size_t n);
 
 /* worker.c */
 
