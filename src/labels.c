@@ -172,6 +172,29 @@ static int remember_label(cs_labels *l, const char *key, const redisReply *r, in
     return found;
 }
 
+/* Concatenates the n parts into buf as snprintf("%s%s...") would: at most
+ * size - 1 bytes and a NUL; returns the untruncated length.  Lookups build
+ * two keys per event: no printf for them. */
+static size_t cat(char *buf, size_t size, const char *const *parts, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(parts[i]);
+        if (total < size) {
+            size_t room = size - 1 - total;
+            memcpy(buf + total, parts[i], len < room ? len : room);
+        }
+        total += len;
+    }
+    if (size)
+        buf[total < size ? total : size - 1] = '\0';
+    return total;
+}
+
+#define CAT(buf, size, ...) \
+    cat(buf, size, (const char *const[]){__VA_ARGS__}, \
+        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
 /* Caches the reply to HMGET key plan name cost_center as one value
  * "plan\x1fname\x1fcost_center" (take_text() leaves no control character
  * in the parts) and fills c.  1 found, 0 absent. */
@@ -191,7 +214,7 @@ static int remember_customer(cs_labels *l, const char *key, const redisReply *r,
             else
                 dst[i][0] = '\0';
         }
-        snprintf(joined, sizeof(joined), "%s\x1f%s\x1f%s", c->plan, c->name, c->cost_center);
+        CAT(joined, sizeof(joined), c->plan, "\x1f", c->name, "\x1f", c->cost_center);
     }
     cs_cache_put(l->cache, key, found ? joined : NULL, now);
     return found;
@@ -205,7 +228,7 @@ static int lookup(cs_labels *l, const char *key, int64_t now, char *out, size_t 
     if (cs_cache_get(l->cache, key, now, &cached)) {
         if (!cached)
             return 0;
-        snprintf(out, outsize, "%s", cached);
+        CAT(out, outsize, cached);
         return 1;
     }
     if (connect_redis(l) < 0)
@@ -227,7 +250,7 @@ static int lookup_customer(cs_labels *l, const char *key, int64_t now, cs_custom
     if (cs_cache_get(l->cache, key, now, &cached)) {
         if (!cached)
             return 0;
-        snprintf(joined, sizeof(joined), "%s", cached);
+        CAT(joined, sizeof(joined), cached);
         char *a = strchr(joined, '\x1f'), *b = a ? strchr(a + 1, '\x1f') : NULL;
         if (!a || !b)
             return 0;
@@ -265,31 +288,31 @@ static int resolve(cs_labels *l, const char *subject, const cs_label *labels, si
     ret->attributed = 1;
     ret->name[0] = ret->cost_center[0] = '\0';
     if (subject) {
-        snprintf(ret->id, sizeof(ret->id), "%s", subject);
+        CAT(ret->id, sizeof(ret->id), subject);
     } else {
         r = 0;
         for (size_t i = 0; i < norder && r == 0; i++) {
             const char *v = find_label(labels, nlabels, order[i]);
             if (!v)
                 continue;
-            snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, order[i], v);
+            CAT(key, sizeof(key), l->prefix, "label:", order[i], ":", v);
             r = lookup(l, key, now, ret->id, sizeof(ret->id));
         }
         if (r < 0)
             goto fail;
         if (r == 0) {
-            snprintf(ret->id, sizeof(ret->id), "%s", CS_UNATTRIBUTED);
-            snprintf(ret->plan, sizeof(ret->plan), "%s", CS_PLAN_NONE);
+            CAT(ret->id, sizeof(ret->id), CS_UNATTRIBUTED);
+            CAT(ret->plan, sizeof(ret->plan), CS_PLAN_NONE);
             ret->attributed = 0;
             return 0;
         }
     }
-    snprintf(key, sizeof(key), "%scustomer:%s", l->prefix, ret->id);
+    CAT(key, sizeof(key), l->prefix, "customer:", ret->id);
     r = lookup_customer(l, key, now, ret);
     if (r < 0)
         goto fail;
     if (r == 0)
-        snprintf(ret->plan, sizeof(ret->plan), "%s", CS_PLAN_UNKNOWN);
+        CAT(ret->plan, sizeof(ret->plan), CS_PLAN_UNKNOWN);
     return 0;
 fail:
     *ret_err = l->err;
@@ -337,7 +360,7 @@ int cs_labels_prefetch_add(cs_labels *l, const cs_event *ev)
             const char *v = find_label(ev->labels, ev->nlabels, l->order[i]);
             if (!v)
                 continue;
-            n = (size_t)snprintf(key, sizeof(key), "%slabel:%s:%s", l->prefix, l->order[i], v);
+            n = CAT(key, sizeof(key), l->prefix, "label:", l->order[i], ":", v);
             if (n >= sizeof(key))
                 continue; /* resolve() cuts it the same way: looked up one by one */
             memcpy(p, key, n + 1);
@@ -428,7 +451,7 @@ static void block_customer_key(cs_labels *l, const char *b, int64_t now, char *k
             id = v;
         }
     }
-    if (id && (size_t)snprintf(key, size, "%scustomer:%s", l->prefix, id) >= size)
+    if (id && CAT(key, size, l->prefix, "customer:", id) >= size)
         key[0] = '\0';
 }
 
