@@ -69,7 +69,7 @@ cs_telemetry *cs_telemetry_new(size_t max_customers, const char *version)
     t->consumed = cs_metrics_family(m, "costream_messages_consumed_total", "Kafka messages consumed",
                                     CS_METRIC_COUNTER, NULL, 0, NULL, 0);
     t->accepted = cs_metrics_family(m, "costream_events_accepted_total",
-                                    "Events priced and aggregated (duplicates excluded once flushed)",
+                                    "Events and metric samples priced and stored (less those another worker counted first)",
                                     CS_METRIC_COUNTER, NULL, 0, NULL, 0);
     t->rejected = cs_metrics_family(m, "costream_events_rejected_total",
                                     "Messages stored in rejected_events, by reason",

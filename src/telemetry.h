@@ -20,7 +20,7 @@
 /* Running totals a worker keeps (exported as counters). */
 typedef struct cs_telemetry_counters {
     uint64_t consumed;
-    uint64_t accepted;    /* counted, duplicates excluded once flushed */
+    uint64_t accepted;    /* stored, less those another worker counted first; monotonic */
     uint64_t duplicates;  /* events whose (source, id) was already counted */
     uint64_t rejected[CS_REJECT__COUNT];
     uint64_t unattributed;

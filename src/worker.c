@@ -345,7 +345,7 @@ static int handle_sample(cs_worker *w, const cs_message *m, cs_ledger_part *p, c
         return r;
     if (cust.attributed && remember_customer(w, &cust) < 0)
         return -ENOMEM;
-    w->n.accepted++;
+    w->batch_accepted++; /* counted once its flush is stored */
     if (!cust.attributed)
         w->n.unattributed++;
     return 0;
@@ -479,7 +479,7 @@ static int handle(cs_worker *w, const cs_message *m)
                 err.code = CS_REJECT_COST_OVERFLOW;
                 snprintf(err.detail, sizeof(err.detail), "hourly sum would exceed 38 digits");
             } else {
-                w->n.accepted++;
+                w->batch_accepted++; /* counted once its flush is stored */
                 if (!cust.attributed)
                     w->n.unattributed++;
                 else if (remember_customer(w, &cust) < 0)

@@ -42,6 +42,7 @@ typedef struct flight_job {
     size_t nmoves;
     bool wm_all;                /* its watermarks name every metric partition */
     size_t pending;             /* messages folded in */
+    uint64_t accepted;          /* events and samples accepted into it */
     int64_t oldest_ms;          /* Kafka timestamp of the oldest, 0 if none */
     const char *why;            /* a static string, for the log */
     /* what the store reads (pointing into the above) */
@@ -188,8 +189,10 @@ static void job_take(cs_worker *w, flight_job *j)
     w->batch = w->spare;
     w->spare = NULL;
     j->pending = w->pending;
+    j->accepted = w->batch_accepted;
     j->oldest_ms = w->oldest_ms;
     w->pending = 0;
+    w->batch_accepted = 0;
     w->oldest_ms = 0;
 }
 
@@ -281,8 +284,10 @@ static int job_stored(cs_worker *w, flight_job *j, int64_t usec)
     commit_to_kafka(w, j);
     log_stored(j, usec);
     w->n.flushes++;
+    /* monotonic for Prometheus: what was stored, less the events another
+     * worker had counted first (taken back in the flush) */
     w->n.duplicates += cs_batch_duplicates(j->batch);
-    w->n.accepted -= cs_batch_duplicates(j->batch);
+    w->n.accepted += j->accepted - cs_batch_duplicates(j->batch);
     for (size_t i = 0; i < w->ledger.n; i++)
         if (w->ledger.parts[i].active && w->ledger.parts[i].metric)
             w->ledger.parts[i].wm_registered = true;
@@ -502,6 +507,7 @@ void cs__worker_discard(cs_worker *w)
     if (w->dedup)
         cs_dedup_discard(w->dedup); /* pending and sealed alike */
     w->pending = 0;
+    w->batch_accepted = 0;
     cs_ledger_rewind(&w->ledger);
     w->oldest_ms = 0;
 }

@@ -103,6 +103,7 @@ typedef struct cs_worker {
     size_t npoison, cappoison;
     size_t isolate; /* while isolating: messages per batch at most; 0 = off */
     size_t pending; /* messages folded in since the last flush */
+    uint64_t batch_accepted; /* events and samples of the batch, counted when it is stored */
     bool revoking;  /* inside on_revoke: the partitions are going anyway */
     int64_t last_flush;
     int64_t flush_every;     /* current flush interval (µs): grows with the flush's cost */
