@@ -167,7 +167,7 @@ int cs_batch_add_sample(cs_batch *b, const cs_batch_sample *s)
                          sizeof(*b->sample_blocks)) < 0)
         return -ENOMEM;
     cs_batch_sample c = *s;
-    const char **strs[] = {&c.series, &c.value, &c.special, &c.kind, &c.customer, &c.plan,
+    const char **strs[] = {&c.series, &c.special, &c.kind, &c.customer, &c.plan,
                            &c.product, &c.meter, &c.rule_id, &c.rules_version, &c.currency,
                            &c.unit, &c.topic};
     char *block = pack(strs, sizeof(strs) / sizeof(strs[0]), CS_BATCH_SERIES_ID_LEN);

@@ -54,8 +54,8 @@ typedef struct cs_batch_sample {
     const unsigned char *series_id; /* 32 bytes */
     const char *series;
     int64_t time_usec;
-    const char *value;   /* exact decimal text, or NULL with special set */
-    const char *special; /* "NaN", "+Inf", "-Inf" or NULL */
+    cs_dec value;        /* when special is NULL */
+    const char *special; /* "NaN", "+Inf", "-Inf", or NULL for a finite value */
     const char *kind;    /* "counter" or "gauge" */
     int64_t unit_divisor, max_gap_usec;
     const char *customer, *plan, *product, *meter, *rule_id, *rules_version, *currency, *unit;
@@ -98,8 +98,8 @@ int cs_batch_add_reject(cs_batch *b, const cs_batch_reject *rj);
 /* The rejects so far, in order; *ret_n of them. */
 const cs_batch_reject *cs_batch_rejects(const cs_batch *b, size_t *ret_n);
 
-/* Keeps a metric sample (its strings and series id copied; NULL value and
- * special stay NULL).  0 or -ENOMEM (nothing kept). */
+/* Keeps a metric sample (its strings and series id copied; a NULL special
+ * stays NULL).  0 or -ENOMEM (nothing kept). */
 int cs_batch_add_sample(cs_batch *b, const cs_batch_sample *s);
 
 /* The samples so far, in order; *ret_n of them. */

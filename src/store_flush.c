@@ -66,20 +66,66 @@ static void put_numeric(cs_buf *b, cs_dec d)
     cs_buf_append(b, (const char *)t, n);
 }
 
-#define PG_EPOCH_USEC INT64_C(946684800000000) /* 2000-01-01 in Unix µs */
+static void put_null(cs_buf *b)
+{
+    put_be(b, 0xffffffff, 4);
+}
 
-static void agg_binary(cs_buf *b, const cs_agg *agg)
+static void put_int4(cs_buf *b, int32_t v)
+{
+    put_be(b, 4, 4);
+    put_be(b, (uint32_t)v, 4);
+}
+
+static void put_int8(cs_buf *b, int64_t v)
+{
+    put_be(b, 8, 4);
+    put_be(b, (uint64_t)v, 8);
+}
+
+/* bytea, or NULL when p is */
+static void put_bytes(cs_buf *b, const void *p, size_t n)
+{
+    if (!p) {
+        put_null(b);
+        return;
+    }
+    put_be(b, n, 4);
+    cs_buf_append(b, p, n);
+}
+
+/* text, or NULL when s is */
+static void put_text_or_null(cs_buf *b, const char *s)
+{
+    if (s)
+        put_text(b, s);
+    else
+        put_null(b);
+}
+
+static void put_header(cs_buf *b)
 {
     cs_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
     put_be(b, 0, 4); /* flags */
     put_be(b, 0, 4); /* header extension */
+}
+
+static void put_trailer(cs_buf *b)
+{
+    put_be(b, 0xffff, 2);
+}
+
+#define PG_EPOCH_USEC INT64_C(946684800000000) /* 2000-01-01 in Unix µs */
+
+static void agg_binary(cs_buf *b, const cs_agg *agg)
+{
+    put_header(b);
     for (size_t i = 0; i < cs_agg_count(agg); i++) {
         const cs_agg_row *row = cs_agg_row_at(agg, i);
         if (row->events == 0)
             continue; /* every event of it was a duplicate */
         put_be(b, 17, 2);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)(row->key.hour_usec - PG_EPOCH_USEC), 8);
+        put_int8(b, row->key.hour_usec - PG_EPOCH_USEC);
         const char *texts[] = {row->key.customer, row->key.product, row->key.meter,
                                row->key.rule_id, row->key.rules_version, row->key.plan,
                                row->key.currency, row->key.unit};
@@ -89,14 +135,12 @@ static void agg_binary(cs_buf *b, const cs_agg *agg)
                          row->list_cost, row->discount, row->cost};
         for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
             put_numeric(b, nums[k]);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)row->events, 8);
-        if (row->key.attribution && *row->key.attribution)
-            put_text(b, row->key.attribution);
-        else
-            put_be(b, 0xffffffff, 4); /* NULL: attributed */
+        put_int8(b, row->events);
+        put_text_or_null(b, row->key.attribution && *row->key.attribution
+                                ? row->key.attribution
+                                : NULL); /* NULL: attributed */
     }
-    put_be(b, 0xffff, 2); /* trailer */
+    put_trailer(b);
 }
 
 /* Adds the staged rows to usage_cost (summed over attributions) and the
@@ -536,48 +580,27 @@ static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, siz
         PGRES_COMMAND_OK, err, errsize);
 }
 
-/* A text column that may be NULL. */
-static void put_text_or_null(cs_buf *b, const char *s)
-{
-    if (s)
-        put_text(b, s);
-    else
-        put_be(b, 0xffffffff, 4);
-}
-
 /* The batch's samples in COPY's binary format (the columns of
  * insert_samples, in order): no text to parse for the numbers, times and
- * series ids, which were most of what the pending rows cost PostgreSQL.
- * -EBADMSG (the data refused, as PostgreSQL would) if a value is not exact
- * decimal text (cannot happen: the worker formats it). */
-static int samples_binary(cs_buf *b, const cs_store_batch *batch)
+ * series ids, which were most of what the pending rows cost PostgreSQL. */
+static void samples_binary(cs_buf *b, const cs_store_batch *batch)
 {
-    cs_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
-    put_be(b, 0, 4); /* flags */
-    put_be(b, 0, 4); /* header extension */
+    put_header(b);
     for (size_t i = 0; i < batch->nsamples; i++) {
         const cs_store_sample *x = &batch->samples[i];
         put_be(b, 22, 2);
         put_text(b, batch->group);
-        put_be(b, 32, 4);
-        cs_buf_append(b, (const char *)x->series_id, 32);
+        put_bytes(b, x->series_id, 32);
         put_text(b, x->series);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)(x->time_usec - PG_EPOCH_USEC), 8);
-        if (x->value) {
-            cs_dec v;
-            if (cs_dec_parse(x->value, strlen(x->value), &v) < 0)
-                return -EBADMSG;
-            put_numeric(b, v);
-        } else {
-            put_be(b, 0xffffffff, 4);
-        }
+        put_int8(b, x->time_usec - PG_EPOCH_USEC);
+        if (x->special)
+            put_null(b); /* NaN and the infinities: value NULL, special says which */
+        else
+            put_numeric(b, x->value);
         put_text_or_null(b, x->special);
         put_text(b, x->kind);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)x->unit_divisor, 8);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)x->max_gap_usec, 8);
+        put_int8(b, x->unit_divisor);
+        put_int8(b, x->max_gap_usec);
         const char *texts[] = {x->customer, x->plan, x->product, x->meter, x->rule_id,
                                x->rules_version, x->currency, x->unit};
         for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
@@ -585,21 +608,19 @@ static int samples_binary(cs_buf *b, const cs_store_batch *batch)
         put_numeric(b, x->unit_price);
         put_numeric(b, x->discount_rate);
         put_text(b, x->topic);
-        put_be(b, 4, 4);
-        put_be(b, (uint32_t)x->partition, 4);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)x->offset, 8);
+        put_int4(b, x->partition);
+        put_int8(b, x->offset);
     }
-    put_be(b, 0xffff, 2); /* trailer */
-    return 0;
+    put_trailer(b);
 }
 
 /* COPY of the batch's samples into metric_samples_pending. */
 static int copy_samples(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
     cs_buf *buf = copy_buf(s);
-    int r = samples_binary(buf, b);
-    if (r == 0 && buf->failed)
+    int r = 0;
+    samples_binary(buf, b);
+    if (buf->failed)
         r = -ENOMEM;
     if (r == 0 &&
         (r = cs__store_exec_ok(s,
@@ -610,8 +631,6 @@ static int copy_samples(cs_store *s, const cs_store_batch *b, char *err, size_t 
                                " FROM STDIN (FORMAT binary)",
                                PGRES_COPY_IN, err, errsize)) == 0)
         r = cs__store_copy_data(s, buf->data, buf->len, err, errsize);
-    if (r == -EBADMSG)
-        cs__store_set_err(err, errsize, "a metric sample's value is not a decimal");
     copy_buf_done(s);
     return r;
 }
@@ -647,9 +666,7 @@ static int insert_samples(cs_store *s, const cs_store_batch *b, char *err, size_
  * raw bytes and keys go as they are, whatever they hold. */
 static void rejects_binary(cs_buf *b, const cs_store_batch *batch)
 {
-    cs_buf_append(b, "PGCOPY\n\377\r\n\0", 11);
-    put_be(b, 0, 4); /* flags */
-    put_be(b, 0, 4); /* header extension */
+    put_header(b);
     for (size_t i = 0; i < batch->nrejects; i++) {
         const cs_store_reject *rj = &batch->rejects[i];
         char detail[1024];
@@ -657,22 +674,14 @@ static void rejects_binary(cs_buf *b, const cs_store_batch *batch)
         put_be(b, 8, 2);
         put_text(b, batch->group);
         put_text(b, rj->topic);
-        put_be(b, 4, 4);
-        put_be(b, (uint32_t)rj->partition, 4);
-        put_be(b, 8, 4);
-        put_be(b, (uint64_t)rj->offset, 8);
+        put_int4(b, rj->partition);
+        put_int8(b, rj->offset);
         put_text(b, rj->reason);
-        put_text(b, detail);
-        put_be(b, rj->raw_len, 4);
-        cs_buf_append(b, rj->raw ? rj->raw : "", rj->raw_len);
-        if (rj->key) {
-            put_be(b, rj->key_len, 4);
-            cs_buf_append(b, rj->key, rj->key_len);
-        } else {
-            put_be(b, 0xffffffff, 4); /* NULL: the message had no key */
-        }
+        put_text(b, detail); /* escaped and cut at 1,023 bytes, between characters */
+        put_bytes(b, rj->raw ? rj->raw : "", rj->raw_len);
+        put_bytes(b, rj->key, rj->key_len); /* NULL: the message had no key */
     }
-    put_be(b, 0xffff, 2); /* trailer */
+    put_trailer(b);
 }
 
 static int insert_rejects(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)

@@ -261,14 +261,12 @@ _Static_assert(CS_SERIES_ID_LEN == CS_BATCH_SERIES_ID_LEN, "a series id is copie
 static int add_sample(cs_worker *w, const cs_message *m, const cs_sample *x, const cs_rule *rule,
                       const cs_customer *cust, const cs_price *price)
 {
-    char series[CS_EVENT_ARENA], value[CS_DEC_STRLEN];
+    char series[CS_EVENT_ARENA];
     if (cs_sample_series_text(x, series, sizeof(series)) < 0)
         return -ENOMEM;
-    if (x->special == CS_SAMPLE_FINITE)
-        cs_dec_format(x->value, 12, value, sizeof(value));
     cs_batch_sample s = {
         .series_id = x->series_id, .series = series, .time_usec = x->time_usec,
-        .value = x->special == CS_SAMPLE_FINITE ? value : NULL,
+        .value = x->value, /* stored only when special is NULL (finite) */
         .special = cs_sample_special_name(x->special),
         .kind = rule->metric_kind == CS_METRIC_KIND_GAUGE ? "gauge" : "counter",
         .unit_divisor = rule->unit_divisor, .max_gap_usec = rule->max_gap_usec,

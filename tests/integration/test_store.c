@@ -69,15 +69,6 @@ static int flush(cs_store *s, cs_agg *agg, int64_t expected, int64_t next,
     return cs_store_flush(s, &b, err, 512);
 }
 
-static int flush_topic(cs_store *s, const char *topic, const cs_agg *agg, int64_t expected,
-                       int64_t next, const cs_store_reject *rj, char *err)
-{
-    cs_store_offset off = {topic, 0, expected, next};
-    cs_store_batch b = {.group = "g8", .agg = agg, .rejects = rj, .nrejects = 1, .offsets = &off,
-                        .noffsets = 1};
-    return cs_store_flush(s, &b, err, 512);
-}
-
 START_TEST(migrate_twice)
 {
     cs_store *s = cs_store_new(conninfo());
@@ -370,7 +361,7 @@ END_TEST
 
 /* The store's last line of defence: text that is not UTF-8 (here a
  * Japanese name cut at every byte) is stored escaped, never refused, by the
- * binary COPY of aggregates and by the rejected-events insert. */
+ * binary COPYs of aggregates, rejected events and pending metric samples. */
 START_TEST(invalid_utf8_at_every_cut)
 {
     char err[512];
@@ -391,13 +382,29 @@ START_TEST(invalid_utf8_at_every_cut)
                      (unsigned char)name[k]);
         cs_agg *agg = one_row(cust, "1");
         cs_store_reject rj = {"u", 0, (int64_t)cut, "invalid_time", cust, "x", 1, NULL, 0};
-        ck_assert_msg(flush_topic(s, "u", agg, cut == 1 ? -1 : (int64_t)cut - 1, (int64_t)cut, &rj, err)
-                      == 0, "cut %zu: %s", cut, err);
+        /* a pending metric sample whose series and customer carry the cut name */
+        unsigned char sid[32];
+        memset(sid, (int)cut, sizeof(sid));
+        cs_store_sample smp = {.series_id = sid, .series = cust, .time_usec = INT64_C(1793700000000000),
+                               .value = D("2.5"), .kind = "gauge", .unit_divisor = 1,
+                               .max_gap_usec = 600000000, .customer = cust, .plan = "pro",
+                               .product = "p", .meter = "m", .rule_id = "r", .rules_version = "v1",
+                               .currency = "USD", .unit = "u", .unit_price = D("0.5"),
+                               .discount_rate = D("0"), .topic = "u", .partition = 0,
+                               .offset = (int64_t)cut};
+        cs_store_offset off = {"u", 0, cut == 1 ? -1 : (int64_t)cut - 1, (int64_t)cut};
+        cs_store_batch batch = {.group = "g8", .agg = agg, .rejects = &rj, .nrejects = 1,
+                                .samples = &smp, .nsamples = 1, .offsets = &off, .noffsets = 1};
+        ck_assert_msg(cs_store_flush(s, &batch, err, sizeof(err)) == 0, "cut %zu: %s", cut, err);
         char q[256];
         snprintf(q, sizeof(q), "SELECT count(*) FROM usage_cost WHERE customer = '%s'", want);
         ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: %s not stored", cut, want);
         snprintf(q, sizeof(q), "SELECT count(*) FROM rejected_events WHERE detail = '%s'", want);
         ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: reject detail %s not stored", cut, want);
+        snprintf(q, sizeof(q), "SELECT value::text FROM metric_samples_pending WHERE series = '%s'"
+                 " AND customer = '%s' AND \"offset\" = %zu", want, want, cut);
+        ck_assert_msg(strcmp(query1(q), "2.500000000000") == 0, "cut %zu: sample %s: %s", cut, want,
+                      query1(q));
         cs_agg_free(agg);
     }
     cs_store_free(s);
