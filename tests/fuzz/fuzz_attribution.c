@@ -8,8 +8,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char text[CS_ATTRIBUTION_MAX + 1], scratch[CS_ATTRIBUTION_MAX + 1], out[CS_ATTRIBUTION_MAX];
-    if (size > CS_ATTRIBUTION_MAX)
-        return 0;
+    if (size >= CS_ATTRIBUTION_MAX)
+        return 0; /* the worker writes at most CS_ATTRIBUTION_MAX - 1 bytes (and a NUL) */
     memcpy(text, data, size);
     text[size] = '\0';
     cs_label labels[8];
