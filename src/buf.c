@@ -31,7 +31,8 @@ void cs_buf_append(cs_buf *b, const char *s, size_t n)
 {
     if (!reserve(b, n))
         return;
-    memcpy(b->data + b->len, s, n);
+    if (n > 0) /* s may be NULL then (an empty buffer's data) */
+        memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
 }

@@ -21,6 +21,12 @@ static inline cs_u128 dec_max(void)
     return ((cs_u128)UINT64_C(0x4b3b4ca85a86c47a) << 64) | UINT64_C(0x098a223fffffffff);
 }
 
+bool cs_dec_valid(cs_dec d)
+{
+    cs_u128 mag = d.raw < 0 ? (cs_u128)0 - (cs_u128)d.raw : (cs_u128)d.raw;
+    return mag <= dec_max();
+}
+
 static cs_u128 pow10_u128(int n)
 {
     cs_u128 v = 1;

@@ -84,4 +84,8 @@ size_t cs_dec_pg_numeric(cs_dec d, unsigned char *out);
 static inline bool cs_dec_is_neg(cs_dec d) { return d.raw < 0; }
 static inline bool cs_dec_is_zero(cs_dec d) { return d.raw == 0; }
 
+/* True when d is within 38 digits, as every cs_dec this module makes is
+ * (a raw value read from storage may not be). */
+bool cs_dec_valid(cs_dec d);
+
 #endif

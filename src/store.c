@@ -294,13 +294,13 @@ void cs__store_rollback(cs_store *s)
 /* Runs a parameterised command (text results); on failure names `what`
  * in err and returns -EIO.  *ret_res (may be NULL) receives the result on
  * success, for the caller to read and PQclear. */
-int cs__store_exec_params(cs_store *s, const char *sql, int n, const char *const *values,
-                          const int *lengths, const int *formats, const char *what,
-                          PGresult **ret_res, char *err, size_t errsize)
+static int exec_params(cs_store *s, const char *sql, int n, const char *const *values,
+                       const int *lengths, const int *formats, int result_format,
+                       const char *what, PGresult **ret_res, char *err, size_t errsize)
 {
     if (ret_res)
         *ret_res = NULL;
-    PGresult *res = PQexecParams(s->conn, sql, n, NULL, values, lengths, formats, 0);
+    PGresult *res = PQexecParams(s->conn, sql, n, NULL, values, lengths, formats, result_format);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int r = cs__store_fail(s, res, what, err, errsize);
@@ -312,6 +312,19 @@ int cs__store_exec_params(cs_store *s, const char *sql, int n, const char *const
     else
         PQclear(res);
     return 0;
+}
+
+int cs__store_exec_params(cs_store *s, const char *sql, int n, const char *const *values,
+                          const int *lengths, const int *formats, const char *what,
+                          PGresult **ret_res, char *err, size_t errsize)
+{
+    return exec_params(s, sql, n, values, lengths, formats, 0, what, ret_res, err, errsize);
+}
+
+int cs__store_query_binary(cs_store *s, const char *sql, int n, const char *const *values,
+                           const char *what, PGresult **ret_res, char *err, size_t errsize)
+{
+    return exec_params(s, sql, n, values, NULL, NULL, 1, what, ret_res, err, errsize);
 }
 
 int cs_store_load_offsets(cs_store *s, const char *group, const char *topic,

@@ -3,9 +3,9 @@
  * Aggregates go through COPY into a session-local staging table and one
  * INSERT ... ON CONFLICT DO UPDATE that adds them to usage_cost, in key
  * order, which costs two round trips per flush whatever the number of rows.
- * Rejected events and pending metric samples are written by binary COPY
- * too (a reject's raw bytes may be anything; a sample's numbers, time and
- * series id need no parsing).  Offsets are advanced first, by
+ * Rejected events are written by binary COPY too (their raw bytes may be
+ * anything), and pending metric samples as one binary COPY row per
+ * settlement shard, each a block of its samples (pending.h).  Offsets are advanced first, by
  * compare-and-set; any mismatch rolls the whole transaction back.
  */
 #include "store.h"
@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "dedup.h"
+#include "pending.h"
 #include "store_internal.h"
 #include "timestamp.h"
 #include "utf8.h"
@@ -580,55 +581,56 @@ static int upsert_customers(cs_store *s, const cs_store_batch *b, char *err, siz
         PGRES_COMMAND_OK, err, errsize);
 }
 
-/* The batch's samples in COPY's binary format (the columns of
- * insert_samples, in order): no text to parse for the numbers, times and
- * series ids, which were most of what the pending rows cost PostgreSQL. */
-static void samples_binary(cs_buf *b, const cs_store_batch *batch)
+/* One row of metric_sample_blocks per shard with samples: the shard's
+ * samples of the batch packed into one block (pending.h), in COPY's binary
+ * format.  PostgreSQL writes a row per shard and flush, not per sample.
+ * 0, -EINVAL (a sample the block cannot hold) or -ENOMEM. */
+static int samples_binary(cs_buf *b, const cs_store_batch *batch)
 {
+    cs_pending_writer *w = cs_pending_writer_new();
+    cs_buf block = {0};
+    int r = w ? 0 : -ENOMEM;
     put_header(b);
-    for (size_t i = 0; i < batch->nsamples; i++) {
-        const cs_store_sample *x = &batch->samples[i];
-        put_be(b, 22, 2);
+    for (int shard = 0; shard < CS_STORE_SETTLE_SHARDS && r == 0; shard++) {
+        cs_pending_writer_reset(w);
+        for (size_t i = 0; i < batch->nsamples && r == 0; i++)
+            if (batch->samples[i].series_id[0] % CS_STORE_SETTLE_SHARDS == shard)
+                r = cs_pending_writer_add(w, &batch->samples[i]);
+        if (r < 0 || cs_pending_writer_count(w) == 0)
+            continue;
+        cs_buf_reset(&block);
+        cs_pending_writer_finish(w, &block);
+        put_be(b, 6, 2);
         put_text(b, batch->group);
-        put_bytes(b, x->series_id, 32);
-        put_text(b, x->series);
-        put_int8(b, x->time_usec - PG_EPOCH_USEC);
-        if (x->special)
-            put_null(b); /* NaN and the infinities: value NULL, special says which */
-        else
-            put_numeric(b, x->value);
-        put_text_or_null(b, x->special);
-        put_text(b, x->kind);
-        put_int8(b, x->unit_divisor);
-        put_int8(b, x->max_gap_usec);
-        const char *texts[] = {x->customer, x->plan, x->product, x->meter, x->rule_id,
-                               x->rules_version, x->currency, x->unit};
-        for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
-            put_text(b, texts[t]);
-        put_numeric(b, x->unit_price);
-        put_numeric(b, x->discount_rate);
-        put_text(b, x->topic);
-        put_int4(b, x->partition);
-        put_int8(b, x->offset);
+        put_be(b, 2, 4);
+        put_be(b, (uint64_t)shard, 2);
+        put_int8(b, cs_pending_writer_min_usec(w) - PG_EPOCH_USEC);
+        put_int8(b, cs_pending_writer_max_usec(w) - PG_EPOCH_USEC);
+        put_int4(b, (int32_t)cs_pending_writer_count(w));
+        put_bytes(b, block.data ? block.data : "", block.len);
+        if (block.failed)
+            r = -ENOMEM;
     }
     put_trailer(b);
+    cs_buf_free(&block);
+    cs_pending_writer_free(w);
+    return r < 0 ? r : b->failed ? -ENOMEM : 0;
 }
 
-/* COPY of the batch's samples into metric_samples_pending. */
+/* COPY of the batch's samples into metric_sample_blocks. */
 static int copy_samples(cs_store *s, const cs_store_batch *b, char *err, size_t errsize)
 {
     cs_buf *buf = copy_buf(s);
-    int r = 0;
-    samples_binary(buf, b);
-    if (buf->failed)
-        r = -ENOMEM;
+    int r = samples_binary(buf, b);
+    if (r < 0)
+        cs__store_set_err(err, errsize, "metric_sample_blocks: %s",
+                          r == -ENOMEM ? "out of memory" : "a sample cannot be packed");
+    if (r == -EINVAL)
+        r = -EBADMSG; /* the data, not the database: isolated like a refused row */
     if (r == 0 &&
         (r = cs__store_exec_ok(s,
-                               "COPY metric_samples_pending (group_id, series_id, series, ts,"
-                               " value, special, kind, unit_divisor, max_gap_us, customer, plan,"
-                               " product, meter, rule_id, rules_version, currency, unit,"
-                               " unit_price, discount_rate, topic, partition, \"offset\")"
-                               " FROM STDIN (FORMAT binary)",
+                               "COPY metric_sample_blocks (group_id, shard, min_ts, max_ts,"
+                               " samples, data) FROM STDIN (FORMAT binary)",
                                PGRES_COPY_IN, err, errsize)) == 0)
         r = cs__store_copy_data(s, buf->data, buf->len, err, errsize);
     copy_buf_done(s);

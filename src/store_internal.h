@@ -46,6 +46,12 @@ int cs__store_exec_params(cs_store *s, const char *sql, int n, const char *const
                           const int *lengths, const int *formats, const char *what,
                           PGresult **ret_res, char *err, size_t errsize);
 
+/* As cs__store_exec_params with text parameters, but the result's cells
+ * are in binary format (bytea as its bytes, bigint as 8 bytes in network
+ * order); *ret_res is required. */
+int cs__store_query_binary(cs_store *s, const char *sql, int n, const char *const *values,
+                           const char *what, PGresult **ret_res, char *err, size_t errsize);
+
 /* A NUMERIC cell of a text result as a decimal (zero when NULL or, which
  * cannot happen for NUMERIC(38,12), unreadable); an integer cell. */
 cs_dec cs__store_dec(const PGresult *r, int row, int col);

@@ -21,14 +21,15 @@
 #include <string.h>
 
 #include "array.h"
+#include "pending.h"
 #include "series.h"
 #include "store_internal.h"
 #include "timestamp.h"
 
 typedef struct settled_series {
-    const char *hex;    /* series id, hex digits (inside the query result) */
+    const unsigned char *id; /* 32 bytes */
     const char *series;
-    const char *kind;   /* "counter" or "gauge" */
+    const char *kind; /* "counter" or "gauge" */
     cs_series_state st;
 } settled_series;
 
@@ -37,37 +38,293 @@ typedef struct series_list {
     size_t n, cap;
 } series_list;
 
-/* Result columns of the settlement query, looked up by name once. */
+/* What one shard's settlement reads: the samples below the watermark
+ * (pointing into the decoded blocks, the legacy rows' result and
+ * legacy_ids), the ids of the blocks read, and a writer holding their
+ * samples at or above the watermark. */
+typedef struct settle_input {
+    cs_batch_sample *items;
+    size_t n, cap;
+    cs_pending_block **blocks;
+    size_t nblocks, capblocks;
+    cs_buf block_ids; /* "{id,id,...}" */
+    cs_pending_writer *rest;
+    PGresult *legacy;
+    unsigned char *legacy_ids;
+} settle_input;
+
+static void input_free(settle_input *in)
+{
+    for (size_t i = 0; i < in->nblocks; i++)
+        cs_pending_block_free(in->blocks[i]);
+    free(in->blocks);
+    free(in->items);
+    cs_buf_free(&in->block_ids);
+    cs_pending_writer_free(in->rest);
+    PQclear(in->legacy);
+    free(in->legacy_ids);
+}
+
+static int push_sample(settle_input *in, const cs_batch_sample *x)
+{
+    if (cs_array_reserve(&in->items, &in->cap, in->n + 1, sizeof(*in->items)) < 0)
+        return -ENOMEM;
+    in->items[in->n++] = *x;
+    return 0;
+}
+
+/* Reads the shard's blocks holding a sample below wm: those samples go to
+ * in->items, the others to in->rest.  0, -EINVAL (a block does not
+ * decode), -ENOMEM or an error class. */
+static int read_blocks(cs_store *s, const char *const *p, int64_t wm, settle_input *in,
+                       char *err, size_t errsize)
+{
+    PGresult *res;
+    int r = cs__store_query_binary(s,
+                                   "SELECT id, data FROM metric_sample_blocks"
+                                   " WHERE group_id = $1 AND shard = $3::smallint"
+                                   " AND min_ts < $2::timestamptz ORDER BY id",
+                                   3, p, "metric_sample_blocks", &res, err, errsize);
+    if (r < 0)
+        return r;
+    int rows = PQntuples(res);
+    cs_buf_puts(&in->block_ids, "{");
+    for (int i = 0; i < rows && r == 0; i++) {
+        const unsigned char *idp = (const unsigned char *)PQgetvalue(res, i, 0);
+        uint64_t id = 0;
+        for (int k = 0; k < 8; k++)
+            id = (id << 8) | idp[k];
+        cs_buf_printf(&in->block_ids, "%s%" PRIu64, i ? "," : "", id);
+        cs_pending_block *b;
+        if ((r = cs_array_reserve(&in->blocks, &in->capblocks, in->nblocks + 1,
+                                  sizeof(*in->blocks))) < 0 ||
+            (r = cs_pending_decode(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), &b)) <
+                0)
+            break;
+        in->blocks[in->nblocks++] = b;
+        size_t n;
+        const cs_batch_sample *x = cs_pending_block_samples(b, &n);
+        for (size_t k = 0; k < n && r == 0; k++)
+            r = x[k].time_usec < wm ? push_sample(in, &x[k]) : cs_pending_writer_add(in->rest, &x[k]);
+    }
+    cs_buf_puts(&in->block_ids, "}");
+    PQclear(res);
+    if (r == 0 && in->block_ids.failed)
+        r = -ENOMEM;
+    return r;
+}
+
+/* ---- samples left in metric_samples_pending by an earlier version ---- */
+
 enum {
     COL_SERIES_HEX, COL_SERIES, COL_T_US, COL_VALUE, COL_SPECIAL, COL_KIND, COL_DIVISOR,
     COL_MAX_GAP_US, COL_CUSTOMER, COL_PLAN, COL_PRODUCT, COL_METER, COL_RULE_ID,
-    COL_RULES_VERSION, COL_CURRENCY, COL_UNIT, COL_UNIT_PRICE, COL_DISCOUNT_RATE,
-    COL_HAS_STATE, COL_LAST_US, COL_LAST_VALUE, COL__COUNT
+    COL_RULES_VERSION, COL_CURRENCY, COL_UNIT, COL_UNIT_PRICE, COL_DISCOUNT_RATE, COL_TOPIC,
+    COL_PARTITION, COL_OFFSET, COL__COUNT
 };
-static const char *const col_names[COL__COUNT] = {
-    "series_hex", "series", "t_us", "value", "special", "kind", "unit_divisor", "max_gap_us",
-    "customer", "plan", "product", "meter", "rule_id", "rules_version", "currency", "unit",
-    "unit_price", "discount_rate", "has_state", "last_us", "last_value"};
 
-static const char settle_sql[] =
-    "WITH d AS (DELETE FROM metric_samples_pending WHERE group_id = $1"
-    "           AND get_byte(series_id, 0) % 16 = $3::int"
-    "           AND ts < $2::timestamptz RETURNING *)"
-    " SELECT encode(d.series_id, 'hex') AS series_hex, d.series,"
-    " (extract(epoch FROM d.ts) * 1000000)::bigint AS t_us, d.value::text AS value, d.special,"
-    " d.kind, d.unit_divisor, d.max_gap_us, d.customer, d.plan, d.product, d.meter, d.rule_id,"
-    " d.rules_version, d.currency, d.unit, d.unit_price::text AS unit_price,"
-    " d.discount_rate::text AS discount_rate, s.series_id IS NOT NULL AS has_state,"
-    " (extract(epoch FROM s.last_ts) * 1000000)::bigint AS last_us,"
-    " s.last_value::text AS last_value"
-    " FROM d LEFT JOIN metric_series s ON s.group_id = d.group_id"
-    " AND s.series_id = d.series_id"
-    " ORDER BY d.series_id, d.ts, d.topic, d.partition, d.\"offset\"";
+static const char legacy_sql[] =
+    "DELETE FROM metric_samples_pending WHERE group_id = $1"
+    " AND get_byte(series_id, 0) % 16 = $3::int AND ts < $2::timestamptz"
+    " RETURNING encode(series_id, 'hex'), series,"
+    " (extract(epoch FROM ts) * 1000000)::bigint, value::text, special, kind, unit_divisor,"
+    " max_gap_us, customer, plan, product, meter, rule_id, rules_version, currency, unit,"
+    " unit_price::text, discount_rate::text, topic, partition, \"offset\"";
+
+static int hex_id(const char *hex, unsigned char *out)
+{
+    for (size_t i = 0; i < CS_BATCH_SERIES_ID_LEN; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -EINVAL;
+        out[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+static int legacy_dec(PGresult *r, int row, int c, cs_dec *ret)
+{
+    const char *v = PQgetvalue(r, row, c);
+    return cs_dec_parse(v, strlen(v), ret) < 0 ? -EINVAL : 0;
+}
+
+/* Row i of the legacy rows as a sample (strings borrowed from the result). */
+static int legacy_sample(PGresult *r, int i, unsigned char *id, cs_batch_sample *x)
+{
+    const char *special = PQgetisnull(r, i, COL_SPECIAL) ? NULL : PQgetvalue(r, i, COL_SPECIAL);
+    *x = (cs_batch_sample){
+        .series_id = id, .series = PQgetvalue(r, i, COL_SERIES),
+        .time_usec = strtoll(PQgetvalue(r, i, COL_T_US), NULL, 10), .special = special,
+        .kind = PQgetvalue(r, i, COL_KIND),
+        .unit_divisor = strtoll(PQgetvalue(r, i, COL_DIVISOR), NULL, 10),
+        .max_gap_usec = strtoll(PQgetvalue(r, i, COL_MAX_GAP_US), NULL, 10),
+        .customer = PQgetvalue(r, i, COL_CUSTOMER), .plan = PQgetvalue(r, i, COL_PLAN),
+        .product = PQgetvalue(r, i, COL_PRODUCT), .meter = PQgetvalue(r, i, COL_METER),
+        .rule_id = PQgetvalue(r, i, COL_RULE_ID),
+        .rules_version = PQgetvalue(r, i, COL_RULES_VERSION),
+        .currency = PQgetvalue(r, i, COL_CURRENCY), .unit = PQgetvalue(r, i, COL_UNIT),
+        .topic = PQgetvalue(r, i, COL_TOPIC),
+        .partition = (int32_t)strtol(PQgetvalue(r, i, COL_PARTITION), NULL, 10),
+        .offset = strtoll(PQgetvalue(r, i, COL_OFFSET), NULL, 10)};
+    if (hex_id(PQgetvalue(r, i, COL_SERIES_HEX), id) < 0 ||
+        legacy_dec(r, i, COL_UNIT_PRICE, &x->unit_price) < 0 ||
+        legacy_dec(r, i, COL_DISCOUNT_RATE, &x->discount_rate) < 0 ||
+        (!special && legacy_dec(r, i, COL_VALUE, &x->value) < 0))
+        return -EINVAL;
+    return 0;
+}
+
+/* Takes the shard's legacy rows below the watermark into in->items. */
+static int read_legacy(cs_store *s, const char *const *p, settle_input *in, char *err,
+                       size_t errsize)
+{
+    int r = cs__store_exec_params(s, legacy_sql, 3, p, NULL, NULL, "metric_samples_pending",
+                                  &in->legacy, err, errsize);
+    int n = r == 0 ? PQntuples(in->legacy) : 0;
+    if (r < 0 || n == 0)
+        return r;
+    if (PQnfields(in->legacy) != COL__COUNT ||
+        !(in->legacy_ids = malloc((size_t)n * CS_BATCH_SERIES_ID_LEN)))
+        return PQnfields(in->legacy) != COL__COUNT ? -EINVAL : -ENOMEM;
+    for (int i = 0; i < n && r == 0; i++) {
+        cs_batch_sample x;
+        if ((r = legacy_sample(in->legacy, i, in->legacy_ids + (size_t)i * CS_BATCH_SERIES_ID_LEN,
+                               &x)) == 0)
+            r = push_sample(in, &x);
+    }
+    return r;
+}
+
+/* ---- settlement proper ---- */
+
+/* Settlement order: series, then time, topic, partition, offset. */
+static int settle_order(const void *a, const void *b)
+{
+    const cs_batch_sample *x = a, *y = b;
+    int c = memcmp(x->series_id, y->series_id, CS_BATCH_SERIES_ID_LEN);
+    if (c)
+        return c;
+    if (x->time_usec != y->time_usec)
+        return x->time_usec < y->time_usec ? -1 : 1;
+    if ((c = strcmp(x->topic, y->topic)))
+        return c;
+    if (x->partition != y->partition)
+        return x->partition < y->partition ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* The stored states of the series in in->items (sorted), in series id
+ * order: columns id (hex), last time (µs), last value (NULL: none). */
+static int read_states(cs_store *s, const char *group, const settle_input *in,
+                       PGresult **ret_res, char *err, size_t errsize)
+{
+    cs_buf ids = {0};
+    for (size_t i = 0; i < in->n; i++)
+        if (i == 0 || memcmp(in->items[i].series_id, in->items[i - 1].series_id,
+                             CS_BATCH_SERIES_ID_LEN) != 0)
+            cs_buf_append(&ids, (const char *)in->items[i].series_id, CS_BATCH_SERIES_ID_LEN);
+    if (ids.failed)
+        return -ENOMEM;
+    const char *p[2] = {group, ids.data ? ids.data : ""};
+    int lengths[2] = {0, (int)ids.len}, formats[2] = {0, 1};
+    int r = cs__store_exec_params(
+        s,
+        "SELECT encode(m.series_id, 'hex'), (extract(epoch FROM m.last_ts) * 1000000)::bigint,"
+        " m.last_value::text FROM metric_series m"
+        " JOIN (SELECT substring($2::bytea FROM i * 32 + 1 FOR 32) AS id"
+        "       FROM generate_series(0, length($2::bytea) / 32 - 1) AS i) k"
+        " ON m.group_id = $1 AND m.series_id = k.id ORDER BY m.series_id",
+        2, p, lengths, formats, "metric_series", ret_res, err, errsize);
+    cs_buf_free(&ids);
+    return r;
+}
+
+/* The stored state of series id, advancing *row through the states
+ * (sorted like the samples). */
+static int find_state(PGresult *states, int *row, const unsigned char *id, cs_series_state *st)
+{
+    *st = (cs_series_state){0};
+    for (; *row < PQntuples(states); ++*row) {
+        unsigned char sid[CS_BATCH_SERIES_ID_LEN];
+        if (hex_id(PQgetvalue(states, *row, 0), sid) < 0)
+            return -EINVAL;
+        int c = memcmp(sid, id, CS_BATCH_SERIES_ID_LEN);
+        if (c > 0)
+            return 0;
+        if (c < 0)
+            continue;
+        st->exists = true;
+        st->last_usec = strtoll(PQgetvalue(states, *row, 1), NULL, 10);
+        st->has_value = !PQgetisnull(states, *row, 2);
+        return st->has_value ? legacy_dec(states, *row, 2, &st->last_value) : 0;
+    }
+    return 0;
+}
+
+/* A stored sample as cs_series_settle() takes it. */
+static int typed_sample(const cs_batch_sample *x, cs_series_sample *out)
+{
+    *out = (cs_series_sample){
+        .time_usec = x->time_usec,
+        .special = !x->special                      ? CS_SAMPLE_FINITE
+                   : strcmp(x->special, "NaN") == 0 ? CS_SAMPLE_NAN
+                   : x->special[0] == '-'           ? CS_SAMPLE_NEG_INF
+                                                    : CS_SAMPLE_POS_INF,
+        .value = x->special ? cs_dec_zero() : x->value,
+        .kind = strcmp(x->kind, "gauge") == 0 ? CS_METRIC_KIND_GAUGE : CS_METRIC_KIND_COUNTER,
+        .unit_divisor = x->unit_divisor, .max_gap_usec = x->max_gap_usec,
+        .customer = x->customer, .plan = x->plan, .product = x->product, .meter = x->meter,
+        .rule_id = x->rule_id, .rules_version = x->rules_version, .currency = x->currency,
+        .unit = x->unit, .unit_price = x->unit_price, .discount_rate = x->discount_rate};
+    return x->unit_divisor > 0 ? 0 : -EINVAL;
+}
+
+/* Settles in->items (sorted) series by series against their states: the
+ * costs go to agg, each series' new state to out.  0, -EINVAL, -ERANGE or
+ * -ENOMEM. */
+static int apply_samples(const settle_input *in, PGresult *states, cs_agg *agg,
+                         series_list *out, cs_settle_result *ret)
+{
+    cs_series_sample *buf = NULL;
+    size_t cap = 0;
+    int r = 0, row = 0;
+    for (size_t i = 0, j; i < in->n && r == 0; i = j) {
+        const unsigned char *id = in->items[i].series_id;
+        for (j = i; j < in->n && memcmp(in->items[j].series_id, id, CS_BATCH_SERIES_ID_LEN) == 0;
+             j++)
+            ;
+        settled_series cur = {.id = id, .series = in->items[i].series,
+                              .kind = in->items[j - 1].kind};
+        if ((r = cs_array_reserve(&buf, &cap, j - i, sizeof(*buf))) < 0 ||
+            (r = find_state(states, &row, id, &cur.st)) < 0)
+            break;
+        for (size_t k = i; k < j && r == 0; k++)
+            r = typed_sample(&in->items[k], &buf[k - i]);
+        if (r < 0 || (r = cs_series_settle(&cur.st, buf, j - i, agg, ret->outcomes)) < 0)
+            break;
+        ret->samples += (uint64_t)(j - i);
+        if (!cur.st.exists)
+            continue; /* only NaN so far: nothing to remember */
+        if ((r = cs_array_reserve(&out->items, &out->cap, out->n + 1, sizeof(*out->items))) < 0)
+            break;
+        out->items[out->n++] = cur;
+    }
+    free(buf);
+    return r;
+}
 
 static int series_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
 {
+    static const char hexd[] = "0123456789abcdef";
     const settled_series *x = &((const series_list *)ctx)->items[i];
-    snprintf(num[0], CS__STORE_CELL, "\\x%s", x->hex);
+    char *h = num[0];
+    *h++ = '\\';
+    *h++ = 'x';
+    for (size_t k = 0; k < CS_BATCH_SERIES_ID_LEN; k++) {
+        *h++ = hexd[x->id[k] >> 4];
+        *h++ = hexd[x->id[k] & 15];
+    }
+    *h = '\0';
     cs_timestamp_format(x->st.last_usec, num[1], CS__STORE_CELL);
     cs_dec_format(x->st.last_value, 12, num[2], CS__STORE_CELL);
     cols[0] = num[0];
@@ -78,99 +335,34 @@ static int series_row(const void *ctx, size_t i, const char **cols, char (*num)[
     return 1;
 }
 
-static const char *cell(PGresult *r, const int *col, int row, int c)
+/* Deletes the blocks read and writes their samples at or above the
+ * watermark back as one block. */
+static int replace_blocks(cs_store *s, const char *group, int shard, settle_input *in,
+                          char *err, size_t errsize)
 {
-    return PQgetvalue(r, row, col[c]);
-}
-
-static int64_t cell_i64(PGresult *r, const int *col, int row, int c)
-{
-    return strtoll(cell(r, col, row, c), NULL, 10);
-}
-
-/* A NUMERIC cell; -EINVAL if it does not parse (it always should). */
-static int cell_dec(PGresult *r, const int *col, int row, int c, cs_dec *ret)
-{
-    const char *v = cell(r, col, row, c);
-    return cs_dec_parse(v, strlen(v), ret) < 0 ? -EINVAL : 0;
-}
-
-/* Row i of the settlement query as a typed sample (strings borrowed from
- * the result).  0 or -EINVAL. */
-static int read_sample(PGresult *r, const int *col, int i, cs_series_sample *x)
-{
-    const char *special = PQgetisnull(r, i, col[COL_SPECIAL]) ? NULL : cell(r, col, i, COL_SPECIAL);
-    *x = (cs_series_sample){
-        .time_usec = cell_i64(r, col, i, COL_T_US),
-        .special = !special                      ? CS_SAMPLE_FINITE
-                   : strcmp(special, "NaN") == 0 ? CS_SAMPLE_NAN
-                   : special[0] == '-'           ? CS_SAMPLE_NEG_INF
-                                                 : CS_SAMPLE_POS_INF,
-        .value = cs_dec_zero(),
-        .kind = strcmp(cell(r, col, i, COL_KIND), "gauge") == 0 ? CS_METRIC_KIND_GAUGE
-                                                                 : CS_METRIC_KIND_COUNTER,
-        .unit_divisor = cell_i64(r, col, i, COL_DIVISOR),
-        .max_gap_usec = cell_i64(r, col, i, COL_MAX_GAP_US),
-        .customer = cell(r, col, i, COL_CUSTOMER),
-        .plan = cell(r, col, i, COL_PLAN),
-        .product = cell(r, col, i, COL_PRODUCT),
-        .meter = cell(r, col, i, COL_METER),
-        .rule_id = cell(r, col, i, COL_RULE_ID),
-        .rules_version = cell(r, col, i, COL_RULES_VERSION),
-        .currency = cell(r, col, i, COL_CURRENCY),
-        .unit = cell(r, col, i, COL_UNIT)};
-    if (x->unit_divisor <= 0 || cell_dec(r, col, i, COL_UNIT_PRICE, &x->unit_price) < 0 ||
-        cell_dec(r, col, i, COL_DISCOUNT_RATE, &x->discount_rate) < 0)
-        return -EINVAL;
-    if (x->special == CS_SAMPLE_FINITE && cell_dec(r, col, i, COL_VALUE, &x->value) < 0)
-        return -EINVAL;
-    return 0;
-}
-
-/* The stored state of the series whose first row is i. */
-static int read_state(PGresult *r, const int *col, int i, cs_series_state *st)
-{
-    *st = (cs_series_state){0};
-    if (cell(r, col, i, COL_HAS_STATE)[0] != 't')
-        return 0;
-    st->exists = true;
-    st->last_usec = cell_i64(r, col, i, COL_LAST_US);
-    st->has_value = !PQgetisnull(r, i, col[COL_LAST_VALUE]);
-    return st->has_value ? cell_dec(r, col, i, COL_LAST_VALUE, &st->last_value) : 0;
-}
-
-/* Settles the rows of res (sorted by series, then settlement order): each
- * series' rows become typed samples for cs_series_settle(), and its new
- * state goes to out.  0, -EINVAL, -ERANGE or -ENOMEM. */
-static int apply_samples(PGresult *res, cs_agg *agg, series_list *out, cs_settle_result *ret)
-{
-    int col[COL__COUNT], n = PQntuples(res), r = 0;
-    for (int c = 0; c < COL__COUNT; c++)
-        if ((col[c] = PQfnumber(res, col_names[c])) < 0)
-            return -EINVAL;
-    cs_series_sample *buf = NULL;
-    size_t cap = 0;
-    for (int i = 0, j; i < n && r == 0; i = j) {
-        const char *hex = cell(res, col, i, COL_SERIES_HEX);
-        for (j = i; j < n && strcmp(cell(res, col, j, COL_SERIES_HEX), hex) == 0; j++)
-            ;
-        settled_series cur = {.hex = hex, .series = cell(res, col, i, COL_SERIES)};
-        if ((r = cs_array_reserve(&buf, &cap, (size_t)(j - i), sizeof(*buf))) < 0 ||
-            (r = read_state(res, col, i, &cur.st)) < 0)
-            break;
-        for (int k = i; k < j && r == 0; k++)
-            r = read_sample(res, col, k, &buf[k - i]);
-        if (r < 0 || (r = cs_series_settle(&cur.st, buf, (size_t)(j - i), agg, ret->outcomes)) < 0)
-            break;
-        ret->samples += (uint64_t)(j - i);
-        cur.kind = cell(res, col, j - 1, COL_KIND);
-        if (!cur.st.exists)
-            continue; /* only NaN so far: nothing to remember */
-        if ((r = cs_array_reserve(&out->items, &out->cap, out->n + 1, sizeof(*out->items))) < 0)
-            break;
-        out->items[out->n++] = cur;
+    const char *p[1] = {in->block_ids.data};
+    int r = cs__store_exec_params(s, "DELETE FROM metric_sample_blocks WHERE id = ANY($1::bigint[])",
+                                  1, p, NULL, NULL, "metric_sample_blocks", NULL, err, errsize);
+    if (r < 0 || cs_pending_writer_count(in->rest) == 0)
+        return r;
+    cs_buf block = {0};
+    char sh[12], n[24], lo[CS_TIMESTAMP_STRLEN], hi[CS_TIMESTAMP_STRLEN];
+    cs_pending_writer_finish(in->rest, &block);
+    if (block.failed) {
+        cs_buf_free(&block);
+        return -ENOMEM;
     }
-    free(buf);
+    snprintf(sh, sizeof(sh), "%d", shard);
+    snprintf(n, sizeof(n), "%zu", cs_pending_writer_count(in->rest));
+    cs_timestamp_format(cs_pending_writer_min_usec(in->rest), lo, sizeof(lo));
+    cs_timestamp_format(cs_pending_writer_max_usec(in->rest), hi, sizeof(hi));
+    const char *v[6] = {group, sh, lo, hi, n, block.data};
+    int lengths[6] = {0, 0, 0, 0, 0, (int)block.len}, formats[6] = {0, 0, 0, 0, 0, 1};
+    r = cs__store_exec_params(s,
+                              "INSERT INTO metric_sample_blocks (group_id, shard, min_ts, max_ts,"
+                              " samples, data) VALUES ($1, $2, $3, $4, $5, $6)",
+                              6, v, lengths, formats, "metric_sample_blocks", NULL, err, errsize);
+    cs_buf_free(&block);
     return r;
 }
 
@@ -256,13 +448,43 @@ static int evict(cs_store *s, const char *group, int shard, const cs_settle_opti
     return 0;
 }
 
+/* Reads the shard's samples below wm (blocks, then legacy rows), sorts
+ * them, settles them against their series' states, and writes the costs,
+ * the new states and the blocks' remainder. */
+static int settle_shard(cs_store *s, const char *group, int shard, int64_t wm, cs_agg *agg,
+                        settle_input *in, series_list *states, cs_settle_result *ret,
+                        char *err, size_t errsize)
+{
+    char w_text[CS_TIMESTAMP_STRLEN], sh[12];
+    cs_timestamp_format(wm, w_text, sizeof(w_text));
+    snprintf(sh, sizeof(sh), "%d", shard);
+    const char *p[3] = {group, w_text, sh};
+    PGresult *st = NULL;
+    int r;
+    if ((r = read_blocks(s, p, wm, in, err, errsize)) < 0 ||
+        (r = read_legacy(s, p, in, err, errsize)) < 0)
+        return r;
+    qsort(in->items, in->n, sizeof(*in->items), settle_order);
+    if (in->n > 0 && (r = read_states(s, group, in, &st, err, errsize)) < 0)
+        return r;
+    r = in->n > 0 ? apply_samples(in, st, agg, states, ret) : 0;
+    PQclear(st);
+    if (r < 0)
+        return r;
+    if ((in->nblocks > 0 && (r = replace_blocks(s, group, shard, in, err, errsize)) < 0) ||
+        (cs_agg_count(agg) > 0 && (r = cs__store_stage_aggregates(s, agg, err, errsize)) < 0) ||
+        (states->n > 0 && (r = write_states(s, group, states, err, errsize)) < 0))
+        return r;
+    return 0;
+}
+
 int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, int shard,
                     cs_agg *agg, cs_settle_result *ret, char *err, size_t errsize)
 {
     int r, go;
     int64_t wm;
-    PGresult *res = NULL;
     series_list states = {0};
+    settle_input in = {0};
     memset(ret, 0, sizeof(*ret));
     if (shard < 0 || shard >= CS_STORE_SETTLE_SHARDS)
         return -EINVAL;
@@ -276,31 +498,27 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
         return 0;
     }
     ret->watermark_usec = wm;
-    char w_text[CS_TIMESTAMP_STRLEN], sh[12];
-    cs_timestamp_format(wm, w_text, sizeof(w_text));
-    snprintf(sh, sizeof(sh), "%d", shard);
-    const char *p[3] = {group, w_text, sh};
-    if ((r = cs__store_exec_params(s, settle_sql, 3, p, NULL, NULL, "settle", &res, err,
-                                   errsize)) < 0)
-        goto fail;
-    if ((r = apply_samples(res, agg, &states, ret)) < 0) {
-        snprintf(err, errsize, "settle: %s",
-                 r == -ERANGE   ? "a cost exceeds 38 digits"
-                 : r == -EINVAL ? "a stored sample does not read back"
-                                : "out of memory");
-        goto fail;
+    if (!(in.rest = cs_pending_writer_new())) {
+        r = -ENOMEM;
+        goto local;
     }
-    if ((cs_agg_count(agg) > 0 && (r = cs__store_stage_aggregates(s, agg, err, errsize)) < 0) ||
-        (states.n > 0 && (r = write_states(s, group, &states, err, errsize)) < 0) ||
-        (r = evict(s, group, shard, o, wm, ret, err, errsize)) < 0 ||
+    r = settle_shard(s, group, shard, wm, agg, &in, &states, ret, err, errsize);
+    if (r == -EINVAL || r == -ENOMEM || r == -ERANGE)
+        goto local;
+    if (r < 0 || (r = evict(s, group, shard, o, wm, ret, err, errsize)) < 0 ||
         (r = cs__store_exec_ok(s, "COMMIT", PGRES_COMMAND_OK, err, errsize)) < 0)
         goto fail;
-    PQclear(res);
+    input_free(&in);
     free(states.items);
     ret->settled = 1;
     return 0;
+local:
+    snprintf(err, errsize, "settle: %s",
+             r == -ERANGE   ? "a cost exceeds 38 digits"
+             : r == -EINVAL ? "a stored sample does not read back"
+                            : "out of memory");
 fail:
-    PQclear(res);
+    input_free(&in);
     free(states.items);
     cs__store_rollback(s);
     if (s->conn && PQstatus(s->conn) != CONNECTION_OK)

@@ -222,7 +222,7 @@ def run(svc, keep_prom):
 
     def caught_up():
         return (svc.consumed_all(GROUP, TOPIC, METRICS)
-                and svc.psql("SELECT count(*) FROM metric_samples_pending")[0][0] == "0")
+                and svc.psql("SELECT count(*) FROM metric_sample_blocks")[0][0] == "0")
 
     harness.wait_until(caught_up, 90, "phase 1 to be stored")
     harness.wait_until(lambda: query(api, "count(up{job='costream'} == 1) == 2"), 60, "Prometheus to scrape both workers")

@@ -79,7 +79,7 @@ def main():
             send([(p, sample(t, "costream_test_tick", 1, "tick")) for p in range(PARTS)])
 
         def settled_below(t):
-            return svc.psql("SELECT count(*) FROM metric_samples_pending WHERE ts < '%s'" % ts(t))[0][0] == "0"
+            return svc.psql("SELECT count(*) FROM metric_sample_blocks WHERE min_ts < '%s'" % ts(t))[0][0] == "0"
 
         def consumed_all():
             return svc.consumed_all(GROUP, TOPIC)

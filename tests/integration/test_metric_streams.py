@@ -177,7 +177,7 @@ def main():
             prod.flush()
 
         def settled_below(t):
-            rows = svc.psql("SELECT count(*) FROM metric_samples_pending WHERE group_id = '%s' AND ts < '%s'" % (GROUP, ts(t)))
+            rows = svc.psql("SELECT count(*) FROM metric_sample_blocks WHERE group_id = '%s' AND min_ts < '%s'" % (GROUP, ts(t)))
             return int(rows[0][0]) == 0
 
         def consumed_all():
@@ -255,7 +255,7 @@ def main():
                              " FROM usage_cost WHERE meter = '%s'" % meter)[0]
             check(Decimal(parts[0]) + Decimal(parts[1]) == whole and Decimal(parts[1]) > 0,
                   "conservation for %s: %s + %s != %s" % (meter, parts[0], parts[1], whole))
-        left = svc.psql("SELECT count(*) FROM metric_samples_pending")[0][0]
+        left = svc.psql("SELECT coalesce(sum(samples), 0) FROM metric_sample_blocks")[0][0]
         print("ok: %d samples, %d cost rows exact to the last digit; conservation per metric; outcomes %s;"
               " pending left %s" % (len(order), len(got), exp_out, left), flush=True)
         ok = True

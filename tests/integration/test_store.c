@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "dedup.h"
 #include "flight.h"
+#include "pending.h"
 #include "store.h"
 #include "timestamp.h"
 #include "unit.h"
@@ -359,9 +360,32 @@ START_TEST(dedup_race_redone)
 }
 END_TEST
 
+/* The only sample of the block whose hex is given (NULL: frees the last). */
+static const cs_batch_sample *one_block_sample(const char *hex)
+{
+    static cs_pending_block *b;
+    cs_pending_block_free(b);
+    b = NULL;
+    if (!hex)
+        return NULL;
+    size_t len = strlen(hex) / 2, n;
+    unsigned char *data = malloc(len + 1);
+    for (size_t i = 0; i < len; i++) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        data[i] = (unsigned char)v;
+    }
+    ck_assert_int_eq(cs_pending_decode(data, len, &b), 0);
+    free(data);
+    const cs_batch_sample *x = cs_pending_block_samples(b, &n);
+    ck_assert_uint_eq(n, 1);
+    return x;
+}
+
 /* The store's last line of defence: text that is not UTF-8 (here a
  * Japanese name cut at every byte) is stored escaped, never refused, by the
- * binary COPYs of aggregates, rejected events and pending metric samples. */
+ * binary COPYs of aggregates and rejected events; a pending metric sample
+ * keeps its bytes in its block. */
 START_TEST(invalid_utf8_at_every_cut)
 {
     char err[512];
@@ -401,12 +425,106 @@ START_TEST(invalid_utf8_at_every_cut)
         ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: %s not stored", cut, want);
         snprintf(q, sizeof(q), "SELECT count(*) FROM rejected_events WHERE detail = '%s'", want);
         ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: reject detail %s not stored", cut, want);
-        snprintf(q, sizeof(q), "SELECT value::text FROM metric_samples_pending WHERE series = '%s'"
-                 " AND customer = '%s' AND \"offset\" = %zu", want, want, cut);
-        ck_assert_msg(strcmp(query1(q), "2.500000000000") == 0, "cut %zu: sample %s: %s", cut, want,
-                      query1(q));
+        /* the pending sample keeps its bytes as they came (its block is
+         * bytea); settlement escapes them like any text it writes */
+        snprintf(q, sizeof(q), "SELECT encode(data, 'hex') FROM metric_sample_blocks"
+                 " WHERE group_id = 'g8' AND shard = %zu ORDER BY id DESC LIMIT 1", cut % 16);
+        const cs_batch_sample *got = one_block_sample(query1(q));
+        ck_assert_msg(strcmp(got->series, cust) == 0 && strcmp(got->customer, cust) == 0 &&
+                          got->value.raw == D("2.5").raw && got->offset == (int64_t)cut,
+                      "cut %zu: sample %s", cut, want);
+        one_block_sample(NULL);
         cs_agg_free(agg);
     }
+    cs_store_free(s);
+}
+END_TEST
+
+/* One sample of the counter cpu{pod="x"} (customer acme, price 1 per unit,
+ * divisor 1) at T9 + sec, value v, offset off on m/0. */
+#define T9 INT64_C(1793700000000000) /* on an hour */
+static cs_store_sample counter_sample(const unsigned char *sid, int sec, const char *v, int off)
+{
+    return (cs_store_sample){.series_id = sid, .series = "cpu{pod=\"x\"}",
+                             .time_usec = T9 + sec * INT64_C(1000000), .value = D(v),
+                             .kind = "counter", .unit_divisor = 1, .max_gap_usec = 0,
+                             .customer = "acme", .plan = "pro", .product = "sbx", .meter = "cpu",
+                             .rule_id = "r", .rules_version = "v1", .currency = "USD", .unit = "s",
+                             .unit_price = D("1"), .discount_rate = D("0"), .topic = "m",
+                             .partition = 0, .offset = off};
+}
+
+static void settle_flush(cs_store *s, const cs_store_sample *smp, size_t n, int wm_sec,
+                         int64_t expected, int64_t next)
+{
+    char err[512];
+    cs_agg *agg = cs_agg_new();
+    cs_store_watermark wm = {"m", 0, T9 + wm_sec * INT64_C(1000000)};
+    cs_store_offset off = {"m", 0, expected, next};
+    cs_store_batch b = {.group = "g9", .agg = agg, .samples = smp, .nsamples = n,
+                        .watermarks = &wm, .nwatermarks = 1, .offsets = &off, .noffsets = 1};
+    ck_assert_msg(cs_store_flush(s, &b, err, sizeof(err)) == 0, "%s", err);
+    cs_agg_free(agg);
+}
+
+static void settle_shard5(cs_store *s, uint64_t want_samples)
+{
+    char err[512];
+    cs_settle_options o = {.lateness_usec = 0, .idle_usec = INT64_C(3600000000),
+                           .evict_usec = INT64_C(86400000000),
+                           .counter_retention_usec = INT64_C(86400000000)};
+    cs_settle_result res;
+    cs_agg *agg = cs_agg_new();
+    ck_assert_msg(cs_store_settle(s, "g9", &o, 5, agg, &res, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(res.settled, 1);
+    ck_assert_uint_eq(res.samples, want_samples);
+    cs_agg_free(agg);
+}
+
+/* Settlement takes a shard's blocks and the rows an earlier version left
+ * in metric_samples_pending together, settles what is below the watermark
+ * in time order and writes the rest back as one block: the counter's
+ * increases, added up here, are what usage_cost holds. */
+START_TEST(settle_blocks_and_legacy_rows)
+{
+    char err[512], q[1024], hex[65];
+    unsigned n;
+    unsigned char sid[32];
+    cs_store *s = cs_store_new(conninfo());
+    ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
+    memset(sid, 0x25, sizeof(sid)); /* shard 0x25 % 16 = 5 */
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", sid[i]);
+    /* the baseline, 100 at T9, left by an earlier version */
+    snprintf(q, sizeof(q),
+             "INSERT INTO metric_samples_pending (group_id, series_id, series, ts, value, kind,"
+             " unit_divisor, max_gap_us, customer, plan, product, meter, rule_id, rules_version,"
+             " currency, unit, unit_price, discount_rate, topic, partition, \"offset\")"
+             " VALUES ('g9', '\\x%s', 'cpu{pod=\"x\"}', to_timestamp(%lld), 100, 'counter', 1, 0,"
+             " 'acme', 'pro', 'sbx', 'cpu', 'r', 'v1', 'USD', 's', 1, 0, 'm', 0, 0) RETURNING 1",
+             hex, (long long)(T9 / 1000000));
+    ck_assert_str_eq(query1(q), "1");
+    /* 130, 175 below the watermark at +600 s; 200 at +600 s is not */
+    cs_store_sample a[3] = {counter_sample(sid, 30, "175", 2), counter_sample(sid, 15, "130", 1),
+                            counter_sample(sid, 600, "200", 3)};
+    settle_flush(s, a, 3, 600, -1, 4);
+    settle_shard5(s, 3);
+    ck_assert_str_eq(query1("SELECT sum(quantity)::text FROM usage_cost WHERE customer = 'acme'"
+                            " AND meter = 'cpu'"), "75.000000000000"); /* 30 + 45 */
+    ck_assert_str_eq(query1("SELECT count(*) FROM metric_samples_pending WHERE group_id = 'g9'"), "0");
+    snprintf(q, sizeof(q), "SELECT count(*) || ' ' || sum(samples) || ' ' ||"
+             " bool_and(min_ts = to_timestamp(%lld)) FROM metric_sample_blocks WHERE group_id = 'g9'",
+             (long long)(T9 / 1000000 + 600));
+    ck_assert_str_eq(query1(q), "1 1 true");
+    /* 210 at +615 s; the watermark passes both */
+    cs_store_sample b[1] = {counter_sample(sid, 615, "210", 4)};
+    settle_flush(s, b, 1, 700, 4, 5);
+    settle_shard5(s, 2);
+    ck_assert_str_eq(query1("SELECT sum(quantity)::text FROM usage_cost WHERE customer = 'acme'"
+                            " AND meter = 'cpu'"), "110.000000000000"); /* + 25 + 10 */
+    ck_assert_str_eq(query1("SELECT count(*) FROM metric_sample_blocks WHERE group_id = 'g9'"), "0");
+    ck_assert_str_eq(query1("SELECT last_value::text FROM metric_series WHERE group_id = 'g9'"),
+                     "210.000000000000");
     cs_store_free(s);
 }
 END_TEST
@@ -432,6 +550,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, dedup_fingerprints);
     tcase_add_test(tc, dedup_race_redone);
     tcase_add_test(tc, invalid_utf8_at_every_cut);
+    tcase_add_test(tc, settle_blocks_and_legacy_rows);
     tcase_add_test(tc, dead_server_is_eio);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
