@@ -44,4 +44,15 @@ int cs_decode_prelude(const char *p, size_t len, size_t max_bytes, cs_event_form
 int cs_event_decode_json_ref(const char *buf, size_t len, cs_event *ev, cs_event_error *err);
 int cs_event_decode_json_fast(const char *buf, size_t len, cs_event *ev, cs_event_error *err);
 
+/* The same pair for metric samples (cs_sample is in sample.h): the
+ * reference decides every input; the fast path accepts only what it is
+ * sure of and returns CS_JF_GIVE_UP for everything else, rejects included
+ * (they take the reference's path and detail), with s to be reset by the
+ * caller.  cs_sample_decode() tries the fast path first. */
+struct cs_sample;
+int cs_sample_decode_json_ref(const char *buf, size_t len, struct cs_sample *s,
+                              cs_event_error *err);
+int cs_sample_decode_json_fast(const char *buf, size_t len, struct cs_sample *s,
+                               cs_event_error *err);
+
 #endif

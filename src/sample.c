@@ -1,8 +1,11 @@
-/* sample.c - decoding metric samples (see sample.h).  jansson and msgpack
- * front ends find the four fields; one validator applies the rules. */
+/* sample.c - decoding metric samples (see sample.h).  Three front ends find
+ * the four fields: a zero-allocation JSON reader (jsonfast) that accepts
+ * only what it is sure of, jansson as the reference for every other JSON
+ * input, and msgpack; one validator applies the rules. */
 #include "sample.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <openssl/sha.h>
@@ -149,7 +152,7 @@ static int finish(cs_sample *s, cs_event_error *err, const char *name, size_t na
     return 0;
 }
 
-static int decode_json(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
+int cs_sample_decode_json_ref(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
 {
     json_error_t je;
     if (!cs_utf8_valid(buf, len))
@@ -197,6 +200,72 @@ out:
     return r;
 }
 
+
+#define FAST_MAX_KEYS 48 /* labels or top-level members; more: the reference decides */
+
+/* The labels object, whose '{' was just read: string values only, each
+ * kept (as the reference would, "__name__" aside).  0 or CS_JF_GIVE_UP. */
+static int fast_labels(cs_jf *j, cs_sample *s, cs_event_error *err)
+{
+    cs_jf_value keys[FAST_MAX_KEYS], k, v;
+    size_t nkeys = 0;
+    int r;
+    while ((r = cs_jf_key(j, &k)) == 1) {
+        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0 ||
+            v.kind != CS_JF_STRING)
+            return CS_JF_GIVE_UP;
+        if (k.n == 8 && memcmp(k.p, "__name__", 8) == 0)
+            continue;
+        if (add_label(s, err, k.p, k.n, v.p, v.n) < 0)
+            return CS_JF_GIVE_UP;
+    }
+    return r;
+}
+
+int cs_sample_decode_json_fast(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
+{
+    char scratch[CS_EVENT_ARENA];
+    cs_jf_value keys[FAST_MAX_KEYS], k, v, name = {0}, ts = {0}, value = {0};
+    size_t nkeys = 0;
+    cs_jf j;
+    int r;
+    cs_jf_init(&j, buf, len, scratch, sizeof(scratch));
+    if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
+        return CS_JF_GIVE_UP;
+    while ((r = cs_jf_key(&j, &k)) == 1) {
+        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(&j, &v) < 0)
+            return CS_JF_GIVE_UP;
+        bool is_labels = k.n == 6 && memcmp(k.p, "labels", 6) == 0;
+        cs_jf_value *field = k.n == 4 && memcmp(k.p, "name", 4) == 0        ? &name
+                             : k.n == 9 && memcmp(k.p, "timestamp", 9) == 0 ? &ts
+                             : k.n == 5 && memcmp(k.p, "value", 5) == 0     ? &value
+                                                                            : NULL;
+        if (field && v.kind != CS_JF_STRING)
+            return CS_JF_GIVE_UP; /* a wrong type: the reference names it */
+        if (field)
+            *field = v;
+        else if (is_labels != (v.kind == CS_JF_OBJECT) || (is_labels && fast_labels(&j, s, err) < 0))
+            return CS_JF_GIVE_UP;
+        else if (v.kind == CS_JF_ARRAY && cs_jf_skip_rest(&j, v.kind) < 0)
+            return CS_JF_GIVE_UP;
+    }
+    if (r < 0 || cs_jf_end(&j) < 0 || !name.p || !ts.p || !value.p)
+        return CS_JF_GIVE_UP;
+    if (finish(s, err, name.p, name.n, ts.p, ts.n, value.p, value.n, NULL) < 0)
+        return CS_JF_GIVE_UP;
+    return 0;
+}
+
+static int decode_json(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
+{
+    if (cs_utf8_valid(buf, len) && cs_sample_decode_json_fast(buf, len, s, err) == 0)
+        return 0;
+    s->arena_used = 0; /* what the fast path kept before it gave up */
+    s->nlabels = 0;
+    err->code = CS_REJECT_NONE;
+    err->detail[0] = '\0';
+    return cs_sample_decode_json_ref(buf, len, s, err);
+}
 
 static int decode_msgpack(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
 {

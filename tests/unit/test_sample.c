@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "decode.h"
+#include "jsonfast.h"
 #include "sample.h"
 #include "unit.h"
 
@@ -161,6 +163,63 @@ START_TEST(peek_name_and_time)
 }
 END_TEST
 
+/* The zero-allocation JSON path against the jansson reference: what it
+ * accepts, the reference decodes the same; what it is not sure of (a wrong
+ * type, a duplicate, a nested object, any reject) it leaves to the
+ * reference, whose verdict and detail cs_sample_decode() returns. */
+START_TEST(json_fast_path_agrees)
+{
+    static const char *const accepted[] = {
+        "{\"timestamp\":\"2026-11-03T10:15:00Z\",\"value\":\"1234.5\",\"name\":\"c_total\","
+        "\"labels\":{\"__name__\":\"c_total\",\"pod\":\"p\\u00e9\\n\",\"namespace\":\"ns\"}}",
+        "{\"labels\":{\"b\":\"\",\"a\":\"x\"},\"extra\":[1,\"two\",null],\"n\":3.5,\"t\":true,"
+        "\"name\":\"m:x\",\"value\":\"NaN\",\"timestamp\":\"2026-11-03T10:15:00.5+01:00\"}",
+        " { \"name\" : \"g\" , \"value\" : \"-Inf\" , \"timestamp\" : \"2026-11-03T10:15:00Z\" } ",
+    };
+    static const char *const left[] = {
+        "{\"name\":\"g\",\"value\":1,\"timestamp\":\"2026-11-03T10:15:00Z\"}",
+        "{\"name\":\"g\",\"name\":\"h\",\"value\":\"1\",\"timestamp\":\"2026-11-03T10:15:00Z\"}",
+        "{\"name\":\"g\",\"value\":\"1\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"x\":{\"y\":1}}",
+        "{\"name\":\"g\",\"value\":\"-1\",\"timestamp\":\"2026-11-03T10:15:00Z\"}",
+        "{\"name\":\"g\",\"value\":\"1\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"labels\":{\"1a\":\"v\"}}",
+        "{\"name\":\"g\",\"value\":\"1\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"labels\":{\"a\":2}}",
+        "{\"name\":\"g\",\"value\":\"1\",\"timestamp\":\"2026-11-03T10:15:00Z\",\"labels\":[]}",
+        "{\"name\":\"g\",\"value\":\"1\"}",
+        "{\"name\":\"g\",\"value\":\"1\",\"timestamp\":\"2026-11-03T10:15:00Z\"} x",
+    };
+    static cs_sample fast, ref;
+    cs_event_error ef, er;
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        const char *j = accepted[i];
+        memset(&fast, 0, sizeof(fast));
+        memset(&ref, 0, sizeof(ref));
+        ck_assert_msg(cs_sample_decode_json_fast(j, strlen(j), &fast, &ef) == 0, "%zu", i);
+        ck_assert_int_eq(cs_sample_decode_json_ref(j, strlen(j), &ref, &er), 0);
+        ck_assert_str_eq(fast.name, ref.name);
+        ck_assert(fast.time_usec == ref.time_usec && fast.special == ref.special &&
+                  fast.value.raw == ref.value.raw && fast.nlabels == ref.nlabels);
+        ck_assert_mem_eq(fast.series_id, ref.series_id, CS_SERIES_ID_LEN);
+        for (size_t k = 0; k < fast.nlabels; k++) {
+            ck_assert_str_eq(fast.labels[k].name, ref.labels[k].name);
+            ck_assert_str_eq(fast.labels[k].value, ref.labels[k].value);
+        }
+    }
+    for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+        const char *j = left[i];
+        memset(&fast, 0, sizeof(fast));
+        memset(&ref, 0, sizeof(ref));
+        ck_assert_msg(cs_sample_decode_json_fast(j, strlen(j), &fast, &ef) == CS_JF_GIVE_UP, "%zu", i);
+        int rr = cs_sample_decode_json_ref(j, strlen(j), &ref, &er);
+        ck_assert_int_eq(dec(j), rr);
+        ck_assert_msg(rr == (i == 2 ? 0 : -EBADMSG), "%zu", i); /* a nested object is fine */
+        if (rr < 0) {
+            ck_assert_int_eq(err.code, er.code);
+            ck_assert_str_eq(err.detail, er.detail);
+        }
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *su = suite_create("sample");
@@ -170,6 +229,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, msgpack_same_series);
     tcase_add_test(tc, series_identity_is_unambiguous);
     tcase_add_test(tc, peek_name_and_time);
+    tcase_add_test(tc, json_fast_path_agrees);
     suite_add_tcase(su, tc);
     return su;
 }
