@@ -464,7 +464,8 @@ static int settle_shard(cs_store *s, const char *group, int shard, int64_t wm, c
     if ((r = read_blocks(s, p, wm, in, err, errsize)) < 0 ||
         (r = read_legacy(s, p, in, err, errsize)) < 0)
         return r;
-    qsort(in->items, in->n, sizeof(*in->items), settle_order);
+    if (in->n > 1) /* items is NULL when there are none */
+        qsort(in->items, in->n, sizeof(*in->items), settle_order);
     if (in->n > 0 && (r = read_states(s, group, in, &st, err, errsize)) < 0)
         return r;
     r = in->n > 0 ? apply_samples(in, st, agg, states, ret) : 0;
