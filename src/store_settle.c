@@ -43,13 +43,14 @@ typedef struct series_list {
  * legacy_ids), the ids of the blocks read, and a writer holding their
  * samples at or above the watermark. */
 typedef struct settle_input {
-    cs_batch_sample *items;
+    const cs_batch_sample **items; /* into the blocks and legacy */
     size_t n, cap;
     cs_pending_block **blocks;
     size_t nblocks, capblocks;
     cs_buf block_ids; /* "{id,id,...}" */
     cs_pending_writer *rest;
     PGresult *legacy;
+    cs_batch_sample *legacy_samples;
     unsigned char *legacy_ids;
 } settle_input;
 
@@ -62,6 +63,7 @@ static void input_free(settle_input *in)
     cs_buf_free(&in->block_ids);
     cs_pending_writer_free(in->rest);
     PQclear(in->legacy);
+    free(in->legacy_samples);
     free(in->legacy_ids);
 }
 
@@ -69,7 +71,7 @@ static int push_sample(settle_input *in, const cs_batch_sample *x)
 {
     if (cs_array_reserve(&in->items, &in->cap, in->n + 1, sizeof(*in->items)) < 0)
         return -ENOMEM;
-    in->items[in->n++] = *x;
+    in->items[in->n++] = x;
     return 0;
 }
 
@@ -183,15 +185,15 @@ static int read_legacy(cs_store *s, const char *const *p, settle_input *in, char
     int n = r == 0 ? PQntuples(in->legacy) : 0;
     if (r < 0 || n == 0)
         return r;
-    if (PQnfields(in->legacy) != COL__COUNT ||
-        !(in->legacy_ids = malloc((size_t)n * CS_BATCH_SERIES_ID_LEN)))
-        return PQnfields(in->legacy) != COL__COUNT ? -EINVAL : -ENOMEM;
-    for (int i = 0; i < n && r == 0; i++) {
-        cs_batch_sample x;
+    if (PQnfields(in->legacy) != COL__COUNT)
+        return -EINVAL;
+    if (!(in->legacy_ids = malloc((size_t)n * CS_BATCH_SERIES_ID_LEN)) ||
+        !(in->legacy_samples = malloc((size_t)n * sizeof(*in->legacy_samples))))
+        return -ENOMEM;
+    for (int i = 0; i < n && r == 0; i++)
         if ((r = legacy_sample(in->legacy, i, in->legacy_ids + (size_t)i * CS_BATCH_SERIES_ID_LEN,
-                               &x)) == 0)
-            r = push_sample(in, &x);
-    }
+                               &in->legacy_samples[i])) == 0)
+            r = push_sample(in, &in->legacy_samples[i]);
     return r;
 }
 
@@ -200,7 +202,8 @@ static int read_legacy(cs_store *s, const char *const *p, settle_input *in, char
 /* Settlement order: series, then time, topic, partition, offset. */
 static int settle_order(const void *a, const void *b)
 {
-    const cs_batch_sample *x = a, *y = b;
+    const cs_batch_sample *x = *(const cs_batch_sample *const *)a,
+                          *y = *(const cs_batch_sample *const *)b;
     int c = memcmp(x->series_id, y->series_id, CS_BATCH_SERIES_ID_LEN);
     if (c)
         return c;
@@ -220,9 +223,9 @@ static int read_states(cs_store *s, const char *group, const settle_input *in,
 {
     cs_buf ids = {0};
     for (size_t i = 0; i < in->n; i++)
-        if (i == 0 || memcmp(in->items[i].series_id, in->items[i - 1].series_id,
+        if (i == 0 || memcmp(in->items[i]->series_id, in->items[i - 1]->series_id,
                              CS_BATCH_SERIES_ID_LEN) != 0)
-            cs_buf_append(&ids, (const char *)in->items[i].series_id, CS_BATCH_SERIES_ID_LEN);
+            cs_buf_append(&ids, (const char *)in->items[i]->series_id, CS_BATCH_SERIES_ID_LEN);
     if (ids.failed)
         return -ENOMEM;
     const char *p[2] = {group, ids.data ? ids.data : ""};
@@ -289,17 +292,17 @@ static int apply_samples(const settle_input *in, PGresult *states, cs_agg *agg,
     size_t cap = 0;
     int r = 0, row = 0;
     for (size_t i = 0, j; i < in->n && r == 0; i = j) {
-        const unsigned char *id = in->items[i].series_id;
-        for (j = i; j < in->n && memcmp(in->items[j].series_id, id, CS_BATCH_SERIES_ID_LEN) == 0;
+        const unsigned char *id = in->items[i]->series_id;
+        for (j = i; j < in->n && memcmp(in->items[j]->series_id, id, CS_BATCH_SERIES_ID_LEN) == 0;
              j++)
             ;
-        settled_series cur = {.id = id, .series = in->items[i].series,
-                              .kind = in->items[j - 1].kind};
+        settled_series cur = {.id = id, .series = in->items[i]->series,
+                              .kind = in->items[j - 1]->kind};
         if ((r = cs_array_reserve(&buf, &cap, j - i, sizeof(*buf))) < 0 ||
             (r = find_state(states, &row, id, &cur.st)) < 0)
             break;
         for (size_t k = i; k < j && r == 0; k++)
-            r = typed_sample(&in->items[k], &buf[k - i]);
+            r = typed_sample(in->items[k], &buf[k - i]);
         if (r < 0 || (r = cs_series_settle(&cur.st, buf, j - i, agg, ret->outcomes)) < 0)
             break;
         ret->samples += (uint64_t)(j - i);
