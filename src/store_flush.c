@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "buf.h"
 #include "dedup.h"
 #include "pending.h"
@@ -118,14 +119,87 @@ static void put_trailer(cs_buf *b)
 
 #define PG_EPOCH_USEC INT64_C(946684800000000) /* 2000-01-01 in Unix µs */
 
-static void agg_binary(cs_buf *b, const cs_agg *agg)
+/* ---- billing periods ----------------------------------------------------
+ *
+ * A row's billing period is cs_billing_period() of its hour (sql/0003: the
+ * hour's month, or the first open month after it once that one is
+ * closed), which depends only on the month.  It is looked up once per
+ * month of the batch and written into the staged rows: joining the staged
+ * rows to the periods inside the upsert cost a quarter of the upsert. */
+
+typedef struct month_period {
+    int64_t month;  /* first instant of the UTC month (µs) */
+    int32_t days;   /* its billing period, days since 2000-01-01 (binary date) */
+} month_period;
+
+typedef struct periods {
+    month_period *items;
+    size_t n, cap;
+} periods;
+
+static int32_t period_days(const periods *p, int64_t hour_usec)
+{
+    int64_t m = cs_timestamp_month_start(hour_usec);
+    for (size_t i = 0; i < p->n; i++)
+        if (p->items[i].month == m)
+            return p->items[i].days;
+    return 0; /* not reached: every month of the rows was looked up */
+}
+
+/* The months of agg's rows, each with its billing period.  usage_cost's
+ * ROW EXCLUSIVE lock is taken first, so that closing a month (SHARE ROW
+ * EXCLUSIVE, period.c) waits for this transaction or this one for it: a
+ * flush lands wholly before or wholly after a close.  0, -ENOMEM or an
+ * error class. */
+static int billing_periods(cs_store *s, const cs_agg *agg, periods *p, char *err, size_t errsize)
+{
+    cs_buf arr = {0};
+    PGresult *res = NULL;
+    int r = 0;
+    for (size_t i = 0; i < cs_agg_count(agg); i++) {
+        const cs_agg_row *row = cs_agg_row_at(agg, i);
+        int64_t m = cs_timestamp_month_start(row->key.hour_usec);
+        size_t k = 0;
+        while (k < p->n && p->items[k].month != m)
+            k++;
+        if (row->events == 0 || k < p->n)
+            continue;
+        if (cs_array_reserve(&p->items, &p->cap, p->n + 1, sizeof(*p->items)) < 0)
+            return -ENOMEM;
+        p->items[p->n++] = (month_period){.month = m};
+        char ts[CS_TIMESTAMP_STRLEN];
+        cs_timestamp_format(m, ts, sizeof(ts));
+        cs_buf_printf(&arr, "%s%s", p->n > 1 ? "," : "{", ts);
+    }
+    if (p->n == 0)
+        return 0;
+    cs_buf_puts(&arr, "}");
+    const char *v[1] = {arr.data};
+    if (arr.failed)
+        r = -ENOMEM;
+    else if ((r = cs__store_exec_ok(s, "LOCK TABLE usage_cost IN ROW EXCLUSIVE MODE",
+                                    PGRES_COMMAND_OK, err, errsize)) == 0)
+        r = cs__store_exec_params(s,
+                                  "SELECT cs_billing_period(m) - date '2000-01-01'"
+                                  " FROM unnest($1::timestamptz[]) WITH ORDINALITY AS t (m, i)"
+                                  " ORDER BY i",
+                                  1, v, NULL, NULL, "cs_billing_period", &res, err, errsize);
+    for (size_t i = 0; r == 0 && i < p->n; i++)
+        p->items[i].days = (int32_t)strtol(PQgetvalue(res, (int)i, 0), NULL, 10);
+    PQclear(res);
+    cs_buf_free(&arr);
+    return r;
+}
+
+static void agg_binary(cs_buf *b, const cs_agg *agg, const periods *p)
 {
     put_header(b);
     for (size_t i = 0; i < cs_agg_count(agg); i++) {
         const cs_agg_row *row = cs_agg_row_at(agg, i);
         if (row->events == 0)
             continue; /* every event of it was a duplicate */
-        put_be(b, 17, 2);
+        put_be(b, 18, 2);
+        put_int4(b, period_days(p, row->key.hour_usec)); /* a date: int4 days */
         put_int8(b, row->key.hour_usec - PG_EPOCH_USEC);
         const char *texts[] = {row->key.customer, row->key.product, row->key.meter,
                                row->key.rule_id, row->key.rules_version, row->key.plan,
@@ -146,19 +220,12 @@ static void agg_binary(cs_buf *b, const cs_agg *agg)
 
 /* Adds the staged rows to usage_cost (summed over attributions) and the
  * unattributed ones' breakdown to unattributed_usage, both in key order. */
-/* The billing period of every staged hour, computed once per distinct hour
- * (cs_billing_period() is PL/pgSQL with a query: per row it cost a fifth
- * of the upsert). */
-#define STAGE_PERIODS                                                                  \
-    "WITH p AS (SELECT h, cs_billing_period(h) AS bp"                                  \
-    " FROM (SELECT DISTINCT hour AS h FROM cs_stage) d) "
 /* usage_cost's columns from cs_stage: as they are, or summed over the
  * attributions of unattributed rows (several staged rows per key then). */
 #define USAGE_INSERT                                                                   \
-    STAGE_PERIODS                                                                      \
     "INSERT INTO usage_cost AS u (billing_period, hour, customer, product, meter,"     \
     " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate,"        \
-    " quantity, list_cost, discount, cost, events) SELECT p.bp, hour,"                 \
+    " quantity, list_cost, discount, cost, events) SELECT billing_period, hour,"       \
     " customer, product, meter, rule_id, rules_version, plan, currency, unit, unit_price," \
     " discount_rate, "
 #define USAGE_UPSERT                                                                   \
@@ -174,21 +241,20 @@ static void agg_binary(cs_buf *b, const cs_agg *agg)
 
 static const char upsert_usage[] =
     USAGE_INSERT "quantity, list_cost, discount, cost, events"
-    " FROM cs_stage JOIN p ON p.h = hour" USAGE_UPSERT;
+    " FROM cs_stage" USAGE_UPSERT;
 
 static const char upsert_usage_summed[] =
     USAGE_INSERT "sum(quantity), sum(list_cost), sum(discount), sum(cost), sum(events)"
-    " FROM cs_stage JOIN p ON p.h = hour GROUP BY p.bp, hour, customer, product, meter,"
+    " FROM cs_stage GROUP BY billing_period, hour, customer, product, meter,"
     " rule_id, rules_version, plan, currency, unit, unit_price, discount_rate" USAGE_UPSERT;
 
 static const char upsert_unattributed[] =
-    STAGE_PERIODS
     "INSERT INTO unattributed_usage AS u (billing_period, hour, product, meter, rule_id,"
     " rules_version, plan, attribution, currency, unit, unit_price, discount_rate, quantity,"
     " list_cost, discount, cost, events)"
-    " SELECT p.bp, hour, product, meter, rule_id, rules_version, plan,"
+    " SELECT billing_period, hour, product, meter, rule_id, rules_version, plan,"
     " attribution, currency, unit, unit_price, discount_rate, quantity, list_cost, discount,"
-    " cost, events FROM cs_stage JOIN p ON p.h = hour WHERE attribution IS NOT NULL"
+    " cost, events FROM cs_stage WHERE attribution IS NOT NULL"
     " ORDER BY hour, product, meter, rule_id, rules_version, plan, attribution"
     " ON CONFLICT (billing_period, hour, product, meter, rule_id, rules_version, plan,"
     " attribution) DO UPDATE SET quantity = u.quantity + EXCLUDED.quantity,"
@@ -225,15 +291,21 @@ static void copy_buf_done(cs_store *s)
 
 int cs__store_stage_aggregates(cs_store *s, const cs_agg *agg, char *err, size_t errsize)
 {
-    int r;
+    periods p = {0};
+    int r = billing_periods(s, agg, &p, err, errsize);
+    if (r < 0) {
+        free(p.items);
+        return r;
+    }
     cs_buf *b = copy_buf(s);
-    agg_binary(b, agg);
+    agg_binary(b, agg, &p);
+    free(p.items);
     if (b->failed) {
         cs_buf_free(b);
         return -ENOMEM;
     }
     if ((r = cs__store_exec_ok(s,
-                               "CREATE TEMP TABLE IF NOT EXISTS cs_stage ("
+                               "CREATE TEMP TABLE IF NOT EXISTS cs_stage (billing_period date,"
                                " hour timestamptz, customer text, product text, meter text,"
                                " rule_id text, rules_version text, plan text, currency char(3),"
                                " unit text, unit_price numeric, discount_rate numeric,"

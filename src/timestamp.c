@@ -131,6 +131,13 @@ int cs_timestamp_format(int64_t usec, char *buf, size_t size)
     return n;
 }
 
+int64_t cs_timestamp_month_start(int64_t usec)
+{
+    int y, m, d;
+    civil_from_days(usec / CS_USEC_PER_SEC / 86400, &y, &m, &d);
+    return days_from_civil(y, m, 1) * 86400 * CS_USEC_PER_SEC;
+}
+
 int cs_timestamp_month(const char *s, int64_t *ret_from, int64_t *ret_to)
 {
     static const char shape[] = "dddd-dd";

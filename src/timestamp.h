@@ -31,6 +31,9 @@ int cs_timestamp_format(int64_t usec, char *buf, size_t size);
  * -EINVAL.  The one parser for the command line, the server and closing. */
 int cs_timestamp_month(const char *s, int64_t *ret_from, int64_t *ret_to);
 
+/* Returns the first instant of usec's UTC month (usec >= 0). */
+int64_t cs_timestamp_month_start(int64_t usec);
+
 /* Returns usec truncated to the start of its UTC hour. */
 static inline int64_t cs_timestamp_hour(int64_t usec)
 {

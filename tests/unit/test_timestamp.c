@@ -73,6 +73,22 @@ START_TEST(months)
 }
 END_TEST
 
+/* The month's first instant, against the text: every 7,919 s from 1970 to
+ * 2100, "YYYY-MM" of the formatted time parsed back as a month. */
+START_TEST(month_start_against_text)
+{
+    for (int64_t t = 0; t < INT64_C(4102444800); t += 7919) {
+        char buf[40], ym[8];
+        int64_t from, to, usec = t * CS_USEC_PER_SEC + 123456;
+        ck_assert_int_gt(cs_timestamp_format(usec, buf, sizeof(buf)), 0);
+        memcpy(ym, buf, 7);
+        ym[7] = '\0';
+        ck_assert_int_eq(cs_timestamp_month(ym, &from, &to), 0);
+        ck_assert_msg(cs_timestamp_month_start(usec) == from, "%s", buf);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("timestamp");
@@ -81,6 +97,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, rejects);
     tcase_add_test(tc, months);
     tcase_add_test(tc, format_roundtrip_and_hour);
+    tcase_add_test(tc, month_start_against_text);
     suite_add_tcase(s, tc);
     return s;
 }
