@@ -201,57 +201,88 @@ out:
 }
 
 
-#define FAST_MAX_KEYS 48 /* labels or top-level members; more: the reference decides */
+/* ---- the zero-allocation JSON reader's walk, shared by the fast decoding
+ * and the head of unpriced samples ---- */
+
+#define WALK_MAX_KEYS 48 /* labels or top-level members; more: the reference decides */
+
+typedef struct json_fields {
+    cs_jf_value name, ts, value; /* p NULL: absent; kind says what was there */
+    /* each label with a string value; NULL: the labels are only checked */
+    int (*label)(void *ctx, const cs_jf_value *k, const cs_jf_value *v);
+    void *ctx;
+} json_fields;
 
 /* The labels object, whose '{' was just read: string values only, each
- * kept (as the reference would, "__name__" aside).  0 or CS_JF_GIVE_UP. */
-static int fast_labels(cs_jf *j, cs_sample *s, cs_event_error *err)
+ * passed to f->label.  0 or CS_JF_GIVE_UP. */
+static int walk_labels(cs_jf *j, json_fields *f)
 {
-    cs_jf_value keys[FAST_MAX_KEYS], k, v;
+    cs_jf_value keys[WALK_MAX_KEYS], k, v;
     size_t nkeys = 0;
     int r;
-    while ((r = cs_jf_key(j, &k)) == 1) {
-        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0 ||
-            v.kind != CS_JF_STRING)
+    while ((r = cs_jf_key(j, &k)) == 1)
+        if (cs_jf_key_new(&k, keys, &nkeys, WALK_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0 ||
+            v.kind != CS_JF_STRING || (f->label && f->label(f->ctx, &k, &v) < 0))
             return CS_JF_GIVE_UP;
-        if (k.n == 8 && memcmp(k.p, "__name__", 8) == 0)
-            continue;
-        if (add_label(s, err, k.p, k.n, v.p, v.n) < 0)
+    return r;
+}
+
+/* Reads a sample's JSON text in place: name and timestamp (strings, else it
+ * gives up), value (any scalar, its kind kept), labels (an object of
+ * strings), other members skipped; no duplicate keys, no nested object
+ * outside labels, nothing after the object.  0 or CS_JF_GIVE_UP. */
+static int walk_json(const char *buf, size_t len, char *scratch, size_t cap, json_fields *f)
+{
+    cs_jf_value keys[WALK_MAX_KEYS], k, v;
+    size_t nkeys = 0;
+    cs_jf j;
+    int r;
+    cs_jf_init(&j, buf, len, scratch, cap);
+    if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
+        return CS_JF_GIVE_UP;
+    while ((r = cs_jf_key(&j, &k)) == 1) {
+        if (cs_jf_key_new(&k, keys, &nkeys, WALK_MAX_KEYS) < 0 || cs_jf_value_read(&j, &v) < 0)
+            return CS_JF_GIVE_UP;
+        bool is_labels = k.n == 6 && memcmp(k.p, "labels", 6) == 0;
+        cs_jf_value *field = k.n == 4 && memcmp(k.p, "name", 4) == 0        ? &f->name
+                             : k.n == 9 && memcmp(k.p, "timestamp", 9) == 0 ? &f->ts
+                             : k.n == 5 && memcmp(k.p, "value", 5) == 0     ? &f->value
+                                                                            : NULL;
+        if (field && field != &f->value && v.kind != CS_JF_STRING)
+            return CS_JF_GIVE_UP; /* a wrong type: the reference names it */
+        if (field && v.kind != CS_JF_OBJECT && v.kind != CS_JF_ARRAY)
+            *field = v;
+        else if (is_labels != (v.kind == CS_JF_OBJECT) || (is_labels && walk_labels(&j, f) < 0))
+            return CS_JF_GIVE_UP;
+        else if (v.kind == CS_JF_ARRAY && cs_jf_skip_rest(&j, v.kind) < 0)
             return CS_JF_GIVE_UP;
     }
-    return r;
+    return r < 0 || cs_jf_end(&j) < 0 ? CS_JF_GIVE_UP : 0;
+}
+
+typedef struct label_ctx {
+    cs_sample *s;
+    cs_event_error *err;
+} label_ctx;
+
+/* A label kept as the reference would ("__name__" aside); any reject
+ * gives up, so that the reference says it. */
+static int keep_label(void *ctx, const cs_jf_value *k, const cs_jf_value *v)
+{
+    label_ctx *c = ctx;
+    if (k->n == 8 && memcmp(k->p, "__name__", 8) == 0)
+        return 0;
+    return add_label(c->s, c->err, k->p, k->n, v->p, v->n) < 0 ? CS_JF_GIVE_UP : 0;
 }
 
 int cs_sample_decode_json_fast(const char *buf, size_t len, cs_sample *s, cs_event_error *err)
 {
     char scratch[CS_EVENT_ARENA];
-    cs_jf_value keys[FAST_MAX_KEYS], k, v, name = {0}, ts = {0}, value = {0};
-    size_t nkeys = 0;
-    cs_jf j;
-    int r;
-    cs_jf_init(&j, buf, len, scratch, sizeof(scratch));
-    if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
-        return CS_JF_GIVE_UP;
-    while ((r = cs_jf_key(&j, &k)) == 1) {
-        if (cs_jf_key_new(&k, keys, &nkeys, FAST_MAX_KEYS) < 0 || cs_jf_value_read(&j, &v) < 0)
-            return CS_JF_GIVE_UP;
-        bool is_labels = k.n == 6 && memcmp(k.p, "labels", 6) == 0;
-        cs_jf_value *field = k.n == 4 && memcmp(k.p, "name", 4) == 0        ? &name
-                             : k.n == 9 && memcmp(k.p, "timestamp", 9) == 0 ? &ts
-                             : k.n == 5 && memcmp(k.p, "value", 5) == 0     ? &value
-                                                                            : NULL;
-        if (field && v.kind != CS_JF_STRING)
-            return CS_JF_GIVE_UP; /* a wrong type: the reference names it */
-        if (field)
-            *field = v;
-        else if (is_labels != (v.kind == CS_JF_OBJECT) || (is_labels && fast_labels(&j, s, err) < 0))
-            return CS_JF_GIVE_UP;
-        else if (v.kind == CS_JF_ARRAY && cs_jf_skip_rest(&j, v.kind) < 0)
-            return CS_JF_GIVE_UP;
-    }
-    if (r < 0 || cs_jf_end(&j) < 0 || !name.p || !ts.p || !value.p)
-        return CS_JF_GIVE_UP;
-    if (finish(s, err, name.p, name.n, ts.p, ts.n, value.p, value.n, NULL) < 0)
+    label_ctx c = {s, err};
+    json_fields f = {.label = keep_label, .ctx = &c};
+    if (walk_json(buf, len, scratch, sizeof(scratch), &f) < 0 || !f.name.p || !f.ts.p ||
+        !f.value.p || f.value.kind != CS_JF_STRING ||
+        finish(s, err, f.name.p, f.name.n, f.ts.p, f.ts.n, f.value.p, f.value.n, NULL) < 0)
         return CS_JF_GIVE_UP;
     return 0;
 }
@@ -340,54 +371,13 @@ static int head_set(cs_sample_head *h, const char *name, size_t name_n, const ch
     return 0;
 }
 
-#define PEEK_MAX_KEYS 48 /* labels and top-level members; more: decode fully */
-
-/* The labels object, whose '{' was just read: string values only. */
-static int peek_json_labels(cs_jf *j)
-{
-    cs_jf_value keys[PEEK_MAX_KEYS], k, v;
-    size_t nkeys = 0;
-    int r;
-    while ((r = cs_jf_key(j, &k)) == 1)
-        if (cs_jf_key_new(&k, keys, &nkeys, PEEK_MAX_KEYS) < 0 || cs_jf_value_read(j, &v) < 0 ||
-            v.kind != CS_JF_STRING)
-            return CS_JF_GIVE_UP;
-    return r;
-}
-
 static int peek_json(const char *buf, size_t len, cs_sample_head *h)
 {
     char scratch[CS_EVENT_ARENA];
-    cs_jf_value keys[PEEK_MAX_KEYS], k, v, name = {0}, ts = {0};
-    size_t nkeys = 0;
-    cs_jf j;
-    int r;
-    if (!cs_utf8_valid(buf, len))
+    json_fields f = {0};
+    if (!cs_utf8_valid(buf, len) || walk_json(buf, len, scratch, sizeof(scratch), &f) < 0)
         return -EAGAIN;
-    cs_jf_init(&j, buf, len, scratch, sizeof(scratch));
-    if (cs_jf_value_read(&j, &v) < 0 || v.kind != CS_JF_OBJECT)
-        return -EAGAIN;
-    while ((r = cs_jf_key(&j, &k)) == 1) {
-        if (cs_jf_key_new(&k, keys, &nkeys, PEEK_MAX_KEYS) < 0 || cs_jf_value_read(&j, &v) < 0)
-            return -EAGAIN;
-        bool is_name = k.n == 4 && memcmp(k.p, "name", 4) == 0;
-        bool is_ts = k.n == 9 && memcmp(k.p, "timestamp", 9) == 0;
-        bool is_labels = k.n == 6 && memcmp(k.p, "labels", 6) == 0;
-        if ((is_name || is_ts) && v.kind != CS_JF_STRING)
-            return -EAGAIN;
-        if (is_name)
-            name = v;
-        else if (is_ts)
-            ts = v;
-        else if (is_labels != (v.kind == CS_JF_OBJECT) ||
-                 (is_labels && peek_json_labels(&j) < 0))
-            return -EAGAIN;
-        else if (v.kind == CS_JF_ARRAY && cs_jf_skip_rest(&j, v.kind) < 0)
-            return -EAGAIN;
-    }
-    if (r < 0 || cs_jf_end(&j) < 0)
-        return -EAGAIN;
-    return head_set(h, name.p, name.n, ts.p, ts.n);
+    return head_set(h, f.name.p, f.name.n, f.ts.p, f.ts.n);
 }
 
 /* A MessagePack string at *i: its bytes.  0, or -1 if it is not one. */
