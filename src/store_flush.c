@@ -1,12 +1,14 @@
 /* store_flush.c - the flush transaction (see store.h).
  *
- * Aggregates go through COPY into a session-local staging table and one
- * INSERT ... ON CONFLICT DO UPDATE that adds them to usage_cost, in key
- * order, which costs two round trips per flush whatever the number of rows.
+ * Aggregates go through COPY into a session-local staging table, with the
+ * billing period of their month looked up once, and one INSERT ... ON
+ * CONFLICT DO UPDATE that adds them to usage_cost, in key order: four round
+ * trips per flush (lock, periods, COPY, upsert) whatever the number of rows.
  * Rejected events are written by binary COPY too (their raw bytes may be
  * anything), and pending metric samples as one binary COPY row per
- * settlement shard, each a block of its samples (pending.h).  Offsets are advanced first, by
- * compare-and-set; any mismatch rolls the whole transaction back.
+ * settlement shard, each a block of its samples (pending.h).  Offsets are
+ * advanced first, by compare-and-set; any mismatch rolls the whole
+ * transaction back.
  */
 #include "store.h"
 
@@ -156,7 +158,7 @@ static int billing_periods(cs_store *s, const cs_agg *agg, periods *p, char *err
     cs_buf arr = {0};
     PGresult *res = NULL;
     int r = 0;
-    for (size_t i = 0; i < cs_agg_count(agg); i++) {
+    for (size_t i = 0; i < cs_agg_count(agg) && r == 0; i++) {
         const cs_agg_row *row = cs_agg_row_at(agg, i);
         int64_t m = cs_timestamp_month_start(row->key.hour_usec);
         size_t k = 0;
@@ -164,15 +166,17 @@ static int billing_periods(cs_store *s, const cs_agg *agg, periods *p, char *err
             k++;
         if (row->events == 0 || k < p->n)
             continue;
-        if (cs_array_reserve(&p->items, &p->cap, p->n + 1, sizeof(*p->items)) < 0)
-            return -ENOMEM;
+        if ((r = cs_array_reserve(&p->items, &p->cap, p->n + 1, sizeof(*p->items))) < 0)
+            break;
         p->items[p->n++] = (month_period){.month = m};
         char ts[CS_TIMESTAMP_STRLEN];
         cs_timestamp_format(m, ts, sizeof(ts));
         cs_buf_printf(&arr, "%s%s", p->n > 1 ? "," : "{", ts);
     }
-    if (p->n == 0)
-        return 0;
+    if (r < 0 || p->n == 0) {
+        cs_buf_free(&arr);
+        return r;
+    }
     cs_buf_puts(&arr, "}");
     const char *v[1] = {arr.data};
     if (arr.failed)

@@ -1,16 +1,19 @@
 /* store_settle.c - settlement of metric samples, shard by shard (see
- * store.h, sql/0004_metric_streams.sql, sql/0006_metric_settlement.sql and
- * docs/metric-streams.md).
+ * store.h, sql/0004_metric_streams.sql, sql/0006_metric_settlement.sql,
+ * sql/0016_metric_sample_blocks.sql and docs/metric-streams.md).
  *
  * One call settles one shard of the group's series in one transaction: it
  * takes the shard's advisory lock (another worker holding it means that
- * worker is settling the shard: skip), reads the group's watermark, deletes
- * the shard's pending samples below it (joined to their series' states),
- * converts the rows to typed samples, lets the pure cs_series_settle()
- * apply them series by series, stages the costs into usage_cost and the new
- * states into metric_series, and forgets idle series: gauges after
- * evict_usec, counters only after counter_retention_usec, so a counter that
- * comes back after an outage is charged across the gap. */
+ * worker is settling the shard: skip), reads the group's watermark, reads
+ * the shard's blocks of pending samples (pending.h) that hold a sample
+ * below it, and the rows an earlier version left in metric_samples_pending,
+ * sorts those samples into settlement order, fetches their series' states,
+ * lets the pure cs_series_settle() apply them series by series, stages the
+ * costs into usage_cost and the new states into metric_series, replaces
+ * the blocks read by one block of their samples at or above the watermark,
+ * and forgets idle series: gauges after evict_usec, counters only after
+ * counter_retention_usec, so a counter that comes back after an outage is
+ * charged across the gap. */
 #include "store.h"
 
 #include <errno.h>
