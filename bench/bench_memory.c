@@ -3,9 +3,13 @@
  *
  *   - the de-duplication window full: dedup.max_events_in_memory (default
  *     4,000,000) fingerprints spread over a week of event hours, stored;
- *   - the settlement of one shard of SERIES active metric series (the
- *     worker settles one of 16 shards at a time; default 1,000,000 series,
- *     so 62,500 per shard), 4 samples each, into hourly cost rows.
+ *   - one round of the settlement of one shard of SERIES active metric
+ *     series (the worker settles one of 16 shards at a time; default
+ *     1,000,000 series, so 62,500 per shard) with a minute of 15 s samples
+ *     each: a round reads about metrics.settle_max_samples (100,000: the
+ *     minute of 25,000 series) into hourly cost rows, the samples packed
+ *     into a block as they come from PostgreSQL, decoded and ordered by
+ *     pointer as settlement holds them, and the series' states.
  *
  * What it does not hold: librdkafka's prefetch queue (bounded by
  * kafka.queued.max.messages.kbytes, 65,536 KB by default) and libpq's result
@@ -21,6 +25,7 @@
 
 #include "agg.h"
 #include "dedup.h"
+#include "pending.h"
 #include "series.h"
 
 static long peak_mb(void)
@@ -53,22 +58,60 @@ int main(int argc, char **argv)
     printf("dedup window: %ld fingerprints held (%zu): peak RSS %ld MB\n", nfp,
            cs_dedup_size(d), peak_mb());
 
-    long shard = nseries / 16;
-    cs_series_state *st = calloc((size_t)shard, sizeof(*st));
-    cs_agg *agg = cs_agg_new();
-    uint64_t outcomes[CS_SERIES__COUNT] = {0};
-    for (long s = 0; s < shard && st && agg; s++) {
-        cs_series_sample smp[4];
-        char cust[32];
+    /* one round of a shard's settlement at metrics.settle_max_samples'
+     * default (100,000 samples: 25,000 of its series' minute), as
+     * settlement holds it: packed into a block (the bytes libpq hands
+     * over), decoded, ordered by pointer */
+    long shard = nseries / 16 < 25000 ? nseries / 16 : 25000;
+    cs_pending_writer *w = cs_pending_writer_new();
+    cs_buf block = {0};
+    for (long s = 0; s < shard && w; s++) {
+        char cust[32], series[96];
+        unsigned char id[CS_BATCH_SERIES_ID_LEN] = {0};
         snprintf(cust, sizeof(cust), "cus_%05ld", s % 10000);
-        for (int k = 0; k < 4; k++)
-            smp[k] = (cs_series_sample){
-                .time_usec = base + k * 15 * INT64_C(1000000), .special = CS_SAMPLE_FINITE,
-                .value = cs_dec_from_int(1000 + s + k * 15), .kind = CS_METRIC_KIND_COUNTER,
+        snprintf(series, sizeof(series), "container_cpu_usage_seconds_total{pod=\"p-%ld\"}", s);
+        memcpy(id, &s, sizeof(s));
+        for (int k = 0; k < 4; k++) {
+            cs_batch_sample b = {
+                .series_id = id, .series = series, .time_usec = base + k * 15 * INT64_C(1000000),
+                .value = cs_dec_from_int(1000 + s + k * 15), .kind = "counter",
                 .unit_divisor = 3600, .max_gap_usec = 600 * INT64_C(1000000), .customer = cust,
                 .plan = "pro", .product = "sandbox-execution", .meter = "container_cpu_hours",
                 .rule_id = "sandbox-cpu-hours", .rules_version = "v1", .currency = "USD",
-                .unit = "cpu-hour", .unit_price = cs_dec_from_int(1), .discount_rate = cs_dec_zero()};
+                .unit = "cpu-hour", .unit_price = cs_dec_from_int(1),
+                .discount_rate = cs_dec_zero(), .topic = "metrics", .partition = k,
+                .offset = s * 4 + k};
+            if (cs_pending_writer_add(w, &b) < 0)
+                return 1;
+        }
+    }
+    if (!w)
+        return 1;
+    cs_pending_writer_finish(w, &block);
+    cs_pending_writer_free(w);
+    cs_pending_block *pb;
+    size_t nsmp;
+    if (block.failed || cs_pending_decode(block.data, block.len, &pb) < 0)
+        return 1;
+    const cs_batch_sample *smps = cs_pending_block_samples(pb, &nsmp);
+    const cs_batch_sample **order = malloc(nsmp * sizeof(*order));
+    for (size_t i = 0; i < nsmp && order; i++)
+        order[i] = &smps[i];
+    cs_series_state *st = calloc((size_t)shard, sizeof(*st));
+    cs_agg *agg = cs_agg_new();
+    uint64_t outcomes[CS_SERIES__COUNT] = {0};
+    for (long s = 0; s < shard && st && agg && order; s++) {
+        cs_series_sample smp[4];
+        for (int k = 0; k < 4; k++) {
+            const cs_batch_sample *b = order[s * 4 + k];
+            smp[k] = (cs_series_sample){
+                .time_usec = b->time_usec, .special = CS_SAMPLE_FINITE, .value = b->value,
+                .kind = CS_METRIC_KIND_COUNTER, .unit_divisor = b->unit_divisor,
+                .max_gap_usec = b->max_gap_usec, .customer = b->customer, .plan = b->plan,
+                .product = b->product, .meter = b->meter, .rule_id = b->rule_id,
+                .rules_version = b->rules_version, .currency = b->currency, .unit = b->unit,
+                .unit_price = b->unit_price, .discount_rate = b->discount_rate};
+        }
         if (cs_series_settle(&st[s], smp, 4, agg, outcomes) < 0)
             return 1;
     }
@@ -76,6 +119,9 @@ int main(int argc, char **argv)
            nseries, agg ? cs_agg_count(agg) : 0, peak_mb());
     cs_agg_free(agg);
     free(st);
+    free(order);
+    cs_pending_block_free(pb);
+    cs_buf_free(&block);
     cs_dedup_free(d);
     return 0;
 }

@@ -95,6 +95,7 @@ int cs_config_init(cs_config *cfg)
     cfg->partition_idle_ms = 600000;
     cfg->series_idle_ms = 3600000;
     cfg->counter_retention_hours = 840;
+    cfg->settle_max_samples = 100000;
     cfg->mtd_refresh_ms = 30000;
     cfg->redis_port = 6379;
     cfg->dedup = 1;
@@ -199,6 +200,7 @@ static const struct int_key {
     {"metrics.partition_idle_ms", offsetof(cs_config, partition_idle_ms), 1000, 604800000},
     {"metrics.series_idle_ms", offsetof(cs_config, series_idle_ms), 1000, 2000000000},
     {"metrics.counter_retention_hours", offsetof(cs_config, counter_retention_hours), 1, 87600},
+    {"metrics.settle_max_samples", offsetof(cs_config, settle_max_samples), 1000, 100000000},
     {"metrics.max_customers", offsetof(cs_config, metrics_max_customers), 2, 10000000},
     {"metrics.month_to_date_refresh_ms", offsetof(cs_config, mtd_refresh_ms), 100, 86400000},
     {"dedup.window_hours", offsetof(cs_config, dedup_window_hours), 1, 87600},

@@ -66,6 +66,7 @@ typedef struct cs_config {
     int partition_idle_ms;   /* a partition this long without samples stops holding it back */
     int series_idle_ms;      /* gauges without samples this long are forgotten */
     int counter_retention_hours; /* counters are kept this long, to charge across gaps */
+    int settle_max_samples;  /* about the most samples one shard's settlement holds */
     char *serve_listen;    /* costream serve: "host:port" */
     char *serve_tls_cert;  /* PEM files: HTTPS when both are set */
     char *serve_tls_key;

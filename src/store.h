@@ -160,6 +160,7 @@ typedef struct cs_settle_options {
     int64_t idle_usec;      /* partitions not advanced for this long do not hold it back */
     int64_t evict_usec;     /* gauges without samples for this long are forgotten */
     int64_t counter_retention_usec; /* counters: kept this long, to charge across gaps */
+    uint64_t max_samples;   /* blocks read per settlement: about this many samples (0: all) */
 } cs_settle_options;
 
 /* Settlement shards: shard = first byte of the series id % 16 (fixed by

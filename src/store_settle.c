@@ -49,8 +49,8 @@ typedef struct settle_input {
     const cs_batch_sample **items; /* into the blocks and legacy */
     size_t n, cap;
     cs_pending_block **blocks;
-    size_t nblocks, capblocks;
-    cs_buf block_ids; /* "{id,id,...}" */
+    size_t nblocks, capblocks, nchosen;
+    cs_buf block_ids; /* "{id,id,...}": the blocks chosen */
     cs_pending_writer *rest;
     PGresult *legacy;
     cs_batch_sample *legacy_samples;
@@ -78,32 +78,62 @@ static int push_sample(settle_input *in, const cs_batch_sample *x)
     return 0;
 }
 
-/* Reads the shard's blocks holding a sample below wm: those samples go to
- * in->items, the others to in->rest.  0, -EINVAL (a block does not
- * decode), -ENOMEM or an error class. */
-static int read_blocks(cs_store *s, const char *const *p, int64_t wm, settle_input *in,
-                       char *err, size_t errsize)
+/* Chooses the shard's blocks holding a sample below *wm, oldest first,
+ * until about max samples (0: all); when it stops early, *wm is lowered to
+ * the oldest sample time of the first block left, so that every sample
+ * below it is in a block chosen.  Blocks sharing their oldest time are
+ * taken together, so that each settlement moves on.  The ids chosen go to
+ * in->block_ids.  0, -ENOMEM or an error class. */
+static int choose_blocks(cs_store *s, const char *const *p, uint64_t max, int64_t *wm,
+                         settle_input *in, char *err, size_t errsize)
 {
     PGresult *res;
-    int r = cs__store_query_binary(s,
-                                   "SELECT id, data FROM metric_sample_blocks"
-                                   " WHERE group_id = $1 AND shard = $3::smallint"
-                                   " AND min_ts < $2::timestamptz ORDER BY id",
-                                   3, p, "metric_sample_blocks", &res, err, errsize);
+    int r = cs__store_exec_params(s,
+                                  "SELECT id, (extract(epoch FROM min_ts) * 1000000)::bigint,"
+                                  " samples FROM metric_sample_blocks"
+                                  " WHERE group_id = $1 AND shard = $3::smallint"
+                                  " AND min_ts < $2::timestamptz ORDER BY min_ts, id",
+                                  3, p, NULL, NULL, "metric_sample_blocks", &res, err, errsize);
     if (r < 0)
         return r;
-    int rows = PQntuples(res);
+    uint64_t total = 0;
+    int64_t last = INT64_MIN;
     cs_buf_puts(&in->block_ids, "{");
-    for (int i = 0; i < rows && r == 0; i++) {
-        const unsigned char *idp = (const unsigned char *)PQgetvalue(res, i, 0);
-        uint64_t id = 0;
-        for (int k = 0; k < 8; k++)
-            id = (id << 8) | idp[k];
-        cs_buf_printf(&in->block_ids, "%s%" PRIu64, i ? "," : "", id);
+    for (int i = 0; i < PQntuples(res); i++) {
+        int64_t min_us = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        uint64_t n = strtoull(PQgetvalue(res, i, 2), NULL, 10);
+        if (max && i > 0 && min_us > last && total + n > max) {
+            *wm = min_us;
+            break;
+        }
+        cs_buf_printf(&in->block_ids, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
+        in->nchosen++;
+        total += n;
+        last = min_us;
+    }
+    cs_buf_puts(&in->block_ids, "}");
+    PQclear(res);
+    return in->block_ids.failed ? -ENOMEM : 0;
+}
+
+/* Reads the blocks chosen: their samples below wm go to in->items, the
+ * others to in->rest.  0, -EINVAL (a block does not decode), -ENOMEM or
+ * an error class. */
+static int read_blocks(cs_store *s, int64_t wm, settle_input *in, char *err, size_t errsize)
+{
+    PGresult *res;
+    const char *p[1] = {in->block_ids.data};
+    int r = cs__store_query_binary(s,
+                                   "SELECT data FROM metric_sample_blocks"
+                                   " WHERE id = ANY($1::bigint[]) ORDER BY id",
+                                   1, p, "metric_sample_blocks", &res, err, errsize);
+    if (r < 0)
+        return r;
+    for (int i = 0; i < PQntuples(res) && r == 0; i++) {
         cs_pending_block *b;
         if ((r = cs_array_reserve(&in->blocks, &in->capblocks, in->nblocks + 1,
                                   sizeof(*in->blocks))) < 0 ||
-            (r = cs_pending_decode(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), &b)) <
+            (r = cs_pending_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &b)) <
                 0)
             break;
         in->blocks[in->nblocks++] = b;
@@ -112,10 +142,7 @@ static int read_blocks(cs_store *s, const char *const *p, int64_t wm, settle_inp
         for (size_t k = 0; k < n && r == 0; k++)
             r = x[k].time_usec < wm ? push_sample(in, &x[k]) : cs_pending_writer_add(in->rest, &x[k]);
     }
-    cs_buf_puts(&in->block_ids, "}");
     PQclear(res);
-    if (r == 0 && in->block_ids.failed)
-        r = -ENOMEM;
     return r;
 }
 
@@ -454,21 +481,25 @@ static int evict(cs_store *s, const char *group, int shard, const cs_settle_opti
     return 0;
 }
 
-/* Reads the shard's samples below wm (blocks, then legacy rows), sorts
+/* Reads the shard's samples below wm (blocks, then legacy rows; wm is
+ * lowered when the blocks below it hold more than o->max_samples), sorts
  * them, settles them against their series' states, and writes the costs,
  * the new states and the blocks' remainder. */
-static int settle_shard(cs_store *s, const char *group, int shard, int64_t wm, cs_agg *agg,
-                        settle_input *in, series_list *states, cs_settle_result *ret,
-                        char *err, size_t errsize)
+static int settle_shard(cs_store *s, const char *group, int shard, const cs_settle_options *o,
+                        int64_t *wm, cs_agg *agg, settle_input *in, series_list *states,
+                        cs_settle_result *ret, char *err, size_t errsize)
 {
     char w_text[CS_TIMESTAMP_STRLEN], sh[12];
-    cs_timestamp_format(wm, w_text, sizeof(w_text));
+    cs_timestamp_format(*wm, w_text, sizeof(w_text));
     snprintf(sh, sizeof(sh), "%d", shard);
     const char *p[3] = {group, w_text, sh};
     PGresult *st = NULL;
     int r;
-    if ((r = read_blocks(s, p, wm, in, err, errsize)) < 0 ||
-        (r = read_legacy(s, p, in, err, errsize)) < 0)
+    if ((r = choose_blocks(s, p, o->max_samples, wm, in, err, errsize)) < 0 ||
+        (in->nchosen > 0 && (r = read_blocks(s, *wm, in, err, errsize)) < 0))
+        return r;
+    cs_timestamp_format(*wm, w_text, sizeof(w_text)); /* lowered, perhaps */
+    if ((r = read_legacy(s, p, in, err, errsize)) < 0)
         return r;
     if (in->n > 1) /* items is NULL when there are none */
         qsort(in->items, in->n, sizeof(*in->items), settle_order);
@@ -478,7 +509,7 @@ static int settle_shard(cs_store *s, const char *group, int shard, int64_t wm, c
     PQclear(st);
     if (r < 0)
         return r;
-    if ((in->nblocks > 0 && (r = replace_blocks(s, group, shard, in, err, errsize)) < 0) ||
+    if ((in->nchosen > 0 && (r = replace_blocks(s, group, shard, in, err, errsize)) < 0) ||
         (cs_agg_count(agg) > 0 && (r = cs__store_stage_aggregates(s, agg, err, errsize)) < 0) ||
         (states->n > 0 && (r = write_states(s, group, states, err, errsize)) < 0))
         return r;
@@ -509,7 +540,7 @@ int cs_store_settle(cs_store *s, const char *group, const cs_settle_options *o, 
         r = -ENOMEM;
         goto local;
     }
-    r = settle_shard(s, group, shard, wm, agg, &in, &states, ret, err, errsize);
+    r = settle_shard(s, group, shard, o, &wm, agg, &in, &states, ret, err, errsize);
     if (r == -EINVAL || r == -ENOMEM || r == -ERANGE)
         goto local;
     if (r < 0 || (r = evict(s, group, shard, o, wm, ret, err, errsize)) < 0 ||

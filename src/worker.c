@@ -674,7 +674,8 @@ static void settle(cs_worker *w)
     cs_settle_options o = {(int64_t)w->cfg->lateness_ms * 1000,
                            (int64_t)w->cfg->partition_idle_ms * 1000,
                            (int64_t)w->cfg->series_idle_ms * 1000,
-                           (int64_t)w->cfg->counter_retention_hours * 3600 * 1000000};
+                           (int64_t)w->cfg->counter_retention_hours * 3600 * 1000000,
+                           (uint64_t)w->cfg->settle_max_samples};
     cs_settle_result sum = {0};
     unsigned first = w->settle_round++ * 7u + (unsigned)getpid();
     for (int k = 0; k < CS_STORE_SETTLE_SHARDS; k++)

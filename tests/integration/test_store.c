@@ -454,28 +454,28 @@ static cs_store_sample counter_sample(const unsigned char *sid, int sec, const c
                              .partition = 0, .offset = off};
 }
 
-static void settle_flush(cs_store *s, const cs_store_sample *smp, size_t n, int wm_sec,
-                         int64_t expected, int64_t next)
+static void settle_flush(cs_store *s, const char *group, const cs_store_sample *smp, size_t n,
+                         int wm_sec, int64_t expected, int64_t next)
 {
     char err[512];
     cs_agg *agg = cs_agg_new();
     cs_store_watermark wm = {"m", 0, T9 + wm_sec * INT64_C(1000000)};
     cs_store_offset off = {"m", 0, expected, next};
-    cs_store_batch b = {.group = "g9", .agg = agg, .samples = smp, .nsamples = n,
+    cs_store_batch b = {.group = group, .agg = agg, .samples = smp, .nsamples = n,
                         .watermarks = &wm, .nwatermarks = 1, .offsets = &off, .noffsets = 1};
     ck_assert_msg(cs_store_flush(s, &b, err, sizeof(err)) == 0, "%s", err);
     cs_agg_free(agg);
 }
 
-static void settle_shard5(cs_store *s, uint64_t want_samples)
+static void settle_shard5(cs_store *s, const char *group, uint64_t max, uint64_t want_samples)
 {
     char err[512];
     cs_settle_options o = {.lateness_usec = 0, .idle_usec = INT64_C(3600000000),
                            .evict_usec = INT64_C(86400000000),
-                           .counter_retention_usec = INT64_C(86400000000)};
+                           .counter_retention_usec = INT64_C(86400000000), .max_samples = max};
     cs_settle_result res;
     cs_agg *agg = cs_agg_new();
-    ck_assert_msg(cs_store_settle(s, "g9", &o, 5, agg, &res, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(cs_store_settle(s, group, &o, 5, agg, &res, err, sizeof(err)) == 0, "%s", err);
     ck_assert_int_eq(res.settled, 1);
     ck_assert_uint_eq(res.samples, want_samples);
     cs_agg_free(agg);
@@ -507,8 +507,8 @@ START_TEST(settle_blocks_and_legacy_rows)
     /* 130, 175 below the watermark at +600 s; 200 at +600 s is not */
     cs_store_sample a[3] = {counter_sample(sid, 30, "175", 2), counter_sample(sid, 15, "130", 1),
                             counter_sample(sid, 600, "200", 3)};
-    settle_flush(s, a, 3, 600, -1, 4);
-    settle_shard5(s, 3);
+    settle_flush(s, "g9", a, 3, 600, -1, 4);
+    settle_shard5(s, "g9", 0, 3);
     ck_assert_str_eq(query1("SELECT sum(quantity)::text FROM usage_cost WHERE customer = 'acme'"
                             " AND meter = 'cpu'"), "75.000000000000"); /* 30 + 45 */
     ck_assert_str_eq(query1("SELECT count(*) FROM metric_samples_pending WHERE group_id = 'g9'"), "0");
@@ -518,13 +518,72 @@ START_TEST(settle_blocks_and_legacy_rows)
     ck_assert_str_eq(query1(q), "1 1 true");
     /* 210 at +615 s; the watermark passes both */
     cs_store_sample b[1] = {counter_sample(sid, 615, "210", 4)};
-    settle_flush(s, b, 1, 700, 4, 5);
-    settle_shard5(s, 2);
+    settle_flush(s, "g9", b, 1, 700, 4, 5);
+    settle_shard5(s, "g9", 0, 2);
     ck_assert_str_eq(query1("SELECT sum(quantity)::text FROM usage_cost WHERE customer = 'acme'"
                             " AND meter = 'cpu'"), "110.000000000000"); /* + 25 + 10 */
     ck_assert_str_eq(query1("SELECT count(*) FROM metric_sample_blocks WHERE group_id = 'g9'"), "0");
     ck_assert_str_eq(query1("SELECT last_value::text FROM metric_series WHERE group_id = 'g9'"),
                      "210.000000000000");
+    cs_store_free(s);
+}
+END_TEST
+
+/* This test's rows are told apart from the one before by their rules version. */
+static void v10(cs_store_sample *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i].rules_version = "v10";
+}
+
+static const char *g10_cost(void)
+{
+    return query1("SELECT coalesce(sum(quantity), 0)::text FROM usage_cost"
+                  " WHERE customer = 'acme' AND meter = 'cpu' AND rules_version = 'v10'");
+}
+
+/* A settlement reads about metrics.settle_max_samples of a backlog at a
+ * time, oldest blocks first, and settles what lies below the oldest sample
+ * of the first block it leaves: three blocks of 2, 2 and 1 samples with a
+ * bound of 2 take three rounds, each charging what the counter's values
+ * say (30, then 45 + 25, then 60); two blocks with the same oldest time
+ * are taken together, past the bound, so that a round always moves on. */
+START_TEST(settle_bounded_by_samples)
+{
+    char err[512];
+    unsigned n;
+    unsigned char sid[32], sid2[32];
+    cs_store *s = cs_store_new(conninfo());
+    ck_assert_int_eq(cs_store_migrate(s, &n, err, sizeof(err)), 0);
+    memset(sid, 0x35, sizeof(sid));  /* shard 5 */
+    memset(sid2, 0x45, sizeof(sid2)); /* shard 5 */
+    cs_store_sample a[2] = {counter_sample(sid, 0, "100", 0), counter_sample(sid, 15, "130", 1)};
+    cs_store_sample b[2] = {counter_sample(sid, 30, "175", 2), counter_sample(sid, 45, "200", 3)};
+    cs_store_sample c[1] = {counter_sample(sid, 60, "260", 4)};
+    v10(a, 2);
+    v10(b, 2);
+    v10(c, 1);
+    settle_flush(s, "g10", a, 2, 1000, -1, 2);
+    settle_flush(s, "g10", b, 2, 1000, 2, 4);
+    settle_flush(s, "g10", c, 1, 1000, 4, 5);
+    settle_shard5(s, "g10", 2, 2);
+    ck_assert_str_eq(g10_cost(), "30.000000000000");
+    ck_assert_str_eq(query1("SELECT count(*) FROM metric_sample_blocks WHERE group_id = 'g10'"), "2");
+    settle_shard5(s, "g10", 2, 2);
+    ck_assert_str_eq(g10_cost(), "100.000000000000");
+    settle_shard5(s, "g10", 2, 1);
+    ck_assert_str_eq(g10_cost(), "160.000000000000");
+    ck_assert_str_eq(query1("SELECT count(*) FROM metric_sample_blocks WHERE group_id = 'g10'"), "0");
+    /* the same oldest time in two blocks, a bound of 1: both in one round */
+    cs_store_sample d[1] = {counter_sample(sid, 100, "300", 5)};
+    cs_store_sample e[2] = {counter_sample(sid2, 100, "10", 6), counter_sample(sid2, 115, "20", 7)};
+    v10(d, 1);
+    v10(e, 2);
+    settle_flush(s, "g10", d, 1, 1000, 5, 6);
+    settle_flush(s, "g10", e, 2, 1000, 6, 8);
+    settle_shard5(s, "g10", 1, 3);
+    ck_assert_str_eq(g10_cost(), "210.000000000000"); /* + 40, and 10 for the new series */
+    ck_assert_str_eq(query1("SELECT count(*) FROM metric_sample_blocks WHERE group_id = 'g10'"), "0");
     cs_store_free(s);
 }
 END_TEST
@@ -551,6 +610,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, dedup_race_redone);
     tcase_add_test(tc, invalid_utf8_at_every_cut);
     tcase_add_test(tc, settle_blocks_and_legacy_rows);
+    tcase_add_test(tc, settle_bounded_by_samples);
     tcase_add_test(tc, dead_server_is_eio);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
