@@ -9,6 +9,7 @@
 
 #include "file.h"
 #include "focus.h"
+#include "hex.h"
 
 static int set_str(char **dst, const char *v)
 {
@@ -249,18 +250,12 @@ static const struct str_key {
 
 /* Decodes URL percent escapes of s[0..n) into a new string; NULL on a bad
  * escape or no memory. */
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static char *url_decode(const char *s, size_t n)
 {
     char *out = malloc(n + 1), *o = out;
     for (size_t i = 0; out && i < n; i++) {
-        int hi = s[i] == '%' && i + 2 < n ? hexval(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+        int hi = s[i] == '%' && i + 2 < n ? cs_hex_digit(s[i + 1]) : -1;
+        int lo = hi >= 0 ? cs_hex_digit(s[i + 2]) : -1;
         if (s[i] != '%') {
             *o++ = s[i];
         } else if (lo >= 0 && (hi | lo)) { /* never %00 */

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "hex.h"
+
 #define BAD ((size_t)-1)
 #define MAX_DEPTH 64
 
@@ -81,24 +83,13 @@ static size_t skip_value(const char *t, size_t n, size_t i, int depth)
     return i > start ? i : BAD;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int hex4(const char *t, size_t i, size_t end)
 {
     int v = 0;
     if (i + 4 > end)
         return -1;
     for (size_t j = 0; j < 4; j++) {
-        int h = hexval(t[i + j]);
+        int h = cs_hex_digit(t[i + j]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

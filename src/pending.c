@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "hex.h"
 #include "strmap.h"
 
 #define MAGIC "CSP1"
@@ -142,13 +143,8 @@ static int intern(cs_pending_writer *w, const char *text, uint32_t *ret)
 
 static int series_of(cs_pending_writer *w, const cs_batch_sample *s, uint32_t *ret)
 {
-    static const char hexd[] = "0123456789abcdef";
     char hex[2 * ID_LEN + 1];
-    for (size_t i = 0; i < ID_LEN; i++) {
-        hex[2 * i] = hexd[s->series_id[i] >> 4];
-        hex[2 * i + 1] = hexd[s->series_id[i] & 15];
-    }
-    hex[2 * ID_LEN] = '\0';
+    cs_hex_encode(s->series_id, ID_LEN, hex);
     void **slot = cs_strmap_find(&w->series_index, hex);
     if (slot) {
         *ret = (uint32_t)((uintptr_t)*slot - 1);

@@ -23,6 +23,7 @@
 #include "array.h"
 #include "buf.h"
 #include "dedup.h"
+#include "hex.h"
 #include "pending.h"
 #include "store_internal.h"
 #include "timestamp.h"
@@ -506,7 +507,6 @@ static int fps_row(const void *ctx, size_t i, const char **cols, char (*num)[CS_
 static int dedup_write(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
                        size_t errsize)
 {
-    static const char digits[] = "0123456789abcdef";
     fps_rows f = {d, calloc(d->nhours, sizeof(char *))};
     size_t nrows = 0;
     int r = f.hex ? 0 : -ENOMEM;
@@ -523,11 +523,7 @@ static int dedup_write(cs_store *s, const char *group, const cs_store_dedup *d, 
         }
         h[0] = '\\';
         h[1] = 'x';
-        for (size_t k = 0; k < len; k++) {
-            h[2 + 2 * k] = digits[fps[k] >> 4];
-            h[3 + 2 * k] = digits[fps[k] & 15];
-        }
-        h[2 + 2 * len] = '\0';
+        cs_hex_encode(fps, len, h + 2);
         nrows++;
     }
     if (r == 0 && nrows > 0)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "hex.h"
 #include "pending.h"
 #include "series.h"
 #include "store_internal.h"
@@ -165,13 +166,7 @@ static const char legacy_sql[] =
 
 static int hex_id(const char *hex, unsigned char *out)
 {
-    for (size_t i = 0; i < CS_BATCH_SERIES_ID_LEN; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -EINVAL;
-        out[i] = (unsigned char)v;
-    }
-    return 0;
+    return cs_hex_decode(hex, CS_BATCH_SERIES_ID_LEN, out) < 0 ? -EINVAL : 0;
 }
 
 static int legacy_dec(PGresult *r, int row, int c, cs_dec *ret)
@@ -348,16 +343,10 @@ static int apply_samples(const settle_input *in, PGresult *states, cs_agg *agg,
 
 static int series_row(const void *ctx, size_t i, const char **cols, char (*num)[CS__STORE_CELL])
 {
-    static const char hexd[] = "0123456789abcdef";
     const settled_series *x = &((const series_list *)ctx)->items[i];
-    char *h = num[0];
-    *h++ = '\\';
-    *h++ = 'x';
-    for (size_t k = 0; k < CS_BATCH_SERIES_ID_LEN; k++) {
-        *h++ = hexd[x->id[k] >> 4];
-        *h++ = hexd[x->id[k] & 15];
-    }
-    *h = '\0';
+    num[0][0] = '\\';
+    num[0][1] = 'x';
+    cs_hex_encode(x->id, CS_BATCH_SERIES_ID_LEN, num[0] + 2);
     cs_timestamp_format(x->st.last_usec, num[1], CS__STORE_CELL);
     cs_dec_format(x->st.last_value, 12, num[2], CS__STORE_CELL);
     cols[0] = num[0];

@@ -8,15 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
+#include "hex.h"
 
 static int is_hex(const char *s, size_t n)
 {
@@ -41,8 +33,8 @@ int cs_token_generate(char token[CS_TOKEN_LEN + 1], char id[CS_TOKEN_ID_LEN + 1]
         }
         got += (size_t)n;
     }
-    hex(rnd, CS_TOKEN_ID_LEN / 2, id);
-    hex(rnd + CS_TOKEN_ID_LEN / 2, CS_TOKEN_SECRET_LEN / 2, secret);
+    cs_hex_encode(rnd, CS_TOKEN_ID_LEN / 2, id);
+    cs_hex_encode(rnd + CS_TOKEN_ID_LEN / 2, CS_TOKEN_SECRET_LEN / 2, secret);
     snprintf(token, CS_TOKEN_LEN + 1, "cst_%s_%s", id, secret);
     SHA256((const unsigned char *)secret, CS_TOKEN_SECRET_LEN, hash);
     OPENSSL_cleanse(secret, sizeof(secret));

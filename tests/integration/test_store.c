@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "dedup.h"
 #include "flight.h"
+#include "hex.h"
 #include "pending.h"
 #include "store.h"
 #include "timestamp.h"
@@ -370,11 +371,7 @@ static const cs_batch_sample *one_block_sample(const char *hex)
         return NULL;
     size_t len = strlen(hex) / 2, n;
     unsigned char *data = malloc(len + 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned v;
-        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-        data[i] = (unsigned char)v;
-    }
+    ck_assert_int_eq(cs_hex_decode(hex, len, data), 0);
     ck_assert_int_eq(cs_pending_decode(data, len, &b), 0);
     free(data);
     const cs_batch_sample *x = cs_pending_block_samples(b, &n);
