@@ -361,7 +361,7 @@ START_TEST(dedup_race_redone)
 }
 END_TEST
 
-/* The only sample of the block whose hex is given (NULL: frees the last). */
+/* The first sample of the block whose hex is given (NULL: frees the last). */
 static const cs_batch_sample *one_block_sample(const char *hex)
 {
     static cs_pending_block *b;
@@ -375,14 +375,15 @@ static const cs_batch_sample *one_block_sample(const char *hex)
     ck_assert_int_eq(cs_pending_decode(data, len, &b), 0);
     free(data);
     const cs_batch_sample *x = cs_pending_block_samples(b, &n);
-    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_ge(n, 1);
     return x;
 }
 
 /* The store's last line of defence: text that is not UTF-8 (here a
  * Japanese name cut at every byte) is stored escaped, never refused, by the
  * binary COPYs of aggregates and rejected events; a pending metric sample
- * keeps its bytes in its block. */
+ * keeps its bytes in its block, and its settlement writes them escaped into
+ * usage_cost and metric_series. */
 START_TEST(invalid_utf8_at_every_cut)
 {
     char err[512];
@@ -403,22 +404,27 @@ START_TEST(invalid_utf8_at_every_cut)
                      (unsigned char)name[k]);
         cs_agg *agg = one_row(cust, "1");
         cs_store_reject rj = {"u", 0, (int64_t)cut, "invalid_time", cust, "x", 1, NULL, 0};
-        /* a pending metric sample whose series and customer carry the cut name */
+        /* two samples of a gauge whose series and customer carry the cut
+         * name: 2.5 held for 10 s at 0.5 a unit-second is 12.5 */
         unsigned char sid[32];
         memset(sid, (int)cut, sizeof(sid));
-        cs_store_sample smp = {.series_id = sid, .series = cust, .time_usec = INT64_C(1793700000000000),
-                               .value = D("2.5"), .kind = "gauge", .unit_divisor = 1,
-                               .max_gap_usec = 600000000, .customer = cust, .plan = "pro",
-                               .product = "p", .meter = "m", .rule_id = "r", .rules_version = "v1",
-                               .currency = "USD", .unit = "u", .unit_price = D("0.5"),
-                               .discount_rate = D("0"), .topic = "u", .partition = 0,
-                               .offset = (int64_t)cut};
+        cs_store_sample smp[2] = {
+            {.series_id = sid, .series = cust, .time_usec = INT64_C(1793700000000000),
+             .value = D("2.5"), .kind = "gauge", .unit_divisor = 1, .max_gap_usec = 600000000,
+             .customer = cust, .plan = "pro", .product = "p", .meter = "m", .rule_id = "r",
+             .rules_version = "v-settled", .currency = "USD", .unit = "u", .unit_price = D("0.5"),
+             .discount_rate = D("0"), .topic = "u", .partition = 0, .offset = (int64_t)cut}};
+        smp[1] = smp[0];
+        smp[1].time_usec += 10000000;
+        cs_store_watermark wm = {"u", 0, INT64_C(1793703600000000)};
         cs_store_offset off = {"u", 0, cut == 1 ? -1 : (int64_t)cut - 1, (int64_t)cut};
         cs_store_batch batch = {.group = "g8", .agg = agg, .rejects = &rj, .nrejects = 1,
-                                .samples = &smp, .nsamples = 1, .offsets = &off, .noffsets = 1};
+                                .samples = smp, .nsamples = 2, .watermarks = &wm,
+                                .nwatermarks = 1, .offsets = &off, .noffsets = 1};
         ck_assert_msg(cs_store_flush(s, &batch, err, sizeof(err)) == 0, "cut %zu: %s", cut, err);
         char q[256];
-        snprintf(q, sizeof(q), "SELECT count(*) FROM usage_cost WHERE customer = '%s'", want);
+        snprintf(q, sizeof(q), "SELECT count(*) FROM usage_cost WHERE customer = '%s'"
+                 " AND rules_version = 'v1'", want);
         ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: %s not stored", cut, want);
         snprintf(q, sizeof(q), "SELECT count(*) FROM rejected_events WHERE detail = '%s'", want);
         ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: reject detail %s not stored", cut, want);
@@ -431,6 +437,20 @@ START_TEST(invalid_utf8_at_every_cut)
                           got->value.raw == D("2.5").raw && got->offset == (int64_t)cut,
                       "cut %zu: sample %s", cut, want);
         one_block_sample(NULL);
+        cs_settle_options o = {.idle_usec = INT64_C(3600000000), .evict_usec = INT64_C(86400000000),
+                               .counter_retention_usec = INT64_C(86400000000)};
+        cs_settle_result res;
+        cs_agg *settled = cs_agg_new();
+        ck_assert_msg(cs_store_settle(s, "g8", &o, (int)(cut % 16), settled, &res, err,
+                                      sizeof(err)) == 0, "cut %zu: %s", cut, err);
+        ck_assert_uint_eq(res.samples, 2);
+        snprintf(q, sizeof(q), "SELECT cost::text FROM usage_cost WHERE customer = '%s'"
+                 " AND rules_version = 'v-settled'", want);
+        ck_assert_msg(strcmp(query1(q), "12.500000000000") == 0, "cut %zu: settled %s: %s", cut,
+                      want, query1(q));
+        snprintf(q, sizeof(q), "SELECT count(*) FROM metric_series WHERE series = '%s'", want);
+        ck_assert_msg(strcmp(query1(q), "1") == 0, "cut %zu: series %s", cut, want);
+        cs_agg_free(settled);
         cs_agg_free(agg);
     }
     cs_store_free(s);
