@@ -1093,8 +1093,8 @@ static int flush_step(cs_worker *w)
     int r = cs__worker_flush_poll(w);
     size_t limit = w->isolate ? w->isolate : (size_t)w->cfg->flush_max_events;
     bool full = w->pending >= limit;
-    const char *why = full ? "size" : "interval";
-    if (r == 1 && (full || mono_usec() - w->last_flush >= cs__worker_flush_interval(w))) {
+    const char *why = r == 1 ? cs__worker_flush_due(w, full) : NULL;
+    if (why) {
         if (w->isolate)
             r = cs__worker_flush(w, why);
         else if (!w->job)

@@ -53,6 +53,7 @@ typedef struct flight_job {
 } flight_job;
 
 #define FLUSH_COST_RATIO 1
+#define FLUSH_BEHIND_MIN 4096 /* messages: a batch handed over early while behind */
 #define STORED_CUSTOMERS_MAX 200000 /* remembered attributes; then start again */
 
 static void job_free(cs_worker *w, flight_job *j)
@@ -448,7 +449,8 @@ static int job_finish(cs_worker *w)
     return job_wait(w);
 }
 
-int64_t cs__worker_flush_interval(const cs_worker *w)
+/* How long to fold messages in before the next flush is handed over. */
+static int64_t flush_interval(const cs_worker *w)
 {
     int64_t lo = (int64_t)w->cfg->flush_interval_ms * 1000;
     if (w->caught_up)
@@ -458,6 +460,19 @@ int64_t cs__worker_flush_interval(const cs_worker *w)
     if (want > hi)
         want = hi;
     return want > lo ? want : lo;
+}
+
+const char *cs__worker_flush_due(const cs_worker *w, bool full)
+{
+    if (full)
+        return "size";
+    if (mono_usec() - w->last_flush >= flush_interval(w))
+        return "interval";
+    /* behind its partitions with the flusher idle: waiting out the interval
+     * would leave PostgreSQL idle while the backlog is read */
+    if (!w->job && !w->isolate && !w->caught_up && w->pending >= FLUSH_BEHIND_MIN)
+        return "behind";
+    return NULL;
 }
 
 int cs__worker_flush_start(cs_worker *w, const char *why)

@@ -196,8 +196,12 @@ int cs__worker_flush_poll(cs_worker *w);
  * cs__worker_flush; 1 when none was in flight). */
 int cs__worker_flush_wait(cs_worker *w);
 
-/* How long to fold messages in before the next flush is handed over. */
-int64_t cs__worker_flush_interval(const cs_worker *w);
+/* Why the next batch is due to be handed over, NULL if it is not: "size"
+ * (full, the caller's judgement), "interval" (as long as the last flush
+ * took, from flush.interval_ms to flush.max_interval_ms; the least once
+ * caught up), or "behind" (not isolating, the last inbox came back full, the
+ * flusher is idle and a few thousand messages are in hand).  A static string. */
+const char *cs__worker_flush_due(const cs_worker *w, bool full);
 
 /* Forgets everything not yet stored (the batch in flight is waited for
  * and its outcome applied first), and rewinds every partition to its
