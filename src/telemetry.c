@@ -233,8 +233,12 @@ void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duratio
 {
     static const char *const names[] = {"ok", "fenced", "error"};
     cs_metrics_observe(t->flush_seconds, (const char *const[]){names[result]}, dec_usec(duration_usec));
-    if (result != CS_FLUSH_OK || !agg)
-        return;
+    if (result == CS_FLUSH_OK && agg)
+        cs_telemetry_rows(t, agg);
+}
+
+void cs_telemetry_rows(cs_telemetry *t, const cs_agg *agg)
+{
     for (size_t i = 0; i < cs_agg_count(agg); i++) {
         const cs_agg_row *r = cs_agg_row_at(agg, i);
         if (r->events == 0)

@@ -65,9 +65,14 @@ void cs_telemetry_counters_set(cs_telemetry *t, const cs_telemetry_counters *n);
 void cs_telemetry_liveness(cs_telemetry *t, int ready, size_t partitions, int64_t blocked_usec);
 
 /* A flush finished: duration and, when it committed, the aggregates it
- * stored (added to the business counters). */
+ * stored (added to the business counters, as cs_telemetry_rows; NULL to
+ * add them later). */
 void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duration_usec,
-                        const cs_agg *committed);
+                        const cs_agg *agg);
+
+/* Adds the rows of agg a committed flush stored to the business counters
+ * (cost, list cost, usage, events); rows that counted no event are not. */
+void cs_telemetry_rows(cs_telemetry *t, const cs_agg *agg);
 
 void cs_telemetry_lag(cs_telemetry *t, const char *topic, int32_t partition, int64_t lag);
 void cs_telemetry_rules(cs_telemetry *t, const char *version, const char *currency);

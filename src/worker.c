@@ -1058,14 +1058,15 @@ static void announce_caught_up(cs_worker *w)
     w->announced = w->n.consumed;
 }
 
-/* Takes up to INBOX_MAX messages from Kafka (waiting up to 100 ms for the
- * first).  0, or a fatal error. */
+/* Takes up to INBOX_MAX messages from Kafka, waiting for the first up to
+ * 100 ms, or 5 ms while a flush is in flight: its outcome, and the next
+ * flush, wait for the loop to come round.  0, or a fatal error. */
 static int inbox_fill(cs_worker *w)
 {
     char err[512];
     w->inbox_head = w->inbox_n = 0;
     w->caught_up = false;
-    for (int timeout = 100; w->inbox_n < INBOX_MAX; timeout = 0) {
+    for (int timeout = w->job ? 5 : 100; w->inbox_n < INBOX_MAX; timeout = 0) {
         cs_message m;
         int r = cs_consumer_poll(w->consumer, timeout, &m, err, sizeof(err));
         if (r < 0) {
@@ -1090,10 +1091,10 @@ static int inbox_fill(cs_worker *w)
  * flush.max_events, then waits.  Isolation flushes one batch at a time. */
 static int flush_step(cs_worker *w)
 {
-    int r = cs__worker_flush_poll(w);
+    int r = cs__worker_flush_poll(w); /* 1: none ended, 0: one stored just now */
     size_t limit = w->isolate ? w->isolate : (size_t)w->cfg->flush_max_events;
     bool full = w->pending >= limit;
-    const char *why = r == 1 ? cs__worker_flush_due(w, full) : NULL;
+    const char *why = r >= 0 ? cs__worker_flush_due(w, full) : NULL;
     if (why) {
         if (w->isolate)
             r = cs__worker_flush(w, why);
@@ -1102,6 +1103,7 @@ static int flush_step(cs_worker *w)
         else if (full)
             r = cs__worker_flush_wait(w);
     }
+    cs__worker_flush_tell(w);
     if (r == -ENOMEM) {
         cs_log(CS_LOG_ERROR, "out of memory", NULL);
         return r;

@@ -397,17 +397,27 @@ static void isolation_progress(cs_worker *w)
 }
 
 /* Applies the outcome of w->job's flush (see the top of the file). */
+void cs__worker_flush_tell(cs_worker *w)
+{
+    if (!w->told)
+        return;
+    cs_telemetry_rows(w->tm, cs_batch_agg(w->told->batch));
+    job_free(w, w->told);
+    w->told = NULL;
+}
+
 static int job_end(cs_worker *w, const cs_flush_outcome *o)
 {
     flight_job *j = w->job;
     int r = o->r;
+    cs__worker_flush_tell(w);
     cs_telemetry_flush(w->tm, r == 0 ? CS_FLUSH_OK : r == -ESTALE ? CS_FLUSH_FENCED : CS_FLUSH_ERROR,
-                       o->usec, r == 0 ? cs_batch_agg(j->batch) : NULL);
+                       o->usec, NULL);
     store_state(w, r == 0 || r == -ESTALE || r == -EBADMSG ? 0 : r, o->err);
     if (r == 0) {
         r = job_stored(w, j, o->usec);
         w->job = NULL;
-        job_free(w, j);
+        w->told = j; /* its rows counted once the next batch is handed over */
     } else if (r == -ESTALE) {
         w->n.fenced++;
         cs_log(CS_LOG_WARN, "flush fenced: discarding unflushed work and resuming from the store",
@@ -534,6 +544,8 @@ void cs__worker_flush_free(cs_worker *w)
         cs_flusher_wait(w->flusher, &o); /* its outcome no longer matters */
     cs_flusher_free(w->flusher);
     w->flusher = NULL;
+    job_free(w, w->told); /* the metrics are gone: nothing to tell */
+    w->told = NULL;
     job_free(w, w->job);
     w->job = NULL;
     cs_batch_free(w->spare);

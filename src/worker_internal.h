@@ -77,6 +77,7 @@ typedef struct cs_worker {
     cs_batch *spare;  /* an emptied batch, kept for the one after (its tables stay grown) */
     cs_flusher *flusher; /* writes a batch while the next one fills (worker_flush.c) */
     struct flight_job *job; /* the batch in flight, or kept to retry; NULL: none */
+    struct flight_job *told; /* stored, its rows not yet in the metrics (cs__worker_flush_tell) */
     cs_ledger ledger; /* offsets of every partition ever assigned */
     cs_dedup *dedup;     /* fingerprints of counted events, by event hour */
     cs_strmap stored_customers; /* id → customer_rec *, attributes as last stored */
@@ -191,6 +192,11 @@ int cs__worker_flush_start(cs_worker *w, const char *why);
 /* When the batch in flight is over, applies its outcome (as
  * cs__worker_flush); 1 while it runs or when none is in flight. */
 int cs__worker_flush_poll(cs_worker *w);
+
+/* Adds the rows of the batch stored last to the business metrics, if they
+ * are not yet: left for after the next batch is handed over, so that the
+ * flusher does not wait on them.  Every outcome applied calls it first. */
+void cs__worker_flush_tell(cs_worker *w);
 
 /* Waits for the batch in flight, if any, and applies its outcome (as
  * cs__worker_flush; 1 when none was in flight). */
