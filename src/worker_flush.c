@@ -15,7 +15,9 @@
  *   stored       the ledger's expected offsets become the job's, its
  *                fingerprints stored ones (other workers' rows seen in the
  *                transaction are merged, taking events of the batch filled
- *                meanwhile back out of it), its customers remembered
+ *                meanwhile back out of it), its customers remembered; the
+ *                next batch is handed over if due, and only then are its
+ *                rows added to the business metrics (cs__worker_flush_tell)
  *   fenced       the job and everything read since are dropped and the
  *                partitions restart from the stored offsets
  *   refused      the same, after the ledger is put back where the job
@@ -396,7 +398,6 @@ static void isolation_progress(cs_worker *w)
     }
 }
 
-/* Applies the outcome of w->job's flush (see the top of the file). */
 void cs__worker_flush_tell(cs_worker *w)
 {
     if (!w->told)
@@ -406,6 +407,7 @@ void cs__worker_flush_tell(cs_worker *w)
     w->told = NULL;
 }
 
+/* Applies the outcome of w->job's flush (see the top of the file). */
 static int job_end(cs_worker *w, const cs_flush_outcome *o)
 {
     flight_job *j = w->job;
