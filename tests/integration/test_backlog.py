@@ -5,9 +5,9 @@ batches and flushes), and what it stores that way is exact.
 
 20,000 events wait in one partition before the worker starts; its flush
 interval is a minute.  Within that minute PostgreSQL must hold at least one
-batch of 4,096 messages, logged as a "behind" flush.  A SIGTERM then stores
-the rest, and usage_cost holds every event's quantity and cost, summed
-here independently.
+batch of 4,096 messages, logged as a "behind" flush.  Once the worker has
+read everything, a SIGTERM stores the rest, and usage_cost holds every
+event's quantity and cost, summed here independently.
 """
 import json
 import os
@@ -63,6 +63,10 @@ def main():
         check(behind and int(behind[0]["messages"]) >= 4096,
               "a flush logged as behind, of 4,096 messages or more: %s" % flushes(w.log_path))
 
+        def read_all():  # then the shutdown's flush holds the rest
+            return any(line.startswith("{") and json.loads(line)["msg"].startswith("caught up") and
+                       json.loads(line)["consumed"] == N for line in open(w.log_path))
+        harness.wait_until(read_all, 60, "the worker to have read all %d messages" % N)
         check(svc.stop_worker(w) == 0, "worker stopped cleanly")
         check(svc.stored_offsets(GROUP, TOPIC).get(0) == N, "all %d offsets stored at shutdown" % N)
         want_q = sum(quantity(i) for i in range(N))
