@@ -1081,6 +1081,7 @@ static int inbox_fill(cs_worker *w)
         }
         w->inbox[w->inbox_n++] = m; /* a rebalance inside the poll may have cleared it */
     }
+    w->batch_behind = w->batch_behind || w->inbox_n == INBOX_MAX;
     prefetch(w);
     return 0;
 }

@@ -197,6 +197,7 @@ static void job_take(cs_worker *w, flight_job *j)
     w->pending = 0;
     w->batch_accepted = 0;
     w->oldest_ms = 0;
+    w->batch_behind = false;
 }
 
 /* Builds the job of what is in memory: 0, 1 when there is nothing to
@@ -480,9 +481,10 @@ const char *cs__worker_flush_due(const cs_worker *w, bool full)
         return "size";
     if (mono_usec() - w->last_flush >= flush_interval(w))
         return "interval";
-    /* behind its partitions with the flusher idle: waiting out the interval
-     * would leave PostgreSQL idle while the backlog is read */
-    if (!w->job && !w->isolate && !w->caught_up && w->pending >= FLUSH_BEHIND_MIN)
+    /* a backlog in hand with the flusher idle: waiting out the interval
+     * would leave PostgreSQL idle while the backlog is read, and fold
+     * nothing more into its tail once the worker has caught up */
+    if (!w->job && !w->isolate && w->batch_behind && w->pending >= FLUSH_BEHIND_MIN)
         return "behind";
     return NULL;
 }
@@ -537,6 +539,7 @@ void cs__worker_discard(cs_worker *w)
     w->batch_accepted = 0;
     cs_ledger_rewind(&w->ledger);
     w->oldest_ms = 0;
+    w->batch_behind = false;
 }
 
 void cs__worker_flush_free(cs_worker *w)

@@ -92,6 +92,7 @@ typedef struct cs_worker {
     size_t inbox_head, inbox_n;
     bool waiting;
     bool caught_up;      /* the last poll found no message: nothing more to fold in */
+    bool batch_behind;   /* an inbox of this batch came back full: it holds a backlog */
     uint64_t announced;  /* messages consumed when "caught up" was last logged */
     int64_t announced_at; /* when (monotonic µs); at most once a minute */
     bool prefetch;       /* look the next messages' customers up in one go */
@@ -205,8 +206,9 @@ int cs__worker_flush_wait(cs_worker *w);
 /* Why the next batch is due to be handed over, NULL if it is not: "size"
  * (full, the caller's judgement), "interval" (as long as the last flush
  * took, from flush.interval_ms to flush.max_interval_ms; the least once
- * caught up), or "behind" (not isolating, the last inbox came back full, the
- * flusher is idle and a few thousand messages are in hand).  A static string. */
+ * caught up), or "behind" (not isolating, an inbox of this batch came back
+ * full: it holds a backlog; the flusher is idle and a few thousand messages
+ * are in hand).  A static string. */
 const char *cs__worker_flush_due(const cs_worker *w, bool full);
 
 /* Forgets everything not yet stored (the batch in flight is waited for
