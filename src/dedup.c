@@ -108,6 +108,8 @@ static size_t hour_pos(const cs_dedup *d, int64_t hour, bool *found)
 
 static hourset *find_hour(cs_dedup *d, int64_t hour)
 {
+    if (hour == CS_DEDUP_ANY_HOUR) /* the least hour: first if held (every event asks) */
+        return d->nhours && d->hours[0].hour == hour ? &d->hours[0] : NULL;
     bool found;
     size_t i = hour_pos(d, hour, &found);
     return found ? &d->hours[i] : NULL;

@@ -19,12 +19,14 @@
 
 /* ---- registry ------------------------------------------------------------ */
 
-typedef struct series {
+typedef struct cs_metric_series series;
+
+struct cs_metric_series {
     char **values;
     cs_dec value;      /* counter / gauge; histogram: sum */
     uint64_t count;    /* histogram observations */
     uint64_t *buckets; /* histogram: per bucket (not cumulative), nbuckets + 1 */
-} series;
+};
 
 struct cs_metric_family {
     cs_metrics *owner;
@@ -242,6 +244,22 @@ static int update(cs_metric_family *f, const char *const *values, cs_dec v, int 
 int cs_metrics_add(cs_metric_family *f, const char *const *values, cs_dec v)
 {
     return update(f, values, v, 0);
+}
+
+cs_metric_series *cs_metrics_series(cs_metric_family *f, const char *const *values)
+{
+    pthread_mutex_lock(&f->owner->lock);
+    series *s = get_series(f, values);
+    pthread_mutex_unlock(&f->owner->lock);
+    return s;
+}
+
+int cs_metrics_series_add(cs_metric_family *f, cs_metric_series *s, cs_dec v)
+{
+    pthread_mutex_lock(&f->owner->lock);
+    int r = cs_dec_add(s->value, v, &s->value);
+    pthread_mutex_unlock(&f->owner->lock);
+    return r;
 }
 
 int cs_metrics_set(cs_metric_family *f, const char *const *values, cs_dec v)

@@ -35,6 +35,7 @@ typedef enum cs_metric_type {
 
 typedef struct cs_metrics cs_metrics;
 typedef struct cs_metric_family cs_metric_family;
+typedef struct cs_metric_series cs_metric_series;
 
 cs_metrics *cs_metrics_new(void);
 void cs_metrics_free(cs_metrics *m); /* NULL allowed */
@@ -61,6 +62,16 @@ size_t cs_metrics_family_folded(cs_metric_family *f);
 
 /* Adds v to the counter or gauge series with these label values. */
 int cs_metrics_add(cs_metric_family *f, const char *const *values, cs_dec v);
+/* The series with these label values (after the cardinality fold), created
+ * if new, as a handle for cs_metrics_series_add(): the same series
+ * cs_metrics_add() with these values would update.  Valid until
+ * cs_metrics_family_reset(f) or cs_metrics_free(); NULL on allocation
+ * failure.  For callers that update the same series many times (the
+ * worker's cost counters, four per stored row). */
+cs_metric_series *cs_metrics_series(cs_metric_family *f, const char *const *values);
+/* Adds v to a counter or gauge series returned by cs_metrics_series(f, ...).
+ * 0, or -ERANGE if the sum would overflow (nothing added then). */
+int cs_metrics_series_add(cs_metric_family *f, cs_metric_series *s, cs_dec v);
 /* Sets a gauge. */
 int cs_metrics_set(cs_metric_family *f, const char *const *values, cs_dec v);
 /* Records one histogram observation. */

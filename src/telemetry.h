@@ -71,7 +71,8 @@ void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duratio
                         const cs_agg *agg);
 
 /* Adds the rows of agg a committed flush stored to the business counters
- * (cost, list cost, usage, events); rows that counted no event are not. */
+ * (cost, list cost, usage, events); rows that counted no event are not.
+ * Worker thread only (it keeps a cache of series handles, unlocked). */
 void cs_telemetry_rows(cs_telemetry *t, const cs_agg *agg);
 
 void cs_telemetry_lag(cs_telemetry *t, const char *topic, int32_t partition, int64_t lag);

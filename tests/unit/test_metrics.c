@@ -1,5 +1,7 @@
 /* Unit tests for src/metrics.c: exposition in both formats, exact decimal
- * values, label escaping, histograms, and the customer cardinality cap. */
+ * values, label escaping, histograms, the customer cardinality cap and series
+ * handles. */
+#include <errno.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -103,6 +105,33 @@ START_TEST(cardinality_cap)
 }
 END_TEST
 
+START_TEST(series_handles)
+{
+    cs_metrics *m = cs_metrics_new();
+    cs_metric_family *f = cs_metrics_family(m, "h_total", "H", CS_METRIC_COUNTER,
+                                            (const char *const[]){"customer", "product"}, 2, NULL, 0);
+    cs_metrics_family_cap(f, 0, 2); /* one customer + other */
+    cs_metric_series *a = cs_metrics_series(f, (const char *const[]){"a", "p"});
+    cs_metric_series *b = cs_metrics_series(f, (const char *const[]){"b", "p"});
+    cs_metric_series *c = cs_metrics_series(f, (const char *const[]){"c", "p"});
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_eq(cs_metrics_series(f, (const char *const[]){"a", "p"}), a);
+    ck_assert_ptr_eq(b, c); /* both folded into other */
+    ck_assert_ptr_ne(a, b);
+    ck_assert_int_eq(cs_metrics_series_add(f, a, D("1.5")), 0);
+    ck_assert_int_eq(cs_metrics_add(f, (const char *const[]){"a", "p"}, D("2.25")), 0);
+    ck_assert_int_eq(cs_metrics_series_add(f, b, D("10")), 0);
+    ck_assert_int_eq(cs_metrics_series_add(f, c, D("0.001")), 0);
+    cs_dec big = D("99999999999999999999999999.999999999999"); /* the 38-digit bound */
+    ck_assert_int_eq(cs_metrics_series_add(f, a, big), -ERANGE);
+    char *t = render(m, 0);
+    HAS(t, "h_total{customer=\"a\",product=\"p\"} 3.75\n");
+    HAS(t, "h_total{customer=\"other\",product=\"p\"} 10.001\n");
+    free(t);
+    cs_metrics_free(m);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -110,6 +139,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, counter_exact_and_escaped);
     tcase_add_test(tc, histogram_and_gauge);
     tcase_add_test(tc, cardinality_cap);
+    tcase_add_test(tc, series_handles);
     suite_add_tcase(s, tc);
     return s;
 }
