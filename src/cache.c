@@ -4,6 +4,7 @@
  * (head = most recent).  Each entry is one allocation holding key and value.
  */
 #include "cache.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -26,14 +27,6 @@ struct cs_cache {
     entry *head, *tail;
     cs_cache_stats stats;
 };
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 cs_cache *cs_cache_new(size_t capacity, int64_t ttl_usec)
 {
@@ -108,7 +101,7 @@ static void remove_entry(cs_cache *c, entry **slot)
 
 int cs_cache_get(cs_cache *c, const char *key, int64_t now, const char **ret_value)
 {
-    uint64_t h = hash_str(key);
+    uint64_t h = cs_hash_str(key);
     entry **slot = find_slot(c, key, h);
     entry *e = *slot;
     if (!e) {
@@ -135,7 +128,7 @@ void cs_cache_set_negative_ttl(cs_cache *c, int64_t ttl_usec)
 
 int cs_cache_peek(const cs_cache *c, const char *key, int64_t now, const char **ret_value)
 {
-    uint64_t h = hash_str(key);
+    uint64_t h = cs_hash_str(key);
     const entry *e = c->buckets[h & (c->nbuckets - 1)];
     while (e && (e->hash != h || strcmp(e->key, key) != 0))
         e = e->next_hash;
@@ -147,7 +140,7 @@ int cs_cache_peek(const cs_cache *c, const char *key, int64_t now, const char **
 
 int cs_cache_put(cs_cache *c, const char *key, const char *value, int64_t now)
 {
-    uint64_t h = hash_str(key);
+    uint64_t h = cs_hash_str(key);
     entry **slot = find_slot(c, key, h);
     if (*slot)
         remove_entry(c, slot);

@@ -12,11 +12,12 @@
 
 /* The four business series of one (customer, product, meter, plan,
  * currency, unit): a stored row updates them through these handles after
- * one lookup, where four cs_metrics_add() calls took a dozen (a seventh of
- * the worker's thread on a backfill).  The cost families are never reset,
- * so the handles stay valid; the cache is let go whole once it holds
- * ROW_SERIES_MAX tuples, which bounds it however many customers there are
- * (past the cardinality cap, many tuples share the "other" series). */
+ * the customer's admission and one lookup, where four cs_metrics_add()
+ * calls took a dozen (a seventh of the worker's thread on a backfill).
+ * Customers the cardinality cap folds are cached as "other", so the cache
+ * holds about max_customers times the tuples per customer; the cost
+ * families are never reset, so the handles stay valid; and the cache is let
+ * go whole once it holds ROW_SERIES_MAX tuples (no cap). */
 typedef struct row_series {
     cs_metric_series *cost, *list_cost, *usage, *events;
 } row_series;
@@ -257,7 +258,12 @@ void cs_telemetry_flush(cs_telemetry *t, cs_flush_result result, int64_t duratio
  * when out of memory (the row then goes through cs_metrics_add()). */
 static const row_series *row_series_of(cs_telemetry *t, const cs_agg_key *k)
 {
-    const char *parts[] = {k->customer, k->product, k->meter, k->plan, k->currency, k->unit};
+    /* the four families see the same customers in the same order, so they
+     * admit and fold alike: the cost family's verdict holds for all four */
+    const char *customer = k->customer ? k->customer : "";
+    if (!cs_metrics_family_admit(t->cost, customer))
+        customer = CS_METRICS_OTHER;
+    const char *parts[] = {customer, k->product, k->meter, k->plan, k->currency, k->unit};
     char key[1024];
     size_t n = 0;
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {

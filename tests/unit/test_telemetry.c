@@ -1,6 +1,7 @@
 /* Unit tests for src/telemetry.c: the business counters a committed flush's
  * rows add up to, summed here independently, through the cardinality cap
- * and past the size at which the cache of series handles is let go. */
+ * and, without one, past the size at which the cache of series handles is
+ * let go. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,12 +116,46 @@ START_TEST(rows_add_up_through_the_cap)
 }
 END_TEST
 
+/* No cap: every customer has its own series, more tuples than the cache
+ * of handles keeps, so it is let go and refilled in both passes. */
+START_TEST(rows_add_up_without_a_cap)
+{
+    cs_telemetry *t = cs_telemetry_new(0, "test");
+    ck_assert_ptr_nonnull(t);
+    cs_agg *a = make_rows();
+    cs_telemetry_rows(t, a);
+    cs_telemetry_rows(t, a);
+    char *text;
+    size_t len;
+    ck_assert_int_eq(cs_telemetry_render(t, 0, &text, &len), 0);
+    const int customers[] = {0, 17000, CUSTOMERS - 1};
+    for (size_t i = 0; i < sizeof(customers) / sizeof(customers[0]); i++)
+        for (int m = 0; m < 2; m++) {
+            int c = customers[i];
+            uint64_t cost = 2 * (cost_of(c, m, 0) + cost_of(c, m, 1));
+            uint64_t ev = 2 * (uint64_t)(events_of(c, 0) + events_of(c, 1));
+            char line[256];
+            snprintf(line, sizeof(line), "costream_cost_total{customer=\"c%05d\",product=\"p\",meter=\"m%d\",plan=\"pro\",currency=\"USD\"} %" PRIu64 "\n", c, m, cost);
+            expect_line(text, line);
+            snprintf(line, sizeof(line), "costream_usage_total{customer=\"c%05d\",product=\"p\",meter=\"m%d\",unit=\"u\"} %" PRIu64 "\n", c, m, 4 * quantity_of(c));
+            expect_line(text, line);
+            snprintf(line, sizeof(line), "costream_events_total{customer=\"c%05d\",product=\"p\",meter=\"m%d\",plan=\"pro\"} %" PRIu64 "\n", c, m, ev);
+            expect_line(text, line);
+        }
+    ck_assert_ptr_null(strstr(text, "_total{customer=\"other\""));
+    free(text);
+    cs_agg_free(a);
+    cs_telemetry_free(t);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("telemetry");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rows_add_up_through_the_cap);
+    tcase_add_test(tc, rows_add_up_without_a_cap);
     suite_add_tcase(s, tc);
     return s;
 }
