@@ -178,20 +178,14 @@ static series *get_series(cs_metric_family *f, const char *const *values)
 {
     const char *v[CS_METRICS_MAX_LABELS];
     char key[2048];
-    size_t k = 0;
 
     for (size_t i = 0; i < f->nlabels; i++) {
         v[i] = values[i] ? values[i] : "";
         if (f->cap_max && i == f->cap_label && !admit_locked(f, v[i]))
             v[i] = CS_METRICS_OTHER;
-        size_t n = strlen(v[i]);
-        if (n + 2 > sizeof(key) - k)
-            return NULL;
-        memcpy(key + k, v[i], n); /* a flush updates four series per row: no snprintf */
-        key[k + n] = '\x1f';
-        k += n + 1;
     }
-    key[k] = '\0';
+    if (cs_strmap_key(key, sizeof(key), v, f->nlabels) < 0)
+        return NULL;
     void **found = cs_strmap_find(&f->index, key);
     if (found)
         return *found;

@@ -15,6 +15,24 @@ static uint64_t hash_str(const char *s)
     return cs_hash_str(s);
 }
 
+int cs_strmap_key(char *buf, size_t size, const char *const *parts, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        size_t len = strlen(p);
+        if (len + 2 > size - k)
+            return -ENOSPC;
+        memcpy(buf + k, p, len); /* four series per stored row: no snprintf */
+        buf[k + len] = '\x1f';
+        k += len + 1;
+    }
+    if (k >= size)
+        return -ENOSPC;
+    buf[k] = '\0';
+    return (int)k;
+}
+
 void **cs_strmap_find(cs_strmap *m, const char *key)
 {
     if (!m->nbuckets)

@@ -22,6 +22,16 @@ typedef struct cs_strmap {
     size_t nbuckets, n;
 } cs_strmap; /* zero-initialise */
 
+/* Writes the n strings of parts (NULL as "") into buf, each followed by
+ * 0x1f, NUL-terminated: a composite key for the map.  Returns the length,
+ * or -ENOSPC if it does not fit in size bytes (buf is unusable then).
+ * Parts are not escaped, so parts holding 0x1f could join to the same
+ * key as others.  The callers join customer ids, whose control characters
+ * labels.c escapes, and names from the rules: a rules file whose names
+ * held 0x1f could merge two metric series, never two stored costs (those
+ * are keyed by columns in PostgreSQL). */
+int cs_strmap_key(char *buf, size_t size, const char *const *parts, size_t n);
+
 /* Returns a pointer to key's value slot, or NULL if absent. */
 void **cs_strmap_find(cs_strmap *m, const char *key);
 

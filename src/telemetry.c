@@ -265,16 +265,8 @@ static const row_series *row_series_of(cs_telemetry *t, const cs_agg_key *k)
         customer = CS_METRICS_OTHER;
     const char *parts[] = {customer, k->product, k->meter, k->plan, k->currency, k->unit};
     char key[1024];
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        size_t len = parts[i] ? strlen(parts[i]) : 0;
-        if (len + 2 > sizeof(key) - n)
-            return NULL;
-        memcpy(key + n, parts[i], len);
-        key[n + len] = '\x1f';
-        n += len + 1;
-    }
-    key[n] = '\0';
+    if (cs_strmap_key(key, sizeof(key), parts, sizeof(parts) / sizeof(parts[0])) < 0)
+        return NULL;
     void **found = cs_strmap_find(&t->row_series, key);
     if (found)
         return *found;
