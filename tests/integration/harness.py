@@ -6,7 +6,6 @@ tests talk to them with real clients: psql, redis-cli, kafka-python.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -138,6 +137,11 @@ def finish(svc, ok):
     svc.close(keep_logs=not ok)
     print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
     return 0 if ok else 1
+
+
+def log_records(text):
+    """The JSON records of a worker's log text (other lines skipped)."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def scrape(worker):

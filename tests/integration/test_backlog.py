@@ -35,8 +35,7 @@ def event(i):
 
 
 def flushes(log_path):
-    return [json.loads(line) for line in open(log_path)
-            if line.startswith("{") and json.loads(line)["msg"] == "flushed"]
+    return [r for r in harness.log_records(open(log_path).read()) if r["msg"] == "flushed"]
 
 
 def main():
@@ -64,8 +63,8 @@ def main():
               "a flush logged as behind, of 4,096 messages or more: %s" % flushes(w.log_path))
 
         def read_all():  # then the shutdown's flush holds the rest
-            return any(line.startswith("{") and json.loads(line)["msg"].startswith("caught up") and
-                       json.loads(line)["consumed"] == N for line in open(w.log_path))
+            return any(r["msg"].startswith("caught up") and r["consumed"] == N
+                       for r in harness.log_records(open(w.log_path).read()))
         harness.wait_until(read_all, 60, "the worker to have read all %d messages" % N)
         check(svc.stop_worker(w) == 0, "worker stopped cleanly")
         check(svc.stored_offsets(GROUP, TOPIC).get(0) == N, "all %d offsets stored at shutdown" % N)

@@ -39,8 +39,7 @@ def run_until_exit(svc, cfg, seconds=15):
 
 
 def error_lines(out):
-    return [json.loads(line) for line in out.splitlines()
-            if line.startswith("{") and json.loads(line).get("level") == "error"]
+    return [r for r in harness.log_records(out) if r.get("level") == "error"]
 
 
 def main():

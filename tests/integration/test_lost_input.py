@@ -71,8 +71,7 @@ def main():
         ready = urllib.request.urlopen("http://127.0.0.1:%s/readyz" % port, timeout=5).read().decode()
         check("deleted by Kafka's retention" in ready and ready.startswith("ready; warning:"),
               "/readyz: %r" % ready)
-        errors = [json.loads(line) for line in open(w.log_path)
-                  if line.startswith("{") and json.loads(line)["level"] == "error"]
+        errors = [r for r in harness.log_records(open(w.log_path).read()) if r["level"] == "error"]
         check(any(e["msg"].startswith("messages lost") and e.get("first_offset") == 20 and
                   e.get("last_offset") == start - 1 for e in errors), "error log names offsets 20..%d: %s"
               % (start - 1, errors))
