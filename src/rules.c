@@ -20,6 +20,7 @@
 #include "file.h"
 #include "focus.h"
 #include "jsonscan.h"
+#include "pattern.h"
 #include "rules_internal.h"
 #include "timestamp.h"
 #include "utf8.h"
@@ -297,6 +298,14 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
                  * so that wrapping it in ^( )$ anchors it: "x)|(.*" cannot
                  * close the group and escape */
                 regex_t alone;
+                const char *why = cs_pattern_too_costly(value);
+                if (why) {
+                    cs__rules_push_key(c, "value");
+                    cs__rules_err_here(c, "regular expression too costly to compile: %s", why);
+                    cs__rules_pop(c);
+                    cs__rules_pop(c);
+                    continue;
+                }
                 int rc = regcomp(&alone, value, REG_EXTENDED | REG_NOSUB);
                 if (rc == 0) {
                     regfree(&alone);

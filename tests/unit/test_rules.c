@@ -1,6 +1,7 @@
 /* Unit tests for src/rules.c: the shipped example loads; every kind of
  * problem is reported with the right line and column; several at once. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pricing.h"
@@ -157,6 +158,53 @@ START_TEST(regex_cannot_escape_anchoring)
 }
 END_TEST
 
+/* One rule matching its label by pattern (a JSON string's text). */
+static int parse_pattern(const char *pattern, cs_rules **ret, cs_errlist *errs)
+{
+    char doc[32768];
+    snprintf(doc, sizeof(doc),
+             "{\"version\": \"v\", \"currency\": \"USD\", \"rules\": [{\"id\": \"r\","
+             " \"product\": \"p\", \"meter\": \"m\", \"unit\": \"u\", \"unit_price\": \"1\",\n"
+             " \"match\": [{\"label\": \"pod\", \"op\": \"=~\", \"value\": \"%s\"}]}]}",
+             pattern);
+    return cs_rules_parse(doc, strlen(doc), "bomb.json", ret, errs);
+}
+
+/* Patterns glibc's regcomp() would take gigabytes or minutes over (the
+ * fuzzer's finding: "k" and thirty "+"; src/pattern.h) are refused at
+ * their line; patterns real rules use still load and match, including a
+ * repetition of 9,999 copies. */
+START_TEST(regex_bombs_refused)
+{
+    char plus[64] = "k", wide[32];
+    memset(plus + 1, '+', 30);
+    const char *bombs[] = {plus, "((x{99}){99}){99}", "((a*)*){25}",
+                           "((((((((((((((((((((((((((((((((((x))))))))))))))))))))))))))))))))))"};
+    for (size_t i = 0; i < sizeof(bombs) / sizeof(bombs[0]); i++) {
+        cs_rules *rs = NULL;
+        cs_errlist errs = {0};
+        ck_assert_int_eq(parse_pattern(bombs[i], &rs, &errs), -EINVAL);
+        ck_assert_msg(has(&errs, "bomb.json:2:") && has(&errs, "regular expression too costly to compile"),
+                      "%s: %s", bombs[i], errs.n ? errs.items[0] : "no error");
+        cs_errlist_free(&errs);
+    }
+    snprintf(wide, sizeof(wide), "x{%d}", 9999);
+    const char *fine[] = {"[a-z]{2}-[0-9]+", "eu-.*|us", "a+b+c+", "(ab){2,50}", "[]{}+]{3}", "x\\\\{99999}", wide};
+    const char *values[] = {"eu-7", "us", "abbc", "ababab", "}}+", "x{99999}", NULL};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        cs_rules *rs = NULL;
+        cs_errlist errs = {0};
+        ck_assert_msg(parse_pattern(fine[i], &rs, &errs) == 0, "%s: %s", fine[i],
+                      errs.n ? errs.items[0] : "");
+        if (values[i]) {
+            cs_label l = {"pod", values[i]};
+            ck_assert_msg(cs_pricing_match(rs, "p", "m", 0, &l, 1) != NULL, "%s ~ %s", values[i], fine[i]);
+        }
+        cs_rules_free(rs);
+    }
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -166,6 +214,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, syntax_and_missing);
     tcase_add_test(tc, pools);
     tcase_add_test(tc, regex_cannot_escape_anchoring);
+    tcase_add_test(tc, regex_bombs_refused);
     suite_add_tcase(s, tc);
     return s;
 }
