@@ -16,7 +16,9 @@
 
 typedef struct cs_chargeback cs_chargeback;
 
-/* Opens a report on store (which the stream borrows).  0 or a negative
+/* Opens a report on store (which the stream borrows until closed).  The
+ * stream keeps its own copies of q's and meta's strings (reportdb.h,
+ * report.h), so the caller's may die when it returns.  0 or a negative
  * error with err filled. */
 int cs_chargeback_open(cs_store *store, const cs_report_query *q, cs_report_format fmt,
                        const cs_report_meta *meta, cs_chargeback **ret, char *err,

@@ -51,7 +51,8 @@ typedef struct subtotal {
 
 struct cs_report {
     cs_report_format fmt;
-    cs_report_meta meta;
+    cs_report_meta meta; /* its strings are the copies below */
+    char *period, *provider, *issuer;
     totals customers, products, grand;
     size_t nrows, nwritten; /* rows added, lines written */
     char **cells; /* table: NCOLS_TABLE per row */
@@ -106,13 +107,29 @@ int cs_report_minor_units(const char *currency)
     return 2;
 }
 
+/* *ret = a copy of s (NULL stays NULL).  0 or -ENOMEM. */
+static int dup_or_null(const char *s, char **ret)
+{
+    *ret = s ? strdup(s) : NULL;
+    return s && !*ret ? -ENOMEM : 0;
+}
+
 cs_report *cs_report_new(cs_report_format fmt, const cs_report_meta *meta)
 {
     cs_report *r = calloc(1, sizeof(*r));
-    if (r) {
-        r->fmt = fmt;
-        r->meta = *meta;
+    if (!r)
+        return NULL;
+    r->fmt = fmt;
+    r->meta = *meta;
+    if (dup_or_null(meta->period, &r->period) < 0 ||
+        dup_or_null(meta->provider, &r->provider) < 0 ||
+        dup_or_null(meta->issuer, &r->issuer) < 0) {
+        cs_report_free(r);
+        return NULL;
     }
+    r->meta.period = r->period;
+    r->meta.provider = r->provider;
+    r->meta.issuer = r->issuer;
     return r;
 }
 
@@ -137,6 +154,9 @@ void cs_report_free(cs_report *r)
 {
     if (!r)
         return;
+    free(r->period);
+    free(r->provider);
+    free(r->issuer);
     totals_free(&r->customers);
     totals_free(&r->products);
     totals_free(&r->grand);

@@ -99,6 +99,10 @@ typedef struct cs_report_subtotal {
 
 typedef struct cs_report cs_report;
 
+/* A report of fmt described by meta.  The report copies meta's strings
+ * (period, provider, issuer), so they may die with the caller; meta's
+ * service callback and opaque are borrowed and must outlive the report.
+ * NULL on allocation failure. */
 cs_report *cs_report_new(cs_report_format fmt, const cs_report_meta *meta);
 void cs_report_free(cs_report *r); /* NULL allowed */
 

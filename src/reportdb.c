@@ -19,8 +19,7 @@ struct cs_report_cursor {
     PGresult *block;
     int row, nrows;
     int done;
-    const char *params[6];
-    char period_date[16];
+    char *params[6]; /* owned copies: the query outlives its caller's strings */
     PGresult *totals;
     cs_report_stored *stored;
     size_t nstored;
@@ -63,6 +62,31 @@ static const char where_clause[] =
 #define COST_CENTER \
     "coalesce(CASE WHEN cp.period IS NULL THEN c.cost_center ELSE pc.cost_center END, '')"
 
+/* Copies the query's filters into the cursor, which owns them: a stream's
+ * next block is fetched long after the request that opened it returned. */
+static int params_copy(cs_report_cursor *c, const cs_report_query *q)
+{
+    const char *src[6] = {NULL, q->period ? NULL : q->from, q->period ? NULL : q->to,
+                          q->customer, q->product, q->plan};
+    if (q->period) {
+        size_t n = strlen(q->period) + sizeof("-01");
+        if (!(c->params[0] = malloc(n)))
+            return -ENOMEM;
+        snprintf(c->params[0], n, "%s-01", q->period);
+    }
+    for (int i = 1; i < 6; i++)
+        if (src[i] && !(c->params[i] = strdup(src[i])))
+            return -ENOMEM;
+    return 0;
+}
+
+static void cursor_free(cs_report_cursor *c)
+{
+    for (int i = 0; i < 6; i++)
+        free(c->params[i]);
+    free(c);
+}
+
 #define CORRECTION \
     "CASE WHEN date_trunc('month', u.hour AT TIME ZONE 'UTC')::date <> u.billing_period" \
     " THEN to_char(u.hour AT TIME ZONE 'UTC', 'YYYY-MM') END"
@@ -78,14 +102,10 @@ int cs_reportdb_open(cs_store *s, const cs_report_query *q, cs_report_cursor **r
         return -ENOMEM;
     c->conn = conn;
     c->focus = q->focus;
-    if (q->period)
-        snprintf(c->period_date, sizeof(c->period_date), "%s-01", q->period);
-    c->params[0] = q->period ? c->period_date : NULL;
-    c->params[1] = q->period ? NULL : q->from;
-    c->params[2] = q->period ? NULL : q->to;
-    c->params[3] = q->customer;
-    c->params[4] = q->product;
-    c->params[5] = q->plan;
+    if (params_copy(c, q) < 0) {
+        cursor_free(c);
+        return -ENOMEM;
+    }
     char sql[4096];
     if (q->focus)
         snprintf(sql, sizeof(sql),
@@ -112,15 +132,15 @@ int cs_reportdb_open(cs_store *s, const cs_report_query *q, cs_report_cursor **r
                  " u.plan, u.discount_rate, u.currency",
                  where_clause);
     if (exec_cmd(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errsize) < 0) {
-        free(c);
+        cursor_free(c);
         return -EIO;
     }
-    PGresult *r = PQexecParams(conn, sql, 6, NULL, c->params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(conn, sql, 6, NULL, (const char *const *)c->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         set_err(err, errsize, "report", conn);
         PQclear(r);
         PQclear(PQexec(conn, "ROLLBACK"));
-        free(c);
+        cursor_free(c);
         return -EIO;
     }
     PQclear(r);
@@ -188,7 +208,7 @@ int cs_reportdb_totals(cs_report_cursor *c, const cs_report_stored **ret, size_t
     PQclear(c->totals);
     free(c->stored);
     c->stored = NULL;
-    c->totals = PQexecParams(c->conn, sql, 6, NULL, c->params, NULL, NULL, 0);
+    c->totals = PQexecParams(c->conn, sql, 6, NULL, (const char *const *)c->params, NULL, NULL, 0);
     if (PQresultStatus(c->totals) != PGRES_TUPLES_OK) {
         set_err(err, errsize, "report totals", c->conn);
         return -EIO;
@@ -251,7 +271,7 @@ void cs_reportdb_close(cs_report_cursor *c)
     PQclear(c->totals);
     free(c->stored);
     PQclear(PQexec(c->conn, "COMMIT"));
-    free(c);
+    cursor_free(c);
 }
 
 int cs_reportdb_periods(cs_store *s, const char *customer,

@@ -30,7 +30,9 @@ typedef struct cs_report_query {
 
 typedef struct cs_report_cursor cs_report_cursor;
 
-/* Opens the report's transaction and cursor.  0 or -EIO. */
+/* Opens the report's transaction and cursor.  The cursor copies q's
+ * strings: they may die when the caller returns, while the cursor's next
+ * block is fetched later (a streamed download).  0, -ENOMEM or -EIO. */
 int cs_reportdb_open(cs_store *s, const cs_report_query *q, cs_report_cursor **ret, char *err,
                      size_t errsize);
 
