@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 
     char err[256];
     cs_http_handlers h = {t, render, ready};
-    cs_http *srv = cs_http_start("127.0.0.1:0", &h, err, sizeof(err));
+    cs_http_limits lim = {128, 0, 5};
+    cs_http *srv = cs_http_start("127.0.0.1:0", &h, &lim, err, sizeof(err));
     if (!srv) {
         fprintf(stderr, "%s\n", err);
         return 1;

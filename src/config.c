@@ -111,6 +111,11 @@ int cs_config_init(cs_config *cfg)
     cfg->serve_threads = 4;
     cfg->serve_max_connections = 256;
     cfg->serve_client_timeout_s = 30;
+    cfg->serve_per_ip = 32;
+    cfg->serve_header_timeout_s = 10;
+    cfg->http_max_connections = 128;
+    cfg->http_per_ip = 16;
+    cfg->http_header_timeout_s = 5;
     cfg->serve_statement_timeout_ms = 300000;
     cfg->serve_idle_tx_timeout_ms = 60000;
     cfg->flush_max_events = 200000;
@@ -213,6 +218,11 @@ static const struct int_key {
     {"serve.threads", offsetof(cs_config, serve_threads), 1, 256},
     {"serve.max_connections", offsetof(cs_config, serve_max_connections), 1, 100000},
     {"serve.client_timeout_s", offsetof(cs_config, serve_client_timeout_s), 1, 86400},
+    {"serve.max_connections_per_ip", offsetof(cs_config, serve_per_ip), 0, 100000},
+    {"serve.header_timeout_s", offsetof(cs_config, serve_header_timeout_s), 1, 3600},
+    {"http.max_connections", offsetof(cs_config, http_max_connections), 1, 100000},
+    {"http.max_connections_per_ip", offsetof(cs_config, http_per_ip), 0, 100000},
+    {"http.header_timeout_s", offsetof(cs_config, http_header_timeout_s), 1, 3600},
     {"serve.statement_timeout_ms", offsetof(cs_config, serve_statement_timeout_ms), 100, 86400000},
     {"serve.idle_in_transaction_timeout_ms", offsetof(cs_config, serve_idle_tx_timeout_ms), 100, 86400000},
 };

@@ -76,6 +76,11 @@ typedef struct cs_config {
     int serve_threads;     /* request threads */
     int serve_max_connections;  /* open client connections at most */
     int serve_client_timeout_s; /* a client idle this long is dropped */
+    int serve_per_ip;           /* open connections per client address (0: no cap) */
+    int serve_header_timeout_s; /* a request's headers complete within this */
+    int http_max_connections;   /* the worker's /metrics port: as serve.* */
+    int http_per_ip;
+    int http_header_timeout_s;
     int serve_statement_timeout_ms;  /* per report statement */
     int serve_idle_tx_timeout_ms;    /* a download stalled this long is ended */
     char *report_provider; /* FOCUS ProviderName / PublisherName */

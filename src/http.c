@@ -3,6 +3,8 @@
  * handed to libmicrohttpd, which frees them. */
 #include "http.h"
 
+#include "guard.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -12,7 +14,7 @@
 #include <string.h>
 
 struct cs_http {
-    struct MHD_Daemon *d;
+    cs_guard *g;
     cs_http_handlers h;
     int port;
 };
@@ -74,7 +76,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                      MHD_RESPMEM_PERSISTENT);
 }
 
-cs_http *cs_http_start(const char *listen, const cs_http_handlers *h, char *err, size_t errsize)
+cs_http *cs_http_start(const char *listen, const cs_http_handlers *h,
+                       const cs_http_limits *limits, char *err, size_t errsize)
 {
     char host[256];
     const char *colon = strrchr(listen, ':');
@@ -101,15 +104,17 @@ cs_http *cs_http_start(const char *listen, const cs_http_handlers *h, char *err,
         return NULL;
     }
     s->h = *h;
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, handle,
-                            s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    if (!s->d) {
+    struct MHD_OptionItem opts[] = {{MHD_OPTION_SOCK_ADDR, 0, &sa}, {MHD_OPTION_END, 0, NULL}};
+    cs_guard_limits lim = {limits->max_connections, cs_guard_reserve(limits->max_connections),
+                           limits->per_ip, limits->header_timeout_s, 30};
+    s->g = cs_guard_start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, &lim, handle, s, opts);
+    if (!s->g) {
         snprintf(err, errsize, "http: cannot listen on %s: %s", listen, strerror(errno));
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(cs_guard_daemon(s->g), MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : (int)port;
     return s;
 }
@@ -123,6 +128,6 @@ void cs_http_stop(cs_http *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->d);
+    cs_guard_stop(s->g);
     free(s);
 }

@@ -5,6 +5,8 @@
  *   GET /healthz   200 "ok" while the process serves requests
  *   GET /readyz    200 "ready", or 503 with the reason
  *
+ * Every request is read within limits (cs_http_limits, guard.h), so a
+ * flood of slow clients cannot silence /metrics and /readyz.
  * libmicrohttpd runs its own thread; the handlers are called on it and must
  * be thread-safe.  Anything else answers 404, other methods 405.
  */
@@ -24,9 +26,18 @@ typedef struct cs_http_handlers {
 
 typedef struct cs_http cs_http;
 
+/* Connection limits (guard.h): a scrape finds a place while slow or
+ * excess clients hold the rest. */
+typedef struct cs_http_limits {
+    unsigned max_connections; /* an eighth of them kept free for whole requests */
+    unsigned per_ip;          /* 0: no cap per client address */
+    unsigned header_timeout_s;
+} cs_http_limits;
+
 /* Listens on listen ("host:port"; port 0 picks a free one).  Returns the
  * server, or NULL with err filled. */
-cs_http *cs_http_start(const char *listen, const cs_http_handlers *h, char *err, size_t errsize);
+cs_http *cs_http_start(const char *listen, const cs_http_handlers *h,
+                       const cs_http_limits *limits, char *err, size_t errsize);
 
 /* The port actually bound. */
 int cs_http_port(const cs_http *s);

@@ -17,6 +17,7 @@
 #include "chargeback.h"
 #include "file.h"
 #include "finance.h"
+#include "guard.h"
 #include "log.h"
 #include "period.h"
 #include "pool.h"
@@ -571,6 +572,7 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
     struct sockaddr_in sa;
     char *cert = NULL, *key = NULL, session[160], port[24];
     struct MHD_Daemon *d = NULL;
+    cs_guard *g = NULL;
     int r;
 
     if ((r = listen_addr(cfg, &sa)) < 0 || (r = load_tls(cfg, &cert, &key)) < 0 ||
@@ -589,16 +591,21 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
         goto out;
     }
     /* A few threads serve every connection (epoll): a client that sends
-     * slowly costs a socket, not a thread, and is dropped when idle. */
+     * slowly costs a socket, not a thread, and is dropped when idle, or
+     * when its headers are not complete in time (guard.h). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (cert ? MHD_USE_TLS : 0);
-    d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-                         (unsigned)cfg->serve_threads, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)cfg->serve_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)cfg->serve_client_timeout_s,
-                         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-                         MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-    if (!d) {
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &sa},
+        {MHD_OPTION_THREAD_POOL_SIZE, cfg->serve_threads, NULL},
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+        {MHD_OPTION_END, 0, NULL}};
+    cs_guard_limits lim = {(unsigned)cfg->serve_max_connections,
+                           cs_guard_reserve((unsigned)cfg->serve_max_connections),
+                           (unsigned)cfg->serve_per_ip, (unsigned)cfg->serve_header_timeout_s,
+                           (unsigned)cfg->serve_client_timeout_s};
+    g = cs_guard_start(flags, &lim, handle, &srv, opts);
+    if (!g) {
         cs_log(CS_LOG_ERROR, cert ? "cannot listen with TLS (is the certificate and key PEM, and"
                                     " do they match?)"
                                   : "cannot listen",
@@ -606,14 +613,21 @@ int cs_serve_run(const cs_config *cfg, volatile sig_atomic_t *stop)
         r = -EIO;
         goto out;
     }
+    d = cs_guard_daemon(g);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(port, sizeof(port), "#%d", info ? info->port : 0);
     cs_log(CS_LOG_INFO, "serving reports", "listen", cfg->serve_listen, "port", port, "tls",
            cert ? "on" : "off", NULL);
     while (!*stop)
         usleep(100000);
-    MHD_stop_daemon(d);
-    cs_log(CS_LOG_INFO, "report server stopped", NULL);
+    cs_guard_stats st;
+    cs_guard_stats_get(g, &st);
+    cs_guard_stop(g);
+    char shut_n[24], evicted_n[24];
+    snprintf(shut_n, sizeof(shut_n), "#%llu", (unsigned long long)st.timed_out);
+    snprintf(evicted_n, sizeof(evicted_n), "#%llu", (unsigned long long)st.evicted);
+    cs_log(CS_LOG_INFO, "report server stopped", "header_timeouts", shut_n, "evicted", evicted_n,
+           NULL);
 out:
     cs_pool_free(srv.pool);
     free(srv.slots);

@@ -888,13 +888,15 @@ static int start_http(cs_worker *w)
     if (!w->cfg->http_listen)
         return 0;
     cs_http_handlers hh = {w, http_metrics, http_ready};
+    cs_http_limits lim = {(unsigned)w->cfg->http_max_connections, (unsigned)w->cfg->http_per_ip,
+                          (unsigned)w->cfg->http_header_timeout_s};
     char host[256], addr[300];
     int lo, hi;
     if (cs_config_listen_range(w->cfg->http_listen, host, sizeof(host), &lo, &hi) < 0)
         return -EINVAL; /* checked when the configuration was read */
     for (int p = lo; p <= hi && !w->http; p++) { /* the first free port of the range */
         snprintf(addr, sizeof(addr), "%s:%d", host, p);
-        w->http = cs_http_start(addr, &hh, err, sizeof(err));
+        w->http = cs_http_start(addr, &hh, &lim, err, sizeof(err));
     }
     if (!w->http) {
         cs_log(CS_LOG_ERROR, "cannot start the HTTP endpoint", "listen", w->cfg->http_listen,

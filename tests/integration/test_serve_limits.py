@@ -62,7 +62,9 @@ def main():
         cfg = svc.write_config("c.conf", rules_path, {
             "serve.listen": "127.0.0.1:0", "serve.db_pool": str(POOL),
             "serve.max_requests_per_token": str(PER_TOKEN), "serve.threads": str(THREADS),
-            "serve.client_timeout_s": "3", "serve.idle_in_transaction_timeout_ms": "20000"})
+            "serve.client_timeout_s": "3", "serve.idle_in_transaction_timeout_ms": "20000",
+            # every client here is 127.0.0.1: the cap per address is test_serve_hostile's
+            "serve.max_connections_per_ip": "0"})
         svc.costream("migrate", "-c", cfg)
         # 30,000 hourly rows for acme (a FOCUS export of ~15 MB), 10 for beta
         svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
