@@ -113,6 +113,9 @@ int cs_config_init(cs_config *cfg)
     cfg->serve_client_timeout_s = 30;
     cfg->serve_per_ip = 32;
     cfg->serve_header_timeout_s = 10;
+    cfg->serve_per_customer = 4;
+    cfg->serve_finance_reserve = 2;
+    cfg->serve_max_report_mb = 4096;
     cfg->http_max_connections = 128;
     cfg->http_per_ip = 16;
     cfg->http_header_timeout_s = 5;
@@ -143,6 +146,7 @@ void cs_config_free(cs_config *cfg)
     free(cfg->redis_username);
     free(cfg->serve_tls_cert);
     free(cfg->serve_tls_key);
+    free(cfg->serve_spool_dir);
     free(cfg->redis_prefix);
     free(cfg->rules_path);
     free(cfg->start_offset);
@@ -220,6 +224,9 @@ static const struct int_key {
     {"serve.client_timeout_s", offsetof(cs_config, serve_client_timeout_s), 1, 86400},
     {"serve.max_connections_per_ip", offsetof(cs_config, serve_per_ip), 0, 100000},
     {"serve.header_timeout_s", offsetof(cs_config, serve_header_timeout_s), 1, 3600},
+    {"serve.max_requests_per_customer", offsetof(cs_config, serve_per_customer), 1, 1000},
+    {"serve.db_pool_finance_reserve", offsetof(cs_config, serve_finance_reserve), 0, 1000},
+    {"serve.max_report_mb", offsetof(cs_config, serve_max_report_mb), 1, 1048576},
     {"http.max_connections", offsetof(cs_config, http_max_connections), 1, 100000},
     {"http.max_connections_per_ip", offsetof(cs_config, http_per_ip), 0, 100000},
     {"http.header_timeout_s", offsetof(cs_config, http_header_timeout_s), 1, 3600},
@@ -256,6 +263,7 @@ static const struct str_key {
     {"rules", offsetof(cs_config, rules_path)},
     {"serve.tls_cert", offsetof(cs_config, serve_tls_cert)},
     {"serve.tls_key", offsetof(cs_config, serve_tls_key)},
+    {"serve.spool_dir", offsetof(cs_config, serve_spool_dir)},
 };
 
 /* Decodes URL percent escapes of s[0..n) into a new string; NULL on a bad

@@ -78,6 +78,10 @@ typedef struct cs_config {
     int serve_client_timeout_s; /* a client idle this long is dropped */
     int serve_per_ip;           /* open connections per client address (0: no cap) */
     int serve_header_timeout_s; /* a request's headers complete within this */
+    int serve_per_customer;     /* concurrent requests per customer (its tokens together) */
+    int serve_finance_reserve;  /* pool connections customer tokens leave free */
+    int serve_max_report_mb;    /* a download's spool at most */
+    char *serve_spool_dir;      /* where downloads are spooled (NULL: $TMPDIR, /var/tmp) */
     int http_max_connections;   /* the worker's /metrics port: as serve.* */
     int http_per_ip;
     int http_header_timeout_s;

@@ -23,6 +23,7 @@ struct cs_guard {
     struct MHD_Daemon *d;
     cs_guard_limits lim;
     MHD_AccessHandlerCallback handler;
+    MHD_RequestCompletedCallback completed;
     void *cls;
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t wake;
@@ -124,8 +125,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **state,
 {
     cs_guard *g = cls;
     conn *c = conn_of(mc);
-    (void)state;
-    (void)toe;
+    if (g->completed)
+        g->completed(g->cls, mc, state, toe);
     if (!c)
         return;
     pthread_mutex_lock(&g->lock);
@@ -194,7 +195,8 @@ static int sync_init(cs_guard *g)
 }
 
 cs_guard *cs_guard_start(unsigned flags, const cs_guard_limits *limits,
-                         MHD_AccessHandlerCallback handler, void *cls,
+                         MHD_AccessHandlerCallback handler,
+                         MHD_RequestCompletedCallback completed, void *cls,
                          const struct MHD_OptionItem *extra)
 {
     static const struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
@@ -206,6 +208,7 @@ cs_guard *cs_guard_start(unsigned flags, const cs_guard_limits *limits,
     }
     g->lim = *limits;
     g->handler = handler;
+    g->completed = completed;
     g->cls = cls;
     g->d = MHD_start_daemon(
         flags, 0, on_accept, g, on_request, g, MHD_OPTION_CONNECTION_LIMIT,

@@ -56,11 +56,13 @@ unsigned cs_guard_reserve(unsigned max_connections);
 
 /* Starts a libmicrohttpd daemon with flags (an internal polling thread is
  * required) whose requests go to handler(cls, ...), bounded by limits;
+ * completed(cls, ...) is called when a request ends (NULL: not wanted);
  * extra is a list of further options ending in MHD_OPTION_END (NULL: none).
  * Returns the guard, or NULL with errno set (-ENOMEM, or libmicrohttpd's
  * failure to listen). */
 cs_guard *cs_guard_start(unsigned flags, const cs_guard_limits *limits,
-                         MHD_AccessHandlerCallback handler, void *cls,
+                         MHD_AccessHandlerCallback handler,
+                         MHD_RequestCompletedCallback completed, void *cls,
                          const struct MHD_OptionItem *extra);
 
 /* The daemon, for MHD_get_daemon_info. */

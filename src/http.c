@@ -107,7 +107,8 @@ cs_http *cs_http_start(const char *listen, const cs_http_handlers *h,
     struct MHD_OptionItem opts[] = {{MHD_OPTION_SOCK_ADDR, 0, &sa}, {MHD_OPTION_END, 0, NULL}};
     cs_guard_limits lim = {limits->max_connections, cs_guard_reserve(limits->max_connections),
                            limits->per_ip, limits->header_timeout_s, 30};
-    s->g = cs_guard_start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, &lim, handle, s, opts);
+    s->g = cs_guard_start(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, &lim, handle, NULL, s,
+                          opts);
     if (!s->g) {
         snprintf(err, errsize, "http: cannot listen on %s: %s", listen, strerror(errno));
         free(s);

@@ -92,7 +92,8 @@ def main():
         for threads in (1, 2, 4):
             cfg = svc.write_config("s%d.conf" % threads, rules_path, {
                 "serve.listen": "127.0.0.1:0", "serve.threads": str(threads), "serve.db_pool": "16",
-                "serve.max_requests_per_token": "12"})
+                "serve.max_requests_per_token": "12",
+                "serve.max_requests_per_customer": "12"})
             log_path = os.path.join(svc.dir, "serve%d.log" % threads)
             log = open(log_path, "w")
             server = subprocess.Popen([harness.COSTREAM, "serve", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
