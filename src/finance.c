@@ -230,10 +230,15 @@ static void periods(cs_buf *b, const cs_finance_page *p)
                       " for Excel</a></td>"
                       "<td><a href=\"/reports/chargeback?period=%s&amp;format=json\">JSON</a></td>"
                       "<td><a href=\"/reports/chargeback?period=%s&amp;format=table\">text</a></td>"
-                      "<td><a href=\"/reports/focus?period=%s\">FOCUS CSV</a></td>"
-                      "<td><a href=\"/reports/spend?period=%s&amp;format=csv\">infrastructure"
-                      " spend CSV</a></td></tr>\n",
-                      x, x, p->periods[i].closed ? "closed" : "open", x, x, x, x, x, x);
+                      "<td><a href=\"/reports/focus?period=%s\">FOCUS CSV</a></td>",
+                      x, x, p->periods[i].closed ? "closed" : "open", x, x, x, x, x);
+        if (p->hide_spend)
+            cs_buf_puts(b, "<td></td></tr>\n");
+        else
+            cs_buf_printf(b,
+                          "<td><a href=\"/reports/spend?period=%s&amp;format=csv\">infrastructure"
+                          " spend CSV</a></td></tr>\n",
+                          x);
     }
     cs_buf_puts(b, "</table></section>\n");
 }

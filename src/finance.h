@@ -47,6 +47,7 @@ typedef struct cs_finance_period {
 typedef struct cs_finance_page {
     char period[8];       /* the period shown */
     const char *customer; /* the token's customer, or NULL for finance scope */
+    bool hide_spend;      /* a customer token that may not read spend: no link to it */
     char currency[4];     /* "" when the period has no usage */
     cs_dec billed, list_cost, discount, unattributed;
     cs_dec previous_same_point, previous; /* the previous period: to the same point, whole */

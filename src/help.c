@@ -59,12 +59,15 @@ static const command_help commands[] = {
      "  login name).\n"
      "  Example: costream period close 2026-10 -c costream.conf\n"},
     {"token",
-     "costream token create --scope finance|customer [--customer C] --name N [--force] [-c FILE]\n"
+     "costream token create --scope finance|customer [--customer C] --name N [--with-spend]\n"
+     "                      [--force] [-c FILE]\n"
      "costream token revoke ID [-c FILE]\n"
      "costream token list [-c FILE]\n"
      "  Create a report token (printed once, stored as a hash; a customer token\n"
      "  for a customer with no usage or attributes needs --force), revoke one, or\n"
-     "  list them all (id, scope, customer, name, created, last used, revoked).\n"
+     "  list them all (id, scope, customer, name, created, last used, revoked,\n"
+     "  spend).  A customer token reads its customer's billing; with --with-spend\n"
+     "  also the infrastructure spend allocated to it (internal chargeback).\n"
      "  Example: costream token create --scope customer --customer acme --name acme-finops\n"},
     {"spend",
      "costream spend import FILE... --source NAME [--keep-bad-rows] [-c FILE]\n"

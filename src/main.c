@@ -99,13 +99,14 @@ static const struct option config_opts[] = {
     {"again", no_argument, NULL, 'A'},
     {"dry-run", no_argument, NULL, 'D'},
     {"focus-version", required_argument, NULL, 'V'},
+    {"with-spend", no_argument, NULL, 'W'},
     {NULL, 0, NULL, 0},
 };
 
 typedef struct cmd_opts {
     const char *period, *from, *to, *customer, *product, *plan, *format, *output, *scope, *name;
     const char *source, *kind, *by, *reason, *topic, *into, *limit, *focus_version;
-    int keep_bad, force, excel, yes, again, dry_run;
+    int keep_bad, force, excel, yes, again, dry_run, with_spend;
     int64_t ids[256];
     size_t nids;
     int bad_id; /* an --id that is not a positive number, or too many */
@@ -166,6 +167,7 @@ static int load_config_opts(int argc, char **argv, cs_config *cfg, cmd_opts *o)
             case 'k': o->keep_bad = 1; break;
             case 'K': o->kind = optarg; break;
             case 'x': o->force = 1; break;
+            case 'W': o->with_spend = 1; break;
             case 'E': o->excel = 1; break;
             case 'y': o->yes = 1; break;
             case 'B': o->by = optarg; break;
@@ -425,8 +427,8 @@ static int cmd_period(int argc, char **argv)
 static void print_token(void *opaque, const char *const *c)
 {
     (void)opaque;
-    printf("%-14s %-9s %-20s %-20s %-21s %-21s %s\n", c[0], c[1], c[2][0] ? c[2] : "-", c[3], c[4],
-           c[5][0] ? c[5] : "never", c[6][0] ? c[6] : "-");
+    printf("%-14s %-9s %-20s %-20s %-21s %-21s %-21s %s\n", c[0], c[1], c[2][0] ? c[2] : "-", c[3],
+           c[4], c[5][0] ? c[5] : "never", c[6][0] ? c[6] : "-", c[7]);
 }
 
 /* token list: every token, revoked ones included. */
@@ -437,8 +439,8 @@ static int token_list(int argc, char **argv)
     int r = load_config(argc, argv, &cfg);
     if (r == 0) {
         cs_store *s = cs_store_new(cfg.postgres);
-        printf("%-14s %-9s %-20s %-20s %-21s %-21s %s\n", "id", "scope", "customer", "name",
-               "created", "last used", "revoked");
+        printf("%-14s %-9s %-20s %-20s %-21s %-21s %-21s %s\n", "id", "scope", "customer", "name",
+               "created", "last used", "revoked", "spend");
         if (cs_reportdb_token_list(s, print_token, NULL, err, sizeof(err)) < 0) {
             fprintf(stderr, "costream token list: %s\n", err);
             r = 1;
@@ -592,7 +594,7 @@ static int cmd_token(int argc, char **argv)
         return token_list(argc - 1, argv + 1);
     if (argc < 2 || (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "revoke") != 0)) {
         fprintf(stderr, "usage: costream token create --scope finance|customer [--customer C] "
-                        "--name N [--force] -c FILE | costream token revoke ID -c FILE | "
+                        "--name N [--with-spend] [--force] -c FILE | costream token revoke ID -c FILE | "
                         "costream token list -c FILE\n");
         return 2;
     }
@@ -606,9 +608,10 @@ static int cmd_token(int argc, char **argv)
         int finance = o.scope && strcmp(o.scope, "finance") == 0;
         int customer = o.scope && strcmp(o.scope, "customer") == 0;
         if ((!finance && !customer) || (customer && !o.customer) || (finance && o.customer) ||
-            !o.name) {
+            !o.name || (finance && o.with_spend)) {
             fprintf(stderr, "costream token create: --scope finance, or --scope customer with "
-                            "--customer C; and --name are required\n");
+                            "--customer C (and --with-spend to let it read its infrastructure "
+                            "spend); and --name are required\n");
             r = 2;
         } else if (customer && !o.force &&
                    (r = cs_reportdb_customer_known(s, o.customer, err, sizeof(err))) <= 0) {
@@ -624,8 +627,8 @@ static int cmd_token(int argc, char **argv)
             char token[CS_TOKEN_LEN + 1], tid[CS_TOKEN_ID_LEN + 1];
             unsigned char hash[CS_TOKEN_HASH_LEN];
             if (cs_token_generate(token, tid, hash) < 0 ||
-                cs_reportdb_token_add(s, tid, hash, o.scope, o.customer, o.name, err,
-                                      sizeof(err)) < 0) {
+                cs_reportdb_token_add(s, tid, hash, o.scope, o.customer, o.name, o.with_spend,
+                                      err, sizeof(err)) < 0) {
                 fprintf(stderr, "costream token create: %s\n", err);
                 r = 1;
             } else {

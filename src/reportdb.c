@@ -308,19 +308,19 @@ static void hex(const unsigned char *in, size_t n, char *out)
 }
 
 int cs_reportdb_token_add(cs_store *s, const char *id, const unsigned char *hash,
-                          const char *scope, const char *customer, const char *name, char *err,
-                          size_t errsize)
+                          const char *scope, const char *customer, const char *name,
+                          int sees_spend, char *err, size_t errsize)
 {
     PGconn *conn = cs_store_conn(s, err, errsize);
     if (!conn)
         return -EIO;
     char h[2 * CS_TOKEN_HASH_LEN + 3] = "\\x";
     hex(hash, CS_TOKEN_HASH_LEN, h + 2);
-    const char *params[5] = {id, h, scope, customer, name};
+    const char *params[6] = {id, h, scope, customer, name, sees_spend ? "t" : "f"};
     PGresult *r = PQexecParams(conn,
-                               "INSERT INTO api_tokens (id, secret_hash, scope, customer, name)"
-                               " VALUES ($1, $2::bytea, $3, $4, $5)",
-                               5, NULL, params, NULL, NULL, 0);
+                               "INSERT INTO api_tokens (id, secret_hash, scope, customer, name,"
+                               " sees_spend) VALUES ($1, $2::bytea, $3, $4, $5, $6)",
+                               6, NULL, params, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok)
         set_err(err, errsize, "api_tokens", conn);
@@ -330,15 +330,15 @@ int cs_reportdb_token_add(cs_store *s, const char *id, const unsigned char *hash
 
 int cs_reportdb_token_get(cs_store *s, const char *id, unsigned char *ret_hash,
                           char *ret_scope, size_t scope_size, char *ret_customer,
-                          size_t customer_size, char *err, size_t errsize)
+                          size_t customer_size, int *ret_sees_spend, char *err, size_t errsize)
 {
     PGconn *conn = cs_store_conn(s, err, errsize);
     if (!conn)
         return -EIO;
     const char *params[1] = {id};
     PGresult *r = PQexecParams(conn,
-                               "SELECT secret_hash, scope, coalesce(customer, '') FROM api_tokens"
-                               " WHERE id = $1 AND revoked_at IS NULL",
+                               "SELECT secret_hash, scope, coalesce(customer, ''), sees_spend"
+                               " FROM api_tokens WHERE id = $1 AND revoked_at IS NULL",
                                1, NULL, params, NULL, NULL, 1 /* binary */);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_err(err, errsize, "api_tokens", conn);
@@ -350,6 +350,7 @@ int cs_reportdb_token_get(cs_store *s, const char *id, unsigned char *ret_hash,
         memcpy(ret_hash, PQgetvalue(r, 0, 0), CS_TOKEN_HASH_LEN);
         snprintf(ret_scope, scope_size, "%.*s", PQgetlength(r, 0, 1), PQgetvalue(r, 0, 1));
         snprintf(ret_customer, customer_size, "%.*s", PQgetlength(r, 0, 2), PQgetvalue(r, 0, 2));
+        *ret_sees_spend = PQgetlength(r, 0, 3) == 1 && PQgetvalue(r, 0, 3)[0] == 1; /* binary bool */
     }
     PQclear(r);
     return found;
@@ -398,7 +399,8 @@ int cs_reportdb_token_list(cs_store *s, void (*row)(void *opaque, const char *co
                          "SELECT id, scope, coalesce(customer, ''), name,"
                          " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
                          " coalesce(to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
-                         " coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+                         " coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+                         " CASE WHEN scope = 'finance' OR sees_spend THEN 'yes' ELSE 'no' END"
                          " FROM api_tokens ORDER BY created_at, id");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         set_err(err, errsize, "api_tokens", conn);
@@ -406,8 +408,8 @@ int cs_reportdb_token_list(cs_store *s, void (*row)(void *opaque, const char *co
         return -EIO;
     }
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *cols[7];
-        for (int c = 0; c < 7; c++)
+        const char *cols[8];
+        for (int c = 0; c < 8; c++)
             cols[c] = PQgetvalue(r, i, c);
         row(opaque, cols);
     }

@@ -90,16 +90,17 @@ int cs_reportdb_spend(cs_store *s, const char *period, const char *customer,
                       size_t errsize);
 
 /* Stores a token's id and secret hash with its scope ("finance" or
- * "customer" with customer set).  0 or -EIO. */
+ * "customer" with customer set); sees_spend lets a customer token read the
+ * infrastructure spend allocated to its customer.  0 or -EIO. */
 int cs_reportdb_token_add(cs_store *s, const char *id, const unsigned char *hash,
-                          const char *scope, const char *customer, const char *name, char *err,
-                          size_t errsize);
+                          const char *scope, const char *customer, const char *name,
+                          int sees_spend, char *err, size_t errsize);
 
-/* Looks up a live token: 1 and its hash, scope and customer ("" for
- * finance); 0 if unknown or revoked; -EIO. */
+/* Looks up a live token: 1 and its hash, scope, customer ("" for finance)
+ * and whether it may read spend; 0 if unknown or revoked; -EIO. */
 int cs_reportdb_token_get(cs_store *s, const char *id, unsigned char *ret_hash,
                           char *ret_scope, size_t scope_size, char *ret_customer,
-                          size_t customer_size, char *err, size_t errsize);
+                          size_t customer_size, int *ret_sees_spend, char *err, size_t errsize);
 
 /* Revokes a token.  0, -ENOENT, -EIO. */
 int cs_reportdb_token_revoke(cs_store *s, const char *id, char *err, size_t errsize);
@@ -109,7 +110,8 @@ int cs_reportdb_token_touch(cs_store *s, const char *id, char *err, size_t errsi
 
 /* Calls row(opaque, cols) for every token, oldest first: id, scope,
  * customer ("" for finance), name, created, last used ("" never), revoked
- * ("" if not), times as RFC 3339.  0 or -EIO. */
+ * ("" if not), times as RFC 3339, and whether it reads spend ("yes", "no").
+ * 0 or -EIO. */
 int cs_reportdb_token_list(cs_store *s, void (*row)(void *opaque, const char *const *cols),
                            void *opaque, char *err, size_t errsize);
 

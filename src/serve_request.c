@@ -21,6 +21,7 @@
 
 typedef struct scope {
     int finance;
+    int sees_spend; /* a customer token that may read its infrastructure spend */
     char customer[260];
     char token_id[CS_TOKEN_ID_LEN + 1];
 } scope;
@@ -83,7 +84,7 @@ static unsigned authenticate(serve_request *rq, cs_store *store, scope *ret)
     if (!rq->token || cs_token_parse(rq->token, ret->token_id, hash) < 0)
         return MHD_HTTP_UNAUTHORIZED;
     int r = cs_reportdb_token_get(store, ret->token_id, stored, kind, sizeof(kind), customer,
-                                  sizeof(customer), err, sizeof(err));
+                                  sizeof(customer), &ret->sees_spend, err, sizeof(err));
     if (r < 0) {
         cs_log(CS_LOG_ERROR, "token lookup failed", "error", err, NULL);
         return MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -124,6 +125,7 @@ static int serve_index(serve_request *rq, cs_store *store, const scope *sc)
     }
     if (r == 0)
         r = cs_reportdb_finance_page(store, period, customer, (int)n, &page, err, sizeof(err));
+    page.hide_spend = !sc->finance && !sc->sees_spend;
     if (r == 0)
         cs_finance_render(&b, &page);
     if (r < 0) {
@@ -163,6 +165,10 @@ static int serve_spend(serve_request *rq, cs_store *store, const scope *sc)
     const char *excel = serve_request_arg(rq, "excel");
     cs_report_format fmt = CS_REPORT_CSV;
     int64_t a, z;
+    if (!sc->finance && !sc->sees_spend)
+        return refuse(rq, MHD_HTTP_FORBIDDEN,
+                      "this token reads its customer's billing, not the platform's infrastructure"
+                      " cost (token create --with-spend allows it)");
     if (!period || strlen(period) != 7 || cs_timestamp_month(period, &a, &z) < 0)
         return refuse(rq, MHD_HTTP_BAD_REQUEST, "period: give a month such as 2026-11");
     if (format && cs_report_format_parse(format, &fmt) < 0)

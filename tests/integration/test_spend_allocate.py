@@ -276,10 +276,15 @@ def main():
         # the same report over HTTP, with the token scopes
         import re
         import subprocess
+        import urllib.error
         import urllib.request
         fin = svc.costream("token", "create", "--scope", "finance", "--name", "f", "-c", cfg).stdout.strip()
         mine = svc.costream("token", "create", "--scope", "customer", "--customer", "acme", "--name", "a",
-                            "-c", cfg).stdout.strip()
+                            "--with-spend", "-c", cfg).stdout.strip()
+        billing_only = svc.costream("token", "create", "--scope", "customer", "--customer", "acme", "--name", "b",
+                                    "-c", cfg).stdout.strip()
+        listed = {l.split()[3]: l.split()[-1] for l in svc.costream("token", "list", "-c", cfg).stdout.splitlines()[1:]}
+        check(listed == {"f": "yes", "a": "yes", "b": "no"}, "token list's spend column: %s" % listed)
         scfg = svc.write_config("s.conf", rules_path, {"group": GROUP, "serve.listen": "127.0.0.1:0"})
         log = open(os.path.join(svc.dir, "serve.log"), "w")
         server = subprocess.Popen([harness.COSTREAM, "serve", "-c", scfg], stdout=log, stderr=subprocess.STDOUT)
@@ -300,6 +305,20 @@ def main():
             check({r["customer"] for r in own if r["type"] != "grand_total"} == {"acme"}
                   and sum(Decimal(r["exact_amount"]) for r in own if r["type"] == "line")
                   == sum(v for k, v in got.items() if k[1] == "acme"), "a customer token sees its own spend only")
+            # a customer token without --with-spend reads its billing, never the platform's cost of it
+            try:
+                get(billing_only)
+                check(False, "a billing-only customer token read the spend report")
+            except urllib.error.HTTPError as e:
+                check(e.code == 403 and b"--with-spend" in e.read(), "billing-only token: %s" % e.code)
+
+            def page(token):
+                req = urllib.request.Request("http://127.0.0.1:%s/?period=%s" % (port, period),
+                                             headers={"Authorization": "Bearer " + token})
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return resp.read().decode()
+            check("/reports/spend" not in page(billing_only) and "/reports/spend" in page(mine)
+                  and "/reports/spend" in page(fin), "the finance page links spend only for tokens that may read it")
         finally:
             server.terminate()
             server.wait()
