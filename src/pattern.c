@@ -14,11 +14,12 @@
 
 typedef struct atom {
     size_t copies, loops;
-    bool empty; /* can match the empty string */
+    size_t runs; /* the sum of the squares of its optional runs */
+    bool empty;  /* can match the empty string */
 } atom;
 
 typedef struct group {
-    size_t copies, loops; /* including last */
+    size_t copies, loops, runs; /* including last */
     bool branch_empty;    /* every atom of the current branch before last can match nothing */
     bool any_empty;       /* a finished branch can */
     bool has_last;
@@ -26,6 +27,9 @@ typedef struct group {
 } group;
 
 #define CAP(x, max) ((x) > (max) ? (max) + 1 : (x))
+#define BYTES_PER_COPY 400
+#define BYTES_PER_RUN_SQUARED 8
+#define MAX_RUNS (CS_PATTERN_FILE_MAX_BYTES / BYTES_PER_RUN_SQUARED)
 
 /* The ']' closing the bracket expression that opens at p (or the last byte). */
 static const char *bracket_end(const char *p)
@@ -76,14 +80,19 @@ static void quantify(group *g, size_t min, size_t max, bool unbounded)
     atom *a = &g->last;
     g->copies -= a->copies;
     g->loops -= a->loops;
+    g->runs -= a->runs;
     size_t times = unbounded ? min + 1 : max;
     if (times == 0)
         times = 1;
+    /* the n - m optional copies nest: one run of that many times the body */
+    size_t run = !unbounded && max > min ? CAP(a->copies * (max - min), CS_PATTERN_MAX_COPIES) : 0;
+    a->runs = CAP(CAP(a->runs * times, MAX_RUNS) + run * run, MAX_RUNS);
     a->loops = CAP(a->loops * times + (unbounded && a->empty), CS_PATTERN_MAX_LOOPS);
     a->copies = CAP(a->copies * times, CS_PATTERN_MAX_COPIES);
     a->empty = a->empty || min == 0;
     g->copies = CAP(g->copies + a->copies, CS_PATTERN_MAX_COPIES);
     g->loops = CAP(g->loops + a->loops, CS_PATTERN_MAX_LOOPS);
+    g->runs = CAP(g->runs + a->runs, MAX_RUNS);
 }
 
 /* Appends atom a to g's current branch. */
@@ -95,6 +104,7 @@ static void append(group *g, atom a)
     g->has_last = true;
     g->copies = CAP(g->copies + a.copies, CS_PATTERN_MAX_COPIES);
     g->loops = CAP(g->loops + a.loops, CS_PATTERN_MAX_LOOPS);
+    g->runs = CAP(g->runs + a.runs, MAX_RUNS);
 }
 
 /* Whether g's current branch can match the empty string. */
@@ -107,7 +117,7 @@ static bool branch_empty(const group *g)
 static atom close_group(const group *g)
 {
     return (atom){.copies = CAP(g->copies + 1, CS_PATTERN_MAX_COPIES), .loops = g->loops,
-                  .empty = g->any_empty || branch_empty(g)};
+                  .runs = g->runs, .empty = g->any_empty || branch_empty(g)};
 }
 
 cs_pattern_cost cs_pattern_measure(const char *p)
@@ -121,7 +131,7 @@ cs_pattern_cost cs_pattern_measure(const char *p)
             st[++d] = (group){.branch_empty = true};
             deepest = d > deepest ? d : deepest;
         } else if (*p == '(') {
-            return (cs_pattern_cost){0, 0, CS_PATTERN_MAX_DEPTH + 1};
+            return (cs_pattern_cost){0, 0, CS_PATTERN_MAX_DEPTH + 1, 0};
         } else if (*p == ')' && d > 0) {
             atom a = close_group(&st[d--]);
             append(&st[d], a);
@@ -141,12 +151,15 @@ cs_pattern_cost cs_pattern_measure(const char *p)
             append(&st[d], (atom){.copies = 1});
         }
     }
-    size_t copies = 0, loops = 0;
+    size_t copies = 0, loops = 0, runs = 0;
     for (int i = 0; i <= d; i++) { /* groups left open: regcomp() refuses them */
         copies = CAP(copies + st[i].copies, CS_PATTERN_MAX_COPIES);
         loops = CAP(loops + st[i].loops, CS_PATTERN_MAX_LOOPS);
+        runs = CAP(runs + st[i].runs, MAX_RUNS);
     }
-    return (cs_pattern_cost){copies, loops, deepest};
+    /* both terms stay far below SIZE_MAX: copies <= 10,001, runs <= MAX_RUNS + 1 */
+    size_t bytes = copies * BYTES_PER_COPY + runs * BYTES_PER_RUN_SQUARED;
+    return (cs_pattern_cost){copies, loops, deepest, bytes};
 }
 
 const char *cs_pattern_too_costly(const char *pattern)
@@ -158,5 +171,18 @@ const char *cs_pattern_too_costly(const char *pattern)
         return "its repetitions expand to more than 10,000 copies";
     if (c.loops > CS_PATTERN_MAX_LOOPS)
         return "more than 12 repeated groups that can match nothing, as (a*)* or (a|)*";
+    if (c.bytes > CS_PATTERN_MAX_BYTES)
+        return "its optional repetitions, as x{1,9999}, would take regcomp() more than 64 MB";
     return NULL;
+}
+
+const char *cs_pattern_charge(size_t *budget, const char *pattern)
+{
+    cs_pattern_cost c = cs_pattern_measure(pattern);
+    *budget += c.bytes < CS_PATTERN_FILE_MAX_BYTES ? c.bytes : CS_PATTERN_FILE_MAX_BYTES + 1;
+    if (*budget > CS_PATTERN_FILE_MAX_BYTES)
+        *budget = CS_PATTERN_FILE_MAX_BYTES + 1; /* stays put, whatever follows */
+    return *budget > CS_PATTERN_FILE_MAX_BYTES
+               ? "the rules' regular expressions together would take regcomp() more than 256 MB"
+               : NULL;
 }

@@ -299,6 +299,8 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
                  * close the group and escape */
                 regex_t alone;
                 const char *why = cs_pattern_too_costly(value);
+                if (!why)
+                    why = cs_pattern_charge(&c->regex_bytes, value);
                 if (why) {
                     cs__rules_push_key(c, "value");
                     cs__rules_err_here(c, "regular expression too costly to compile: %s", why);

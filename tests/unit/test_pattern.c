@@ -72,12 +72,42 @@ START_TEST(refused_and_passed)
 }
 END_TEST
 
+/* The memory estimate against glibc's regcomp() as measured (pattern.h):
+ * nested optional runs cost their square, plain copies do not; and the
+ * file's budget adds patterns up, refusing every one past it. */
+START_TEST(memory_estimate_and_budget)
+{
+    ck_assert_ptr_null(cs_pattern_too_costly("x{1,2500}"));  /* 51 MB measured */
+    ck_assert_ptr_nonnull(cs_pattern_too_costly("x{1,9999}")); /* 790 MB */
+    ck_assert_ptr_nonnull(cs_pattern_too_costly("(a{1,9999})"));
+    ck_assert_ptr_nonnull(cs_pattern_too_costly("(a{0,1000}){10}")); /* 85 MB measured: ten runs of 1,000 */
+    ck_assert_ptr_null(cs_pattern_too_costly("(a{0,1000}){5}"));
+    size_t small = cs_pattern_measure("x{9999}").bytes, wide = cs_pattern_measure("x{1,2500}").bytes;
+    ck_assert_uint_le(small, 4u << 20); /* 3.5 MB measured */
+    ck_assert_uint_ge(wide, 46u << 20); /* within a tenth of it */
+    ck_assert_uint_ge(cs_pattern_measure("(a{0,1000}){10}").bytes, 80u << 20);
+    /* optional runs inside a group count once per copy of the group */
+    ck_assert_uint_eq(cs_pattern_measure("(x{1,100}){3}").bytes - cs_pattern_measure("(x{1,100})").bytes,
+                      2 * 99 * 99 * 8 + 400 * (cs_pattern_measure("(x{1,100}){3}").copies -
+                                               cs_pattern_measure("(x{1,100})").copies));
+    size_t budget = 0;
+    for (int i = 0; i < 5; i++)
+        ck_assert_ptr_null(cs_pattern_charge(&budget, "x{1,2500}"));
+    ck_assert_ptr_nonnull(cs_pattern_charge(&budget, "x{1,2500}"));
+    ck_assert_ptr_nonnull(cs_pattern_charge(&budget, "a")); /* past the budget, stays past */
+    budget = 0;
+    for (int i = 0; i < 10000; i++) /* ten thousand ordinary patterns fit */
+        ck_assert_ptr_null(cs_pattern_charge(&budget, "prod-(web|api)-[0-9]{1,4}"));
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("pattern");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, costs_by_hand);
     tcase_add_test(tc, refused_and_passed);
+    tcase_add_test(tc, memory_estimate_and_budget);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -205,6 +205,36 @@ START_TEST(regex_bombs_refused)
 }
 END_TEST
 
+/* The regex budget covers the whole file: four patterns of
+ * "(a{1,9999})" (issue 21: 3.1 GB and 7.2 s together) are each refused,
+ * and of six patterns of "x{1,2500}" (about 51 MB each) the first five
+ * load and the sixth is refused at its own line, for the file's 256 MB. */
+START_TEST(regex_budget_per_file)
+{
+    char doc[8192];
+    size_t o = 0;
+    cs_rules *rs = NULL;
+    cs_errlist errs = {0};
+    o += (size_t)snprintf(doc + o, sizeof(doc) - o,
+                          "{\"version\": \"v\", \"currency\": \"USD\", \"rules\": [\n");
+    for (int i = 0; i < 6; i++)
+        o += (size_t)snprintf(doc + o, sizeof(doc) - o,
+                              "%s{\"id\": \"r%d\", \"product\": \"p\", \"meter\": \"m%d\","
+                              " \"unit\": \"u\", \"unit_price\": \"1\", \"match\": [{\"label\":"
+                              " \"pod\", \"op\": \"=~\", \"value\": \"x{1,2500}\"}]}\n",
+                              i ? "," : "", i, i);
+    snprintf(doc + o, sizeof(doc) - o, "]}");
+    ck_assert_int_eq(cs_rules_parse(doc, strlen(doc), "many.json", &rs, &errs), -EINVAL);
+    ck_assert_int_eq((int)errs.n, 1);
+    ck_assert_msg(has(&errs, "many.json:7:") && has(&errs, "together would take regcomp() more than 256 MB"),
+                  "%s", errs.items[0]);
+    cs_errlist_free(&errs);
+    ck_assert_int_eq(parse_pattern("(a{1,9999})", &rs, &errs), -EINVAL);
+    ck_assert(has(&errs, "bomb.json:2:") && has(&errs, "more than 64 MB"));
+    cs_errlist_free(&errs);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("rules");
@@ -215,6 +245,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, pools);
     tcase_add_test(tc, regex_cannot_escape_anchoring);
     tcase_add_test(tc, regex_bombs_refused);
+    tcase_add_test(tc, regex_budget_per_file);
     suite_add_tcase(s, tc);
     return s;
 }
