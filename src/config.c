@@ -104,6 +104,7 @@ int cs_config_init(cs_config *cfg)
     cfg->dedup_max_events = 4000000;
     cfg->rejects_retention_days = 90;
     cfg->spend_reallocate_s = 3600;
+    cfg->spend_max_import_mb = 1024;
     cfg->flush_interval_ms = 500;
     cfg->flush_max_interval_ms = 5000;
     cfg->serve_db_pool = 8;
@@ -217,6 +218,7 @@ static const struct int_key {
     {"dedup.max_events_in_memory", offsetof(cs_config, dedup_max_events), 1000, 2000000000},
     {"rejects.retention_days", offsetof(cs_config, rejects_retention_days), 0, 36500},
     {"spend.reallocate_interval_s", offsetof(cs_config, spend_reallocate_s), 0, 604800},
+    {"spend.max_import_mb", offsetof(cs_config, spend_max_import_mb), 1, 16777216},
     {"serve.db_pool", offsetof(cs_config, serve_db_pool), 1, 1000},
     {"serve.max_requests_per_token", offsetof(cs_config, serve_per_token), 1, 1000},
     {"serve.threads", offsetof(cs_config, serve_threads), 1, 256},

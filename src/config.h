@@ -55,6 +55,7 @@ typedef struct cs_config {
     int dedup_max_events;   /* fingerprints held in memory at most */
     int rejects_retention_days; /* rejected events kept this long; 0: for ever */
     int spend_reallocate_s;     /* open months' spend re-allocated this often; 0: never */
+    int spend_max_import_mb;    /* a bill file at most, once decompressed */
     cs_config_kv *kafka;   /* passthrough librdkafka properties */
     size_t nkafka;
     char *metric_topics[CS_CONFIG_MAX_LIST]; /* metric sample topics */

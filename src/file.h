@@ -1,15 +1,20 @@
-/* file.h - reading a whole configuration or rules file, bounded.
+/* file.h - reading a whole configuration or rules file, bounded, and
+ * mapping a bill.
  *
  * Files are read whole into memory, never more than a stated maximum, so
  * that `-c /dev/zero` or a runaway generator fails with a message instead
  * of growing without end; a directory is refused rather than read as
  * empty.  Pipes and process substitution work (they are read to their
- * end).  Util module: plain POSIX I/O; thread-safe.
+ * end).  A bill, which may be gigabytes, is mapped instead, and a gzip
+ * bill decompressed into a temporary file and mapped, so its size costs
+ * disk and page cache, not memory.  Util module: plain POSIX I/O;
+ * thread-safe.
  */
 #ifndef CS_FILE_H
 #define CS_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CS_FILE_MAX_CONFIG (1u << 20) /* 1 MiB */
 #define CS_FILE_MAX_RULES (16u << 20) /* 16 MiB */
@@ -21,12 +26,24 @@
 int cs_file_read(const char *path, size_t max, char **ret_buf, size_t *ret_len, char *err,
                  size_t errsize);
 
-#define CS_FILE_MAX_BILL ((size_t)4 << 30) /* 4 GiB, decompressed */
+/* A file's content, read-only, mapped rather than read: a bill of
+ * gigabytes costs page cache, not the process's memory. */
+typedef struct cs_file_map {
+    const char *data; /* len bytes, not NUL-terminated ("" when empty) */
+    size_t len;
+    void *base;       /* the mapping, or NULL */
+    size_t maplen;
+} cs_file_map;
 
-/* cs_file_read() for a file that may be gzip-compressed (by its magic
- * bytes): the decompressed content, at most max bytes (-EFBIG past it);
- * -EBADMSG for a damaged gzip stream. */
-int cs_file_read_maybe_gzip(const char *path, size_t max, char **ret_buf, size_t *ret_len,
-                            char *err, size_t errsize);
+/* Maps path (a regular file as it is; a gzip file, by its magic bytes, or
+ * a pipe, first written into an unnamed file in tmpdir, spool.h), at most
+ * max bytes once decompressed: past that it stops at once, without
+ * decompressing the rest, with -EFBIG.  0, or a negative errno with err
+ * saying "PATH: why" (-EBADMSG a damaged gzip stream, -EISDIR). */
+int cs_file_map_maybe_gzip(const char *path, uint64_t max, const char *tmpdir, cs_file_map *ret,
+                           char *err, size_t errsize);
+
+/* Unmaps; the struct's contents only.  A zeroed or done map is fine. */
+void cs_file_map_done(cs_file_map *m);
 
 #endif

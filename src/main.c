@@ -802,18 +802,21 @@ static int cmd_spend(int argc, char **argv)
     }
     cs_store *s = r ? NULL : cs_store_new(cfg.postgres);
     for (int i = optind + 1; r == 0 && i < argc; i++) {
-        char *data;
-        size_t len;
+        cs_file_map m;
         bill_errors be = {argv[i], 0};
         cs_spend_import_result res;
-        if (cs_file_read_maybe_gzip(argv[i], CS_FILE_MAX_BILL, &data, &len, err, sizeof(err)) < 0) {
-            fprintf(stderr, "costream spend import: %s\n", err);
+        const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+        int fe = cs_file_map_maybe_gzip(argv[i], (uint64_t)cfg.spend_max_import_mb << 20, tmp, &m,
+                                        err, sizeof(err));
+        if (fe < 0) {
+            fprintf(stderr, "costream spend import: %s%s\n", err,
+                    fe == -EFBIG ? ": past spend.max_import_mb; raise it for a larger bill" : "");
             r = 1;
             break;
         }
-        int e = cs_spend_import(s, o.source, argv[i], data, len, o.keep_bad != 0, print_bill_error,
-                                &be, &res, err, sizeof(err));
-        free(data);
+        int e = cs_spend_import(s, o.source, argv[i], m.data, m.len, o.keep_bad != 0,
+                                print_bill_error, &be, &res, err, sizeof(err));
+        cs_file_map_done(&m);
         if (e == -EBADMSG) {
             if (be.n > 50)
                 fprintf(stderr, "%s: ... and %zu more\n", argv[i], be.n - 50);

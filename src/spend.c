@@ -49,6 +49,12 @@ static void keep_reject(stage_ctx *c, const cs_bill_error *e)
     x->line = e->line;
     memcpy(x->column, e->column, sizeof(x->column));
     memcpy(x->reason, e->reason, sizeof(x->reason));
+    if (len > CS_SPEND_MAX_RAW) { /* a line of a gigabyte is kept as its start */
+        len = CS_SPEND_MAX_RAW;
+        snprintf(x->reason + strlen(x->reason), sizeof(x->reason) - strlen(x->reason),
+                 " (line of more than %u bytes: its first %u kept)", CS_SPEND_MAX_RAW,
+                 CS_SPEND_MAX_RAW);
+    }
     x->raw = malloc(len + 1);
     if (!x->raw) {
         c->failed = -ENOMEM;

@@ -4,7 +4,8 @@
  * it for a source (e.g. "aws-main") in one transaction (sql/0008_spend.sql):
  * an import row with the file's SHA-256, a new version of every billing
  * period the file holds, its lines, and, with keep_bad, the lines it could
- * not read (line, column, reason, raw bytes).  Without keep_bad a file with
+ * not read (line, column, reason, raw bytes: at most CS_SPEND_MAX_RAW of a
+ * line, the reason saying it was cut).  Without keep_bad a file with
  * any bad line imports nothing: every bad line is reported through
  * on_error(opaque, error) and the call returns -EBADMSG.  Importing the
  * same file for the same source again changes nothing (*ret says which
@@ -22,6 +23,8 @@
 #include "decimal.h"
 #include "rules.h"
 #include "store.h"
+
+#define CS_SPEND_MAX_RAW 65536u /* bytes of a bad line kept */
 
 typedef struct cs_spend_import_result {
     long import_id;       /* the new import, or the earlier one of the same file */

@@ -18,6 +18,9 @@ kept as JSON. Then:
 """
 import csv
 import gzip
+import resource
+import time
+import zlib
 import io
 import json
 import os
@@ -210,6 +213,44 @@ def main():
         p = subprocess.run([harness.COSTREAM, "spend", "import", os.path.join(d, "nocost.csv").encode(),
                             "--source", b"bad-\xe8", "-c", cfg], capture_output=True)
         check(p.returncode != 0 and b"source name must be" in p.stderr, "a source that is not UTF-8: %s" % p.stderr)
+
+        # a gzip bomb stops at spend.max_import_mb, without decompressing the rest
+        small = svc.write_config("small.conf", os.path.join(harness.ROOT, "rules", "example.json"),
+                                 {"group": "it-spend", "spend.max_import_mb": "16"})
+        bomb = os.path.join(d, "bomb.csv.gz")
+        zc = zlib.compressobj(9, zlib.DEFLATED, 31)
+        with open(bomb, "wb") as f:
+            f.write(zc.compress(header))
+            zero_block = b"0" * (1 << 20)
+            for _ in range(128):  # 128 MiB once decompressed, 128 KB on disk
+                f.write(zc.compress(zero_block))
+            f.write(zc.flush())
+        t0 = time.monotonic()
+        p = subprocess.run([harness.COSTREAM, "spend", "import", bomb, "--source", "bomb", "-c", small],
+                           capture_output=True, text=True)
+        took = time.monotonic() - t0
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        check(p.returncode == 1 and "larger than allowed" in p.stderr and "spend.max_import_mb" in p.stderr,
+              "gzip bomb: %d %s" % (p.returncode, p.stderr))
+        check(took < 30 and peak_kb < 200 * 1024, "gzip bomb: %.1fs, %d KB at most" % (took, peak_kb))
+        # a bad line of 1 MB with --keep-bad-rows: kept as its first 64 KiB, said so
+        with open(os.path.join(d, "wide.csv"), "wb") as f:
+            f.write(header + b"1,USD,Usage,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,ok\r\n"
+                    + b"x" * (1 << 20) + b",USD,Usage,2026-08-01T00:00:00Z,2026-08-02T00:00:00Z,wide\r\n")
+        p = svc.costream("spend", "import", os.path.join(d, "wide.csv"), "--source", "wide", "--keep-bad-rows",
+                         "-c", cfg)
+        check("1 lines, 1 rejected" in p.stdout, p.stdout)
+        rej = svc.psql("SELECT length(raw), reason FROM bill_rejects b JOIN bill_imports i ON i.id = b.import_id"
+                       " WHERE i.source = 'wide'")
+        check(rej[0][0] == "65536" and "its first 65536 kept" in rej[0][1], "a 1 MB bad line kept: %s" % rej)
+        # a bill from a pipe, gzip or not, is read like the file
+        for name, data in (("pipe", oct_data), ("pipe-gz", gzip.compress(oct_data))):
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+            p = subprocess.run(["sh", "-c", 'cat "$1" | "$2" spend import /dev/stdin --source "$3" -c "$4"', "sh",
+                                os.path.join(d, name), harness.COSTREAM, name, cfg], capture_output=True, text=True)
+            check(p.returncode == 0 and "%d lines, 0 rejected" % len(oct_rows) in p.stdout,
+                  "%s: %s %s" % (name, p.stdout, p.stderr))
 
         # a pool holding two currencies cannot be allocated: said, nothing stored
         with open(os.path.join(d, "mixed.csv"), "w") as f:
