@@ -241,6 +241,41 @@ static void parse_discounts(ctx *c, json_t *obj, const char *key, bool nested,
     cs__rules_pop(c);
 }
 
+/* Before any regex is compiled: charges every pattern of the file to the
+ * file's budget (pattern.h) and says at the pattern that passes it, and
+ * each after, why.  Past the budget nothing is compiled at all: the file is
+ * refused anyway, and compiling it would cost what the budget prevents. */
+static void charge_patterns(ctx *c, json_t *rules)
+{
+    size_t i, j;
+    json_t *jr, *m;
+    cs__rules_push_key(c, "rules");
+    json_array_foreach(rules, i, jr) {
+        json_t *ms = json_object_get(jr, "match");
+        cs__rules_push_index(c, i);
+        cs__rules_push_key(c, "match");
+        json_array_foreach(ms, j, m) {
+            const char *op = json_string_value(json_object_get(m, "op"));
+            const char *value = json_string_value(json_object_get(m, "value"));
+            if (!op || (strcmp(op, "=~") != 0 && strcmp(op, "!~") != 0) || !value ||
+                cs_pattern_too_costly(value)) /* refused on its own below */
+                continue;
+            const char *why = cs_pattern_charge(&c->regex_bytes, value);
+            if (why) {
+                cs__rules_push_index(c, j);
+                cs__rules_push_key(c, "value");
+                cs__rules_err_here(c, "regular expression too costly to compile: %s", why);
+                cs__rules_pop(c);
+                cs__rules_pop(c);
+                c->regex_over_budget = true;
+            }
+        }
+        cs__rules_pop(c);
+        cs__rules_pop(c);
+    }
+    cs__rules_pop(c);
+}
+
 static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
 {
     json_t *m = json_object_get(rule, "match");
@@ -299,9 +334,11 @@ static void parse_matchers(ctx *c, json_t *rule, cs_rule *r)
                  * close the group and escape */
                 regex_t alone;
                 const char *why = cs_pattern_too_costly(value);
-                if (!why)
-                    why = cs_pattern_charge(&c->regex_bytes, value);
-                if (why) {
+                if (why || c->regex_over_budget) {
+                    if (!why) { /* said by charge_patterns() */
+                        cs__rules_pop(c);
+                        continue;
+                    }
                     cs__rules_push_key(c, "value");
                     cs__rules_err_here(c, "regular expression too costly to compile: %s", why);
                     cs__rules_pop(c);
@@ -596,6 +633,9 @@ int cs_rules_parse(const char *text, size_t len, const char *name, cs_rules **re
         rs->rules = calloc(json_array_size(rules), sizeof(*rs->rules));
         size_t i;
         json_t *jr;
+        cs__rules_pop(&c);
+        charge_patterns(&c, rules);
+        cs__rules_push_key(&c, "rules");
         json_array_foreach(rules, i, jr) {
             cs__rules_push_index(&c, i);
             parse_rule(&c, jr, &rs->rules[i], rs, i);

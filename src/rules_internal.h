@@ -20,7 +20,8 @@ typedef struct cs__rules_ctx {
     cs_jsonscan_step path[CS__RULES_MAX_DEPTH];
     size_t depth;
     int nerr;
-    size_t regex_bytes; /* regcomp()'s memory for the file's patterns so far (pattern.h) */
+    size_t regex_bytes;     /* regcomp()'s memory for the file's patterns (pattern.h) */
+    bool regex_over_budget; /* past it: no pattern is compiled */
 } cs__rules_ctx;
 
 void cs__rules_push_key(cs__rules_ctx *c, const char *key);
