@@ -283,9 +283,16 @@ int cs_reportdb_periods(cs_store *s, const char *customer,
         return -EIO;
     const char *params[1] = {customer};
     PGresult *r = PQexecParams(conn,
-                               "SELECT to_char(p, 'YYYY-MM'), bool_or(closed) FROM ("
-                               " SELECT DISTINCT billing_period AS p, false AS closed FROM usage_cost"
-                               " WHERE $1::text IS NULL OR customer = $1"
+                               /* one index probe per month with usage (the
+                                * primary key, or the customer's index), not a
+                                * scan of every row: a skip scan by recursion */
+                               "WITH RECURSIVE m AS (SELECT (SELECT min(billing_period)"
+                               " FROM usage_cost WHERE $1::text IS NULL OR customer = $1) AS p"
+                               " UNION ALL SELECT (SELECT min(billing_period) FROM usage_cost"
+                               " WHERE billing_period > m.p AND ($1::text IS NULL OR customer = $1))"
+                               " FROM m WHERE m.p IS NOT NULL)"
+                               " SELECT to_char(p, 'YYYY-MM'), bool_or(closed) FROM ("
+                               " SELECT p, false AS closed FROM m WHERE p IS NOT NULL"
                                " UNION ALL SELECT period, true FROM closed_periods) x"
                                " GROUP BY p HAVING $1::text IS NULL OR bool_or(NOT closed)"
                                " ORDER BY p DESC",

@@ -203,6 +203,12 @@ int cs_store_dedup_load(cs_store *s, const char *group, int64_t hour, int64_t af
 int cs_store_dedup_load_many(cs_store *s, const char *group, const cs_store_dedup *d, char *err,
                              size_t errsize);
 
+/* Folds the changes appended to usage_rollup_delta into usage_period and
+ * usage_hour (sql/0019_usage_rollups.sql) in its own transaction; skips
+ * (0, *ret_rows 0) while another process does.  *ret_rows counts the
+ * appended rows folded.  0 or an error class. */
+int cs_store_rollup_compact(cs_store *s, long *ret_rows, char *err, size_t errsize);
+
 /* Deletes the group's fingerprint rows stored more than window_hours ago,
  * in its own transaction.  *ret_deleted counts the rows. */
 int cs_store_dedup_prune(cs_store *s, const char *group, int window_hours, long *ret_deleted,

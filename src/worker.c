@@ -719,6 +719,22 @@ static void reallocate_spend(cs_worker *w)
     cs_store_free(s);
 }
 
+/* The changes every writer appended to the rollups, folded in (store.h);
+ * skipped while another worker does it. */
+static void compact_rollups(cs_worker *w)
+{
+    char err[512], n[24];
+    long rows;
+    if (cs_store_rollup_compact(w->store, &rows, err, sizeof(err)) < 0) {
+        w->n.store_errors++;
+        cs_log(CS_LOG_WARN, "could not fold the usage rollups' changes; will retry", "error", err,
+               NULL);
+    } else if (rows) {
+        fmt_i64(n, sizeof(n), rows);
+        cs_log(CS_LOG_DEBUG, "folded the usage rollups' changes", "rows", n, NULL);
+    }
+}
+
 /* Retention: fingerprints past the de-duplication window, rejects past
  * rejects.retention_days (this group's). */
 static void prune(cs_worker *w)
@@ -770,7 +786,7 @@ static bool is_unavailable(int r)
 
 
 /* The worker's periodic tasks, each on its own schedule: metrics, progress
- * log, settlement, month-to-date, event-id pruning. */
+ * log, settlement, month-to-date, spend, rollups, event-id pruning. */
 static void tick(cs_worker *w, schedule *sch)
 {
     const cs_config *cfg = w->cfg;
@@ -806,6 +822,11 @@ static void tick(cs_worker *w, schedule *sch)
         busy(w, "allocating the infrastructure bill again");
         reallocate_spend(w);
         sch->next_spend = now + (int64_t)cfg->spend_reallocate_s * CS_USEC_PER_SEC;
+    }
+    if (now >= sch->next_rollup) {
+        busy(w, "folding the usage rollups' changes in PostgreSQL");
+        compact_rollups(w);
+        sch->next_rollup = now + 5 * CS_USEC_PER_SEC;
     }
     if (now >= sch->next_prune) {
         busy(w, "pruning old fingerprints and rejects in PostgreSQL");

@@ -65,6 +65,7 @@ typedef struct schedule {
     int64_t next_publish, next_lag, next_mtd, next_settle, next_prune, last_progress;
     int64_t next_forget; /* stored customer attributes are written again */
     int64_t next_spend;  /* the open months' infrastructure spend is allocated again */
+    int64_t next_rollup; /* the rollups' appended changes are folded in */
 } schedule;
 
 typedef struct cs_worker {

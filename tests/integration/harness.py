@@ -118,6 +118,37 @@ class Services:
                 return False
         return True
 
+    def rollups_match(self):
+        """Whether the finance page's rollups (sql/0019_usage_rollups.sql),
+        with the changes not folded in yet, equal usage_cost summed here:
+        per period, customer, product and currency, and per period, hour
+        and currency, to the last digit.  Returns (ok, first difference)."""
+        checks = [
+            ("SELECT billing_period, customer, product, currency, sum(cost), sum(list_cost), sum(discount),"
+             " sum(events) FROM usage_cost GROUP BY 1, 2, 3, 4",
+             "SELECT billing_period, customer, product, currency, sum(cost), sum(list_cost), sum(discount),"
+             " sum(events) FROM (SELECT billing_period, customer, product, currency, cost, list_cost, discount,"
+             " events FROM usage_period UNION ALL SELECT billing_period, customer, product, currency, cost,"
+             " list_cost, discount, events FROM usage_rollup_delta WHERE hour IS NULL) x GROUP BY 1, 2, 3, 4"
+             " HAVING sum(cost) <> 0 OR sum(list_cost) <> 0 OR sum(discount) <> 0 OR sum(events) <> 0"),
+            ("SELECT billing_period, hour, currency, sum(cost), sum(list_cost), sum(discount), sum(events)"
+             " FROM usage_cost GROUP BY 1, 2, 3",
+             "SELECT billing_period, hour, currency, sum(cost), sum(list_cost), sum(discount), sum(events)"
+             " FROM (SELECT billing_period, hour, currency, cost, list_cost, discount, events FROM usage_hour"
+             " UNION ALL SELECT billing_period, hour, currency, cost, list_cost, discount, events"
+             " FROM usage_rollup_delta WHERE hour IS NOT NULL) x GROUP BY 1, 2, 3"
+             " HAVING sum(cost) <> 0 OR sum(list_cost) <> 0 OR sum(discount) <> 0 OR sum(events) <> 0"),
+        ]
+        from decimal import Decimal
+        for raw_sql, rollup_sql in checks:
+            def norm(rows):
+                return {tuple(r[:-4]): tuple(Decimal(v) for v in r[-4:]) for r in rows}
+            raw, rolled = norm(self.psql(raw_sql)), norm(self.psql(rollup_sql))
+            if raw != rolled:
+                diff = sorted(set(raw.items()) ^ set(rolled.items()))[:2]
+                return False, "rollups differ from usage_cost: %s" % diff
+        return True, ""
+
     def close(self, keep_logs=False):
         for p in self.workers:
             if p.poll() is None:

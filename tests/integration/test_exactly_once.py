@@ -298,6 +298,11 @@ def main():
         check(len(got_fps) == len(set(got_fps)) == len(want_fps) and set(got_fps) == want_fps,
               "event_fingerprints holds %d fingerprints (%d distinct), %d events were counted"
               % (len(got_fps), len(set(got_fps)), len(want_fps)))
+        # the finance page's rollups, folded by the workers through the kills, equal the rows
+        rolled, why = svc.rollups_match()
+        check(rolled, why)
+        folded = int(svc.psql("SELECT count(*) FROM usage_period")[0][0])
+        check(folded > 0, "no worker folded the rollups' changes")
         print("ok: %d messages (%d duplicates), %d rows, %d rejects, total %s EUR to the last digit;"
               " duplicates counted by the workers that finished cleanly: %d; fenced flushes: %d"
               % (len(stream), ndup, len(got), len(rej), total_db, dups_logged, fenced), flush=True)

@@ -255,6 +255,8 @@ def main():
                              " FROM usage_cost WHERE meter = '%s'" % meter)[0]
             check(Decimal(parts[0]) + Decimal(parts[1]) == whole and Decimal(parts[1]) > 0,
                   "conservation for %s: %s + %s != %s" % (meter, parts[0], parts[1], whole))
+        rolled, why = svc.rollups_match()  # settlement's rows reach the finance page's rollups
+        check(rolled, why)
         left = svc.psql("SELECT coalesce(sum(samples), 0) FROM metric_sample_blocks")[0][0]
         print("ok: %d samples, %d cost rows exact to the last digit; conservation per metric; outcomes %s;"
               " pending left %s" % (len(order), len(got), exp_out, left), flush=True)

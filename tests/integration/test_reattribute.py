@@ -98,6 +98,8 @@ def main():
         svc.costream("period", "close", "2026-10", "--yes", "-c", cfg)
         p = svc.costream("reattribute", "--period", "2026-10", "-c", cfg, check_rc=False)
         check(p.returncode == 2 and "is closed" in p.stderr, "a closed month: %d %s" % (p.returncode, p.stderr))
+        rolled, why = svc.rollups_match()  # moves and deletes reach the finance page's rollups
+        check(rolled, why)
         print("ok: %s" % out.strip())
         ok = True
     finally:
