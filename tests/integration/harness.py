@@ -118,6 +118,37 @@ class Services:
                 return False
         return True
 
+    def simple_rules(self):
+        """A rules file of one flat price (api calls at 0.01 USD); its path."""
+        path = os.path.join(self.dir, "rules.json")
+        with open(path, "w") as f:
+            json.dump({"version": "v", "currency": "USD", "plans": {},
+                       "rules": [{"id": "r", "product": "api", "meter": "calls", "unit": "call",
+                                  "unit_price": "0.01"}]}, f)
+        return path
+
+    def insert_usage(self, select):
+        """Stores usage_cost rows straight from a SELECT of (billing_period,
+        hour, customer, product, meter, rule_id, rules_version, plan,
+        currency, unit, unit_price, discount_rate, quantity, list_cost,
+        discount, cost, events), as the report tests need them."""
+        self.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id,"
+                  " rules_version, plan, currency, unit, unit_price, discount_rate, quantity, list_cost,"
+                  " discount, cost, events) " + select)
+
+    def start_serve(self, config, name="serve"):
+        """Starts `costream serve -c config` (logging to NAME.log in the
+        test's directory) and waits for its port; returns (process, port).
+        close() stops it, as it does the workers."""
+        import re
+        p = subprocess.Popen([COSTREAM, "serve", "-c", config], stdout=open(os.path.join(self.dir, name + ".log"), "w"),
+                             stderr=subprocess.STDOUT)
+        p.log_path = os.path.join(self.dir, name + ".log")
+        self.workers.append(p)
+        port = wait_until(lambda: (re.findall(r'"port":(\d+)', open(p.log_path).read()) or [None])[0], 60,
+                          "costream serve to listen")
+        return p, int(port)
+
     def rollups_match(self):
         """Whether the finance page's rollups (sql/0019_usage_rollups.sql),
         with the changes not folded in yet, equal usage_cost summed here:

@@ -19,10 +19,7 @@ detect_stack_use_after_return=1, which turns that into a report.
 import csv
 import http.client
 import io
-import json
 import os
-import re
-import subprocess
 import sys
 import threading
 import time
@@ -60,25 +57,16 @@ def get(port, path, token, slow=False):
 def main():
     svc = harness.Services(["usage-events:1"])
     ok = False
-    server = None
     try:
-        rules_path = os.path.join(svc.dir, "rules.json")
-        with open(rules_path, "w") as f:
-            json.dump({"version": "v", "currency": "USD", "plans": {},
-                       "rules": [{"id": "r", "product": "api", "meter": "calls", "unit": "call",
-                                  "unit_price": "0.01"}]}, f)
+        rules_path = svc.simple_rules()
         svc.costream("migrate", "-c", svc.write_config("m.conf", rules_path))
-        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
-                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
-                 " SELECT '2026-11-01', '2026-11-01'::timestamptz + (i %% 720) * interval '1 hour',"
-                 " 'acme', 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD', 'call', 0.001, 0,"
-                 " i, i * 0.001, 0, i * 0.001, 1 FROM generate_series(1, %d) i" % ROWS)
+        svc.insert_usage("SELECT '2026-11-01', '2026-11-01'::timestamptz + (i %% 720) * interval '1 hour',"
+                         " 'acme', 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD', 'call', 0.001, 0,"
+                         " i, i * 0.001, 0, i * 0.001, 1 FROM generate_series(1, %d) i" % ROWS)
         # other customers, whose ids the concurrent requests carry
-        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
-                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
-                 " SELECT '2026-11-01', '2026-11-01'::timestamptz + i * interval '1 hour',"
-                 " 'zz-other-customer-' || i, 'api', 'm', 'r', 'v', 'pro', 'USD', 'call', 0.001, 0,"
-                 " 1, 0.001, 0, 0.001, 1 FROM generate_series(1, 50) i")
+        svc.insert_usage("SELECT '2026-11-01', '2026-11-01'::timestamptz + i * interval '1 hour',"
+                         " 'zz-other-customer-' || i, 'api', 'm', 'r', 'v', 'pro', 'USD', 'call', 0.001, 0,"
+                         " 1, 0.001, 0, 0.001, 1 FROM generate_series(1, 50) i")
         want_cost = sum(Decimal(i) * Decimal("0.001") for i in range(1, ROWS + 1))
         cfg0 = svc.write_config("t.conf", rules_path)
         fin = svc.costream("token", "create", "--scope", "finance", "--name", "fin", "-c", cfg0).stdout.strip()
@@ -94,11 +82,7 @@ def main():
                 "serve.listen": "127.0.0.1:0", "serve.threads": str(threads), "serve.db_pool": "16",
                 "serve.max_requests_per_token": "12",
                 "serve.max_requests_per_customer": "12"})
-            log_path = os.path.join(svc.dir, "serve%d.log" % threads)
-            log = open(log_path, "w")
-            server = subprocess.Popen([harness.COSTREAM, "serve", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
-            port = int(harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log_path).read()) or [None])[0],
-                                          60, "serve"))
+            server, port = svc.start_serve(cfg, "serve%d" % threads)
             st, ref_focus, done = get(port, focus, cust)
             check(st == 200 and done, "FOCUS alone: %s, complete %s" % (st, done))
             st, ref_table, done = get(port, table, cust)
@@ -155,8 +139,7 @@ def main():
             alive = server.poll() is None
             server.terminate()
             server.wait(30)
-            server = None
-            logtext = open(log_path).read()
+            logtext = open(server.log_path).read()
             print("threads %d: 8 concurrent downloads beside %d other requests; %d differ; server alive %s"
                   % (threads, noise["n"], len(bad), alive))
             check(alive, "the server died:\n" + logtext[-3000:])
@@ -165,12 +148,8 @@ def main():
             check("mid-stream" not in logtext and "AddressSanitizer" not in logtext, logtext[-3000:])
         ok = True
     finally:
-        if server:
-            server.terminate()
-            server.wait(10)
-        svc.close(keep_logs=not ok)
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+        status = harness.finish(svc, ok)
+    return status
 
 
 if __name__ == "__main__":

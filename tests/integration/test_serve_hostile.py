@@ -27,7 +27,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -129,28 +128,17 @@ def probe(urls, seconds):
 def main():
     svc = harness.Services(["usage-events:1"])
     ok = False
-    server = worker = None
     try:
-        rules_path = os.path.join(svc.dir, "rules.json")
-        with open(rules_path, "w") as f:
-            json.dump({"version": "v", "currency": "USD", "plans": {},
-                       "rules": [{"id": "r", "product": "api", "meter": "calls", "unit": "call",
-                                  "unit_price": "0.01"}]}, f)
+        rules_path = svc.simple_rules()
         cfg = svc.write_config("c.conf", rules_path, {
             "serve.listen": "127.0.0.1:0", "serve.header_timeout_s": str(HEADER_TIMEOUT),
             "http.header_timeout_s": str(HEADER_TIMEOUT), "topics": "usage-events"})
         svc.costream("migrate", "-c", cfg)
-        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
-                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
-                 " SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
-                 " 'c' || (i % 7), 'api', 'm', 'r', 'v', 'pro', 'USD', 'call', 0.01, 0, 1, 0.01, 0, 0.01, 1"
-                 " FROM generate_series(1, 5000) i")
+        svc.insert_usage("SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
+                         " 'c' || (i % 7), 'api', 'm', 'r', 'v', 'pro', 'USD', 'call', 0.01, 0, 1, 0.01, 0, 0.01, 1"
+                         " FROM generate_series(1, 5000) i")
         fin = svc.costream("token", "create", "--scope", "finance", "--name", "fin", "-c", cfg).stdout.strip()
-        log_path = os.path.join(svc.dir, "serve.log")
-        server = subprocess.Popen([harness.COSTREAM, "serve", "-c", cfg], stdout=open(log_path, "w"),
-                                  stderr=subprocess.STDOUT)
-        port = int(harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log_path).read()) or [None])[0],
-                                      60, "serve"))
+        server, port = svc.start_serve(cfg)
         base = "http://127.0.0.1:%d" % port
         legit = [(base + "/healthz", None), (base + "/?period=2026-11", fin)]
 
@@ -176,10 +164,9 @@ def main():
         check(peak <= 256, "%d open connections, the cap is 256" % peak)
         server.terminate()
         server.wait(30)
-        stopped = [json.loads(l) for l in open(log_path) if '"report server stopped"' in l]
+        stopped = [json.loads(l) for l in open(server.log_path) if '"report server stopped"' in l]
         check(stopped and stopped[0]["header_timeouts"] >= taken and stopped[0]["evicted"] > 0,
               "the guard's counts: %s" % stopped)
-        server = None
 
         # 3. a worker's /metrics port
         worker = svc.start_worker(cfg, "worker")
@@ -197,12 +184,8 @@ def main():
         check(peak <= 128, "%d open connections on /metrics, the cap is 128" % peak)
         ok = True
     finally:
-        if server:
-            server.terminate()
-            server.wait(10)
-        svc.close(keep_logs=not ok)
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+        status = harness.finish(svc, ok)
+    return status
 
 
 if __name__ == "__main__":

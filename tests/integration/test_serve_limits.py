@@ -17,7 +17,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -53,12 +52,8 @@ def threads_of(pid):
 def main():
     svc = harness.Services(["usage-events:1"])
     ok = False
-    server = None
     try:
-        rules_path = os.path.join(svc.dir, "rules.json")
-        with open(rules_path, "w") as f:
-            json.dump({"version": "v", "currency": "USD", "plans": {},
-                       "rules": [{"id": "r", "product": "api", "meter": "calls", "unit": "call", "unit_price": "0.01"}]}, f)
+        rules_path = svc.simple_rules()
         cfg = svc.write_config("c.conf", rules_path, {
             "serve.listen": "127.0.0.1:0", "serve.db_pool": str(POOL),
             "serve.max_requests_per_token": str(PER_TOKEN), "serve.threads": str(THREADS),
@@ -67,23 +62,16 @@ def main():
             "serve.max_connections_per_ip": "0"})
         svc.costream("migrate", "-c", cfg)
         # 30,000 hourly rows for acme (a FOCUS export of ~15 MB), 10 for beta
-        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
-                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
-                 " SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
-                 " CASE WHEN i <= 10 THEN 'beta' ELSE 'acme' END, 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD',"
-                 " 'call', 0.01, 0, i, i * 0.01, 0, i * 0.01, i FROM generate_series(1, 30000) i")
-        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
-                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
-                 " VALUES ('2026-10-01', '2026-10-03 00:00+00', 'beta', 'api', 'm', 'r', 'v', 'pro', 'USD',"
-                 " 'call', 0.01, 0, 1, 0.01, 0, 0.01, 1)")
+        svc.insert_usage("SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
+                         " CASE WHEN i <= 10 THEN 'beta' ELSE 'acme' END, 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD',"
+                         " 'call', 0.01, 0, i, i * 0.01, 0, i * 0.01, i FROM generate_series(1, 30000) i")
+        svc.insert_usage("VALUES ('2026-10-01', '2026-10-03 00:00+00', 'beta', 'api', 'm', 'r', 'v', 'pro', 'USD',"
+                         " 'call', 0.01, 0, 1, 0.01, 0, 0.01, 1)")
         want_total = sum(Decimal(i) * Decimal("0.01") for i in range(1, 30001))
         fin = svc.costream("token", "create", "--scope", "finance", "--name", "fin", "-c", cfg).stdout.strip()
         cust = svc.costream("token", "create", "--scope", "customer", "--customer", "acme", "--name", "acme",
                             "-c", cfg).stdout.strip()
-        log = open(os.path.join(svc.dir, "serve.log"), "w")
-        server = subprocess.Popen([harness.COSTREAM, "serve", "-c", cfg], stdout=log, stderr=subprocess.STDOUT)
-        port = int(harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log.name).read()) or [None])[0],
-                                      30, "serve"))
+        server, port = svc.start_serve(cfg)
         base_threads = threads_of(server.pid)
 
         # HEAD, other methods, and the index's scope
@@ -174,12 +162,8 @@ def main():
         check(by_name["new"][5] == "never" and by_name["new"][6] != "-", "a revoked, never used token: %s" % rows)
         ok = True
     finally:
-        if server:
-            server.terminate()
-            server.wait(10)
-        svc.close(keep_logs=not ok)
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+        status = harness.finish(svc, ok)
+    return status
 
 
 if __name__ == "__main__":

@@ -19,11 +19,8 @@ customer), so are control characters (%00) and a parameter given twice;
 HEAD answers a download's headers with its length and no body.
 """
 import http.client
-import json
 import os
-import re
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -64,30 +61,19 @@ def request(port, method, path, token):
 def main():
     svc = harness.Services(["usage-events:1"])
     ok = False
-    server = None
     slow = []
     try:
-        rules_path = os.path.join(svc.dir, "rules.json")
-        with open(rules_path, "w") as f:
-            json.dump({"version": "v", "currency": "USD", "plans": {},
-                       "rules": [{"id": "r", "product": "api", "meter": "calls", "unit": "call",
-                                  "unit_price": "0.01"}]}, f)
+        rules_path = svc.simple_rules()
         cfg = svc.write_config("c.conf", rules_path, {"serve.listen": "127.0.0.1:0"})
         svc.costream("migrate", "-c", cfg)
-        svc.psql("INSERT INTO usage_cost (billing_period, hour, customer, product, meter, rule_id, rules_version,"
-                 " plan, currency, unit, unit_price, discount_rate, quantity, list_cost, discount, cost, events)"
-                 " SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
-                 " 'cus_0' || (i % 5), 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD', 'call', 0.01, 0,"
-                 " i, i * 0.01, 0, i * 0.01, 1 FROM generate_series(1, 100000) i")
+        svc.insert_usage("SELECT '2026-11-01', '2026-11-01'::timestamptz + (i % 720) * interval '1 hour',"
+                         " 'cus_0' || (i % 5), 'api', 'm' || (i / 720), 'r', 'v', 'pro', 'USD', 'call', 0.01, 0,"
+                         " i, i * 0.01, 0, i * 0.01, 1 FROM generate_series(1, 100000) i")
         fin = svc.costream("token", "create", "--scope", "finance", "--name", "fin", "-c", cfg).stdout.strip()
         tokens = {c: [svc.costream("token", "create", "--scope", "customer", "--customer", c, "--name",
                                    "%s-%d" % (c, k), "-c", cfg).stdout.strip() for k in range(3)]
                   for c in CUSTOMERS}
-        log_path = os.path.join(svc.dir, "serve.log")
-        server = subprocess.Popen([harness.COSTREAM, "serve", "-c", cfg], stdout=open(log_path, "w"),
-                                  stderr=subprocess.STDOUT)
-        port = int(harness.wait_until(lambda: (re.findall(r'"port":(\d+)', open(log_path).read()) or [None])[0],
-                                      60, "serve"))
+        _, port = svc.start_serve(cfg)
         focus = "/reports/focus?period=2026-11"
 
         # 60 downloads nobody reads: 4 per customer at most
@@ -147,12 +133,8 @@ def main():
     finally:
         for s in slow:
             s.close()
-        if server:
-            server.terminate()
-            server.wait(10)
-        svc.close(keep_logs=not ok)
-    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
-    return 0 if ok else 1
+        status = harness.finish(svc, ok)
+    return status
 
 
 if __name__ == "__main__":
