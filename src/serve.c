@@ -65,8 +65,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
                               const char *msg)
 {
     serve_request rq = {.path = path};
-    serve_request_reply(&rq, status, status < 400 ? "text/plain; charset=utf-8"
-                                                  : "text/plain; charset=utf-8", msg);
+    serve_request_reply(&rq, status, "text/plain; charset=utf-8", msg);
     if (!rq.resp)
         return MHD_NO;
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -241,10 +240,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload;
     (void)upload_size;
-    if (rq) { /* the job is done: its reply, or none (out of memory) */
-        enum MHD_Result ret = rq->resp ? MHD_queue_response(c, rq->status, rq->resp) : MHD_NO;
-        return ret;
-    }
+    if (rq) /* the job is done: its reply, or none (out of memory) */
+        return rq->resp ? MHD_queue_response(c, rq->status, rq->resp) : MHD_NO;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, url, "only GET and HEAD are supported");
     if (strcmp(url, "/healthz") == 0)
@@ -259,12 +256,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         request_free(rq);
         return ret;
     }
+    *state = rq; /* freed when the reply has been sent, or the client left */
     if (submit(srv, rq) < 0) {
+        *state = NULL;
         request_free(rq);
         return answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, rt->path,
                       "busy: the report server has as many requests waiting as it takes; retry");
     }
-    *state = rq; /* freed when the reply has been sent, or the client left */
     return MHD_YES;
 }
 
