@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "log.h"
 #include "serve_internal.h"
+#include "utf8.h"
 
 /* Counts a request against key's cap.  0, or -EBUSY past the cap (or
  * when every slot is taken, which the job queue's bound prevents). */
@@ -128,7 +129,9 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind;
     if (rq->bad[0])
         return MHD_NO;
-    if (has_control(key, key_size) || (value && has_control(value, value_size)))
+    if (!cs_utf8_valid(key, key_size) || (value && !cs_utf8_valid(value, value_size)))
+        snprintf(rq->bad, sizeof(rq->bad), "a parameter is not valid UTF-8");
+    else if (has_control(key, key_size) || (value && has_control(value, value_size)))
         snprintf(rq->bad, sizeof(rq->bad), "a parameter holds a control character");
     else if (!route_takes(co->rt, key))
         snprintf(rq->bad, sizeof(rq->bad), "unknown parameter \"%.60s\"", key);

@@ -129,6 +129,15 @@ def main():
         for path, tok, why in refused:
             st, _, body = request(port, "GET", path, tok)
             check(st == 400 and why in body.decode(), "%s: %s %s" % (path, st, body[:200]))
+        # a customer filter cut at every byte of a Japanese name: valid cuts are a filter
+        # (PostgreSQL gets valid text), the others a 400, never a database error
+        name = "請求書".encode()
+        for k in range(1, len(name) + 1):
+            quoted = "".join("%%%02X" % b for b in name[:k])
+            st, _, body = request(port, "GET", "/reports/chargeback?period=2026-11&customer=" + quoted, fin)
+            valid = k % 3 == 0
+            check(st == 200 if valid else st == 400 and b"not valid UTF-8" in body,
+                  "customer cut at %d bytes: %s %s" % (k, st, body[:200]))
         ok = True
     finally:
         for s in slow:
